@@ -1,0 +1,26 @@
+.PHONY: dev test up down lint fmt tables
+
+## Start the local stack and the API on http://127.0.0.1:8000
+dev:
+	./dev
+
+## Run every test (starts its own stores; needs redis-server, installed if missing)
+test:
+	scripts/test
+
+## The local stack alone
+up:
+	localstack/up
+down:
+	localstack/down
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## Regenerate localstack/tables/*.json from the table definitions in code
+tables:
+	cargo run -q -p krv-server -- table-json localstack/tables

@@ -1,0 +1,117 @@
+//! `krv-server`: the whole API in one local process (the default), plus the
+//! store helpers the local development stack uses.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use krv_server::embedded::{self, EmbeddedDynamo};
+use krv_server::settings::{DynamoMode, ServerSettings};
+use shared::config::{Config, LogFormat, StoreSettings, exit_with};
+use shared::env::Env;
+use shared::store::dynamo::Endpoint;
+use shared::store::{Stores, tables};
+use shared::{AppState, telemetry};
+
+#[derive(Parser)]
+#[command(name = "krv-server", version, about = "KohakuRiver user management service, local server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default). Configured by environment variables: see the README.
+    Serve,
+    /// Create missing tables at the configured DynamoDB endpoint, then exit.
+    CreateTables,
+    /// Write each table's CreateTable JSON (for LocalStack init hooks) into DIR.
+    TableJson { dir: PathBuf },
+    /// Serve only the DynamoDB-compatible store (Dynoxide) with data in a file:
+    /// the native local stack's DynamoDB endpoint.
+    Dynamodb {
+        #[arg(long, default_value = "127.0.0.1:4566")]
+        listen: SocketAddr,
+        #[arg(long, default_value = ".data/stack/dynamodb.sqlite")]
+        db_path: String,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::CreateTables => create_tables().await,
+        Command::TableJson { dir } => table_json(&dir),
+        Command::Dynamodb { listen, db_path } => dynamodb(listen, &db_path).await,
+    };
+    if let Err(err) = result {
+        eprintln!("krv-server: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = Config::load_or_exit();
+    let settings = ServerSettings::from(&Env::process()).unwrap_or_else(|e| exit_with(&e));
+    telemetry::init(config.log_format);
+
+    let mut store = None;
+    let endpoint = match &settings.dynamodb {
+        DynamoMode::Embedded { path } => {
+            let started = EmbeddedDynamo::start(embedded::open(path)?, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+            tracing::info!(path = %path, endpoint = %started.endpoint(), "embedded DynamoDB store started");
+            let endpoint = Endpoint { url: Some(started.endpoint()) };
+            store = Some(started);
+            endpoint
+        }
+        DynamoMode::External => Endpoint::default(),
+    };
+    let state = AppState::connect(config, &endpoint).await?;
+    if settings.create_tables {
+        tables::ensure(&state.stores, &state.config.stores.table_prefix)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating tables: {e}"))?;
+    }
+    let addr = SocketAddr::new(settings.bind, settings.port);
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, "serving the KohakuRiver API");
+    shared::app::serve_local(listener, krv_server::routes().into_router(state), shared::app::shutdown_signal()).await?;
+    if let Some(mut store) = store {
+        store.stop().await;
+    }
+    Ok(())
+}
+
+async fn create_tables() -> anyhow::Result<()> {
+    telemetry::init(LogFormat::Text);
+    let settings = StoreSettings::from(&Env::process()).unwrap_or_else(|e| exit_with(&e));
+    let stores = Stores::connect(&settings, &Endpoint::default()).await?;
+    tables::ensure(&stores, &settings.table_prefix).await.map_err(|e| anyhow::anyhow!("creating tables: {e}"))?;
+    tracing::info!(prefix = %settings.table_prefix, "tables ready");
+    Ok(())
+}
+
+fn table_json(dir: &std::path::Path) -> anyhow::Result<()> {
+    let settings = StoreSettings::from(&Env::process()).unwrap_or_else(|e| exit_with(&e));
+    std::fs::create_dir_all(dir)?;
+    for def in tables::TABLES {
+        let json = tables::create_table_json(&settings.table_prefix, def);
+        std::fs::write(dir.join(format!("{}.json", def.name)), format!("{}\n", serde_json::to_string_pretty(&json)?))?;
+    }
+    Ok(())
+}
+
+async fn dynamodb(listen: SocketAddr, db_path: &str) -> anyhow::Result<()> {
+    telemetry::init(LogFormat::Text);
+    let mut store = EmbeddedDynamo::start(embedded::open(db_path)?, listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(endpoint = %store.endpoint(), path = %db_path, "DynamoDB-compatible store serving");
+    shared::app::shutdown_signal().await;
+    store.stop().await;
+    Ok(())
+}

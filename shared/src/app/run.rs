@@ -1,0 +1,56 @@
+//! The two ways to run a router: as a Lambda function, or as a local HTTP server.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+
+use super::{AppState, Routes};
+use crate::config::Config;
+use crate::store::dynamo::Endpoint;
+use crate::telemetry;
+
+/// The whole `main` of a Lambda binary: read the configuration (or stop with one
+/// line), build the clients once, then serve invocations with the group's router.
+pub async fn run_lambda(routes: Routes) -> Result<(), lambda_http::Error> {
+    let config = Config::load_or_exit();
+    telemetry::init(config.log_format);
+    let state = AppState::connect(config, &Endpoint::default()).await?;
+    lambda_http::run(routes.into_router(state)).await
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves; requests in flight
+/// are finished first. Handlers see the peer address as `ConnectInfo<SocketAddr>`.
+pub async fn serve_local(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd and container runtimes send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

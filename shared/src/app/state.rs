@@ -1,0 +1,38 @@
+//! Application state: configuration and store clients, built once per process.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::store::dynamo::Endpoint;
+use crate::store::{StoreError, Stores};
+
+/// What every handler gets; cloning is a reference-count increment.
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+/// The contents of [`AppState`].
+pub struct App {
+    pub config: Config,
+    pub stores: Stores,
+}
+
+impl AppState {
+    /// Builds the clients. Nothing is contacted yet: a store that is down at
+    /// start makes requests answer 503 until it is back, not the process fail.
+    pub async fn connect(config: Config, endpoint: &Endpoint) -> Result<Self, StoreError> {
+        let stores = Stores::connect(&config.stores, endpoint).await?;
+        Ok(Self::new(config, stores))
+    }
+
+    pub fn new(config: Config, stores: Stores) -> Self {
+        Self(Arc::new(App { config, stores }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}

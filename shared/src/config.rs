@@ -1,0 +1,318 @@
+//! Typed settings, read once at start from environment variables (the same names
+//! for Lambda and the local server). See the README's configuration table.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::env::{Env, EnvError};
+
+/// Minimum length of `ADMIN_SECRET`, `ADMIN_REGISTER_SECRET` and the session
+/// signing key: short shared secrets can be guessed.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Everything a handler may need to know about the deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `AUTH_ENABLED`: false makes every caller the built-in system admin.
+    pub auth_enabled: bool,
+    /// `ADMIN_SECRET`: the break-glass master key (`X-Admin-Secret`), off when unset.
+    pub admin_secret: Option<SecretString>,
+    /// `ADMIN_REGISTER_SECRET`: lets the first admin register while none is active.
+    pub admin_register_secret: Option<SecretString>,
+    /// `SESSION_EXPIRE_HOURS`: lifetime of a login session.
+    pub session_expire_hours: u32,
+    /// `SESSION_SIGNING_KEY`: HMAC key of session tokens; required when auth is on.
+    pub session_signing_key: Option<SecretString>,
+    /// `COOKIE_SECURE`: mark the session cookie `Secure` (off only for plain-http dev).
+    pub cookie_secure: bool,
+    /// `ALLOWED_ORIGINS`: origins besides the service's own that may send cookie-authenticated writes.
+    pub allowed_origins: Vec<String>,
+    /// `ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`, `ARGON2_PARALLELISM`.
+    pub password_hashing: PasswordHashing,
+    /// `LOGIN_*` throttling limits.
+    pub login_throttle: LoginThrottle,
+    /// `DISPATCH_WEBHOOK_URL`: where tasks are announced when they become `assigning`.
+    pub dispatch_webhook_url: Option<String>,
+    /// `TABLE_PREFIX`, `REDIS_URL`, store timeouts.
+    pub stores: StoreSettings,
+    /// `LOG_FORMAT`: `json` or `text`; JSON by default under Lambda.
+    pub log_format: LogFormat,
+}
+
+/// Argon2id cost parameters (OWASP minimum by default: 19 MiB, t=2, p=1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordHashing {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// Failed-login throttling limits (SPEC section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginThrottle {
+    /// Consecutive failures before an account starts waiting.
+    pub free_failures: u32,
+    /// The first wait; it doubles with each further failure.
+    pub base_delay: Duration,
+    /// The longest wait of the progressive delay.
+    pub max_delay: Duration,
+    /// Failures within `window` that lock the account for `lockout`.
+    pub lockout_failures: u32,
+    pub window: Duration,
+    pub lockout: Duration,
+    /// Failures per client address within `window`.
+    pub address_failures: u32,
+}
+
+/// How to reach the stores.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Prepended to every table name and Redis key, so runs can share a store.
+    pub table_prefix: String,
+    /// May carry a password, hence secret.
+    pub redis_url: SecretString,
+    /// Upper bound of one store call, retries included: a dead store must turn
+    /// into a 503 quickly rather than hang a request.
+    pub timeout: Duration,
+}
+
+impl StoreSettings {
+    /// `TABLE_PREFIX`, `REDIS_URL`, `STORE_TIMEOUT_MS`.
+    pub fn from(env: &Env) -> Result<Self, EnvError> {
+        let table_prefix = env.string_or("TABLE_PREFIX", "kohakuriver");
+        if !table_prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || table_prefix.len() > 100
+        {
+            return Err(EnvError {
+                var: "TABLE_PREFIX".into(),
+                problem: format!(
+                    "expected up to 100 characters of letters, digits, '-', '_' or '.', got {table_prefix:?}"
+                ),
+            });
+        }
+        let redis_url = env.string_or("REDIS_URL", "redis://127.0.0.1:6379");
+        if redis::parse_redis_url(&redis_url).is_none() {
+            return Err(EnvError {
+                var: "REDIS_URL".into(),
+                problem: "expected a redis:// or rediss:// URL (the value is not shown)".into(),
+            });
+        }
+        Ok(Self {
+            table_prefix,
+            redis_url: redis_url.into(),
+            timeout: Duration::from_millis(env.number_in("STORE_TIMEOUT_MS", 1500, 100..=30_000)?),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, EnvError> {
+        Self::from(&Env::process())
+    }
+
+    /// Reads the process environment, or prints the one problem and exits: a
+    /// misconfigured process must stop at start, not at its first request.
+    pub fn load_or_exit() -> Self {
+        Self::from_env().unwrap_or_else(|err| exit_with(&err))
+    }
+
+    /// Reads the given source; every problem names its variable.
+    pub fn from(env: &Env) -> Result<Self, EnvError> {
+        let auth_enabled = env.flag("AUTH_ENABLED", true)?;
+        let session_signing_key = env.secret("SESSION_SIGNING_KEY", MIN_SECRET_LEN)?;
+        if auth_enabled && session_signing_key.is_none() {
+            return Err(EnvError {
+                var: "SESSION_SIGNING_KEY".into(),
+                problem: format!("required while AUTH_ENABLED is true (at least {MIN_SECRET_LEN} random characters)"),
+            });
+        }
+        let dispatch_webhook_url = env.get("DISPATCH_WEBHOOK_URL");
+        if let Some(url) = &dispatch_webhook_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(EnvError {
+                var: "DISPATCH_WEBHOOK_URL".into(),
+                problem: "expected an http:// or https:// URL".into(),
+            });
+        }
+        let under_lambda = env.get("AWS_LAMBDA_RUNTIME_API").is_some();
+        let log_format = match env.get("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase) {
+            None => {
+                if under_lambda {
+                    LogFormat::Json
+                } else {
+                    LogFormat::Text
+                }
+            }
+            Some(v) if v == "json" => LogFormat::Json,
+            Some(v) if v == "text" => LogFormat::Text,
+            Some(v) => {
+                return Err(EnvError {
+                    var: "LOG_FORMAT".into(),
+                    problem: format!("expected json or text, got {v:?}"),
+                });
+            }
+        };
+        Ok(Self {
+            auth_enabled,
+            admin_secret: env.secret("ADMIN_SECRET", MIN_SECRET_LEN)?,
+            admin_register_secret: env.secret("ADMIN_REGISTER_SECRET", MIN_SECRET_LEN)?,
+            session_expire_hours: env.number_in("SESSION_EXPIRE_HOURS", 24, 1..=8760)?,
+            session_signing_key,
+            cookie_secure: env.flag("COOKIE_SECURE", true)?,
+            allowed_origins: env.list("ALLOWED_ORIGINS"),
+            password_hashing: PasswordHashing {
+                memory_kib: env.number_in("ARGON2_MEMORY_KIB", 19_456, 8..=4_194_304)?,
+                iterations: env.number_in("ARGON2_ITERATIONS", 2, 1..=100)?,
+                parallelism: env.number_in("ARGON2_PARALLELISM", 1, 1..=16)?,
+            },
+            login_throttle: LoginThrottle {
+                free_failures: env.number_in("LOGIN_FREE_FAILURES", 5, 1..=1000)?,
+                base_delay: Duration::from_millis(env.number_in("LOGIN_BASE_DELAY_MS", 1000, 1..=3_600_000)?),
+                max_delay: Duration::from_secs(env.number_in("LOGIN_MAX_DELAY_SECS", 900, 1..=86_400)?),
+                lockout_failures: env.number_in("LOGIN_LOCKOUT_FAILURES", 10, 1..=10_000)?,
+                window: Duration::from_secs(env.number_in("LOGIN_WINDOW_SECS", 900, 1..=86_400)?),
+                lockout: Duration::from_secs(env.number_in("LOGIN_LOCKOUT_SECS", 900, 1..=86_400)?),
+                address_failures: env.number_in("LOGIN_ADDRESS_FAILURES", 100, 1..=1_000_000)?,
+            },
+            dispatch_webhook_url,
+            stores: StoreSettings::from(env)?,
+            log_format,
+        })
+    }
+
+    /// The effective configuration with every secret masked, for logs and `/api/admin/config`.
+    pub fn masked(&self) -> serde_json::Value {
+        fn mask(s: &Option<SecretString>) -> serde_json::Value {
+            match s {
+                Some(_) => "********".into(),
+                None => serde_json::Value::Null,
+            }
+        }
+        let redis = redact_url_password(self.stores.redis_url.expose_secret());
+        serde_json::json!({
+            "auth_enabled": self.auth_enabled,
+            "admin_secret": mask(&self.admin_secret),
+            "admin_register_secret": mask(&self.admin_register_secret),
+            "session_expire_hours": self.session_expire_hours,
+            "session_signing_key": mask(&self.session_signing_key),
+            "cookie_secure": self.cookie_secure,
+            "allowed_origins": self.allowed_origins,
+            "argon2": {
+                "memory_kib": self.password_hashing.memory_kib,
+                "iterations": self.password_hashing.iterations,
+                "parallelism": self.password_hashing.parallelism,
+            },
+            "login_throttle": {
+                "free_failures": self.login_throttle.free_failures,
+                "base_delay_ms": self.login_throttle.base_delay.as_millis() as u64,
+                "max_delay_secs": self.login_throttle.max_delay.as_secs(),
+                "lockout_failures": self.login_throttle.lockout_failures,
+                "window_secs": self.login_throttle.window.as_secs(),
+                "lockout_secs": self.login_throttle.lockout.as_secs(),
+                "address_failures": self.login_throttle.address_failures,
+            },
+            "dispatch_webhook_url": self.dispatch_webhook_url.as_deref().map(redact_url_password),
+            "table_prefix": self.stores.table_prefix,
+            "redis_url": redis,
+            "store_timeout_ms": self.stores.timeout.as_millis() as u64,
+            "log_format": match self.log_format { LogFormat::Json => "json", LogFormat::Text => "text" },
+        })
+    }
+}
+
+/// Prints a configuration problem as one line and exits with status 2.
+pub fn exit_with(err: &EnvError) -> ! {
+    eprintln!("{err}");
+    std::process::exit(2)
+}
+
+/// `redis://user:pw@host/0` → `redis://user:********@host/0`.
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            format!("{scheme}://{user}:********@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let config = Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY)])).expect("valid");
+        assert!(config.auth_enabled);
+        assert_eq!(config.session_expire_hours, 24);
+        assert!(config.cookie_secure);
+        assert_eq!(config.password_hashing, PasswordHashing { memory_kib: 19_456, iterations: 2, parallelism: 1 });
+        assert_eq!(config.login_throttle.free_failures, 5);
+        assert_eq!(config.login_throttle.lockout_failures, 10);
+        assert_eq!(config.login_throttle.address_failures, 100);
+        assert!(config.admin_secret.is_none());
+        assert_eq!(config.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn the_signing_key_is_required_only_while_auth_is_on() {
+        let err = Config::from(&Env::from_map::<&str, &str>([])).expect_err("no key");
+        assert_eq!(err.var, "SESSION_SIGNING_KEY");
+        Config::from(&Env::from_map([("AUTH_ENABLED", "false")])).expect("auth off needs no key");
+    }
+
+    #[test]
+    fn a_short_admin_secret_stops_the_start() {
+        let err = Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY), ("ADMIN_SECRET", "short")]))
+            .expect_err("too short");
+        assert_eq!(err.var, "ADMIN_SECRET");
+    }
+
+    #[test]
+    fn a_bad_redis_url_and_prefix_are_refused() {
+        let err = Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY), ("REDIS_URL", "http://x")]))
+            .expect_err("not redis");
+        assert_eq!(err.var, "REDIS_URL");
+        let err =
+            Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY), ("TABLE_PREFIX", "a b")])).expect_err("space");
+        assert_eq!(err.var, "TABLE_PREFIX");
+    }
+
+    #[test]
+    fn json_logs_under_lambda() {
+        let config =
+            Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY), ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")]))
+                .expect("valid");
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn masked_config_shows_no_secret() {
+        let config = Config::from(&Env::from_map([
+            ("SESSION_SIGNING_KEY", KEY),
+            ("ADMIN_SECRET", "A-very-long-admin-secret-value-0123456789"),
+            ("REDIS_URL", "redis://default:topsecretpw@cache:6379/0"),
+        ]))
+        .expect("valid");
+        let text = config.masked().to_string();
+        assert!(!text.contains(KEY));
+        assert!(!text.contains("A-very-long-admin-secret"));
+        assert!(!text.contains("topsecretpw"));
+        assert!(text.contains("redis://default:********@cache:6379/0"));
+    }
+}

@@ -1,0 +1,17 @@
+//! The common library of every endpoint group: configuration, the one error type,
+//! the request pipeline (state, layers, Lambda and local runners) and store access.
+//!
+//! Function crates depend on this crate and never on each other; nothing here
+//! depends on a function crate.
+
+pub mod app;
+pub mod config;
+pub mod env;
+pub mod error;
+pub mod json;
+pub mod store;
+pub mod telemetry;
+
+pub use app::{AppState, Routes};
+pub use config::Config;
+pub use error::{ApiError, ApiResult};

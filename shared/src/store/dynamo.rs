@@ -1,0 +1,136 @@
+//! The DynamoDB client and the mapping of its errors.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use super::{Store, StoreError};
+
+/// Where the client should point when the environment does not say.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoint {
+    /// An explicit endpoint (the embedded store); `None` leaves it to the SDK's
+    /// own variables (`AWS_ENDPOINT_URL`, …) and, failing those, AWS itself.
+    pub url: Option<String>,
+}
+
+/// Builds the client once. `timeout` bounds one operation including retries, so
+/// an unreachable endpoint becomes an error in well under two seconds.
+pub async fn connect(endpoint: &Endpoint, timeout: Duration) -> aws_sdk_dynamodb::Client {
+    let region = RegionProviderChain::default_provider().or_else("us-east-1");
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(timeout.min(Duration::from_millis(500)))
+                .operation_attempt_timeout(timeout.mul_f32(0.6))
+                .operation_timeout(timeout)
+                .build(),
+        )
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(20))
+                .with_max_backoff(Duration::from_millis(200)),
+        );
+    if let Some(url) = &endpoint.url {
+        // The embedded store checks no signatures, but the SDK insists on signing;
+        // a fixed region also spares a metadata-service lookup off AWS.
+        loader = loader.endpoint_url(url).region(aws_config::Region::new("us-east-1")).credentials_provider(
+            aws_sdk_dynamodb::config::Credentials::new("embedded", "embedded", None, None, "embedded"),
+        );
+    }
+    aws_sdk_dynamodb::Client::new(&loader.load().await)
+}
+
+/// Error codes that mean "the service is busy or broken right now".
+const TRANSIENT_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "LimitExceededException",
+];
+
+/// What a DynamoDB failure means for the caller.
+#[derive(Debug)]
+pub enum Failure {
+    /// A `ConditionExpression` did not hold.
+    ConditionFailed,
+    /// A transaction was cancelled; one reason code per action ("None" for those that were fine).
+    TransactionCanceled(Vec<String>),
+    /// Anything else, already classified.
+    Store(StoreError),
+}
+
+/// Classifies an SDK error: unreachable, timed out or throttled → unavailable;
+/// condition and transaction failures → their own variants; the rest → internal.
+pub fn classify<E, R>(err: SdkError<E, R>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            Failure::Store(StoreError::unavailable(Store::DynamoDb, anyhow::Error::new(err)))
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or_default();
+            if code == "ConditionalCheckFailedException" {
+                Failure::ConditionFailed
+            } else if code == "TransactionCanceledException" {
+                Failure::TransactionCanceled(cancellation_reasons(service.err().message().unwrap_or_default()))
+            } else if TRANSIENT_CODES.contains(&code) {
+                Failure::Store(StoreError::unavailable(Store::DynamoDb, anyhow::Error::new(err)))
+            } else {
+                Failure::Store(StoreError::Internal(anyhow::Error::new(err)))
+            }
+        }
+        SdkError::ResponseError(_) => Failure::Store(StoreError::unavailable(Store::DynamoDb, anyhow::Error::new(err))),
+        _ => Failure::Store(StoreError::Internal(anyhow::Error::new(err))),
+    }
+}
+
+/// Any failure as a plain store error, for calls where a condition is not expected.
+pub fn store_error<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match classify(err) {
+        Failure::Store(err) => err,
+        Failure::ConditionFailed => StoreError::Internal(anyhow::anyhow!("unexpected condition failure")),
+        Failure::TransactionCanceled(reasons) => {
+            StoreError::Internal(anyhow::anyhow!("unexpected transaction cancellation: {reasons:?}"))
+        }
+    }
+}
+
+/// DynamoDB's message reads "Transaction cancelled, please refer cancellation
+/// reasons for specific reasons [None, ConditionalCheckFailed]".
+fn cancellation_reasons(message: &str) -> Vec<String> {
+    message
+        .rsplit_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| list.split(',').map(|s| s.trim().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancellation_reasons_are_read_in_order() {
+        let reasons = cancellation_reasons(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]",
+        );
+        assert_eq!(reasons, vec!["None".to_owned(), "ConditionalCheckFailed".to_owned()]);
+        assert!(cancellation_reasons("no list here").is_empty());
+    }
+}

@@ -1,0 +1,71 @@
+//! Access to DynamoDB and Redis. Handlers reach the stores only through this
+//! module; one submodule per aggregate joins it as the groups are built.
+
+pub mod dynamo;
+pub mod kv;
+pub mod tables;
+
+use std::fmt;
+
+pub use tables::Tables;
+
+use crate::config::StoreSettings;
+
+/// Which backing store failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    DynamoDb,
+    Redis,
+}
+
+impl fmt::Display for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::DynamoDb => "DynamoDB",
+            Self::Redis => "Redis",
+        })
+    }
+}
+
+/// What a store call can fail with, as far as callers care: the store is
+/// unreachable (answer 503 and let the client retry), or something unexpected
+/// (a bug; answer 500 and log it). Outcomes that carry meaning, such as a failed
+/// condition, are returned by the aggregate modules as their own results.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{store} unavailable: {source:#}")]
+    Unavailable { store: Store, source: anyhow::Error },
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl StoreError {
+    pub fn unavailable(store: Store, source: impl Into<anyhow::Error>) -> Self {
+        Self::Unavailable { store, source: source.into() }
+    }
+}
+
+/// The clients, built once at start and shared by every request.
+#[derive(Clone)]
+pub struct Stores {
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub redis: kv::Redis,
+    pub tables: Tables,
+}
+
+impl Stores {
+    /// Builds the clients; nothing is contacted yet.
+    pub async fn connect(settings: &StoreSettings, endpoint: &dynamo::Endpoint) -> Result<Self, StoreError> {
+        Ok(Self {
+            dynamo: dynamo::connect(endpoint, settings.timeout).await,
+            redis: kv::Redis::connect(settings)?,
+            tables: Tables::new(&settings.table_prefix),
+        })
+    }
+}
+
+impl fmt::Debug for Stores {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stores").field("tables", &self.tables).finish_non_exhaustive()
+    }
+}

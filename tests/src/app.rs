@@ -1,0 +1,143 @@
+//! The merged router on a test's own stores, driven in-process.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use shared::config::Config;
+use shared::env::Env;
+use shared::store::dynamo::Endpoint;
+use shared::store::tables;
+use shared::{AppState, Routes};
+use tokio::sync::Mutex;
+use tower::ServiceExt;
+
+use crate::stack::TestStack;
+
+/// One service instance on a test's stores. [`TestApp::another_instance`] makes a
+/// second instance on the same stores, as a second Lambda or server would be.
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub stack: Arc<Mutex<TestStack>>,
+    env: HashMap<String, String>,
+    endpoint: Endpoint,
+}
+
+/// What the tests configure unless they say otherwise: cheap password hashing,
+/// plain-http cookies, a unique table prefix.
+fn test_env(stack: &TestStack) -> HashMap<String, String> {
+    let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    HashMap::from([
+        ("SESSION_SIGNING_KEY".into(), uuid::Uuid::new_v4().simple().to_string()),
+        ("TABLE_PREFIX".into(), prefix),
+        ("REDIS_URL".into(), stack.redis.url()),
+        ("COOKIE_SECURE".into(), "false".into()),
+        ("ARGON2_MEMORY_KIB".into(), "64".into()),
+        ("ARGON2_ITERATIONS".into(), "1".into()),
+        ("STORE_TIMEOUT_MS".into(), "1000".into()),
+    ])
+}
+
+impl TestApp {
+    /// A fresh app with default test settings.
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// A fresh app; `overrides` replace or add environment settings.
+    pub async fn start_with(overrides: &[(&str, &str)]) -> Self {
+        let stack = TestStack::start().await.expect("test stores start");
+        let mut env = test_env(&stack);
+        for (k, v) in overrides {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let endpoint = Endpoint { url: Some(stack.dynamo.endpoint()) };
+        let app = Self::build(Arc::new(Mutex::new(stack)), env, endpoint).await;
+        tables::ensure(&app.state.stores, &app.state.config.stores.table_prefix).await.expect("tables created");
+        app
+    }
+
+    async fn build(stack: Arc<Mutex<TestStack>>, env: HashMap<String, String>, endpoint: Endpoint) -> Self {
+        let config = Config::from(&Env::from_map(env.clone())).expect("test configuration is valid");
+        let state = AppState::connect(config, &endpoint).await.expect("clients build");
+        let router = Self::routes().into_router(state.clone());
+        Self { state, router, stack, env, endpoint }
+    }
+
+    /// Every route the local server serves.
+    pub fn routes() -> Routes {
+        krv_server::routes()
+    }
+
+    /// A second service instance sharing this one's stores and settings, with
+    /// its own clients (as another Lambda container would have).
+    pub async fn another_instance(&self) -> Self {
+        Self::build(Arc::clone(&self.stack), self.env.clone(), self.endpoint.clone()).await
+    }
+
+    /// Sends a request through the whole router (layers included).
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(request).await.expect("the router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        TestResponse { status, headers, bytes }
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Request::get(path).body(Body::empty()).expect("request")).await
+    }
+
+    /// A request with a JSON body.
+    pub async fn json(&self, method: Method, path: &str, body: &Value) -> TestResponse {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        self.send(request).await
+    }
+}
+
+/// A finished response with its body read.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub bytes: bytes::Bytes,
+}
+
+impl TestResponse {
+    /// The body as JSON; fails the test if it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Fails the test unless the status is `expected`, showing the body.
+    #[track_caller]
+    pub fn assert_status(&self, expected: StatusCode) -> &Self {
+        assert_eq!(self.status, expected, "unexpected status; body: {}", String::from_utf8_lossy(&self.bytes));
+        self
+    }
+
+    /// Fails the test unless this is an error in the service's shape with `status`.
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, code: &str) -> Value {
+        self.assert_status(status);
+        let body = self.json();
+        assert!(body["detail"].is_string(), "detail must be a string: {body}");
+        assert_eq!(body["code"], code, "unexpected code: {body}");
+        body
+    }
+}

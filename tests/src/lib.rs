@@ -1,0 +1,11 @@
+//! Test kit for the integration tests: real stores per test (an in-memory
+//! Dynoxide served on loopback and a `redis-server` child process), the merged
+//! router built on them, and a Lambda Runtime API emulator for the Lambda binaries.
+
+pub mod app;
+pub mod bins;
+pub mod lambda;
+pub mod stack;
+
+pub use app::{TestApp, TestResponse};
+pub use stack::{RedisServer, TestStack};

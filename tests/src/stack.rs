@@ -1,0 +1,121 @@
+//! The stores of one test: private, so tests run in parallel without sharing
+//! data, and stoppable, so outages can be tested.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use krv_server::embedded::{self, EmbeddedDynamo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A `redis-server` child process on a loopback port, killed on drop.
+pub struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a fresh, empty server on a free port.
+    pub async fn start() -> anyhow::Result<Self> {
+        let mut last_error = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let mut server = Self { port, child: None };
+            match server.spawn().await {
+                Ok(()) => return Ok(server),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("redis-server did not start")))
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                anyhow::anyhow!("cannot run redis-server (is it installed? `localstack/up` installs it): {e}")
+            })?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if ping(self.port).await {
+                return Ok(());
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                self.child = None;
+                anyhow::bail!("redis-server exited with {status} (port {} taken?)", self.port);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.stop();
+        anyhow::bail!("redis-server on port {} did not answer PING", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server (its data is lost, as in a crash).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts an empty server again on the same port.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        self.spawn().await
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Whether a Redis server answers PING on `port`.
+async fn ping(port: u16) -> bool {
+    let Ok(Ok(mut stream)) =
+        tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(("127.0.0.1", port))).await
+    else {
+        return false;
+    };
+    if stream.write_all(b"PING\r\n").await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    matches!(
+        tokio::time::timeout(Duration::from_millis(200), stream.read_exact(&mut buf)).await,
+        Ok(Ok(_)) if &buf == b"+PONG\r\n"
+    )
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Both stores of one test.
+pub struct TestStack {
+    pub dynamo: EmbeddedDynamo,
+    pub redis: RedisServer,
+}
+
+impl TestStack {
+    pub async fn start() -> anyhow::Result<Self> {
+        let db = embedded::open(":memory:")?;
+        let dynamo = EmbeddedDynamo::start(db, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let redis = RedisServer::start().await?;
+        Ok(Self { dynamo, redis })
+    }
+}
