@@ -22,6 +22,9 @@ pub struct Config {
     pub admin_register_secret: Option<SecretString>,
     /// `SESSION_EXPIRE_HOURS`: lifetime of a login session.
     pub session_expire_hours: u32,
+    /// The session lifetime in seconds: `SESSION_EXPIRE_SECONDS` when set (for
+    /// short-lived deployments and tests), else the hours above.
+    pub session_lifetime_secs: u32,
     /// `SESSION_SIGNING_KEY`: HMAC key of session tokens; required when auth is on.
     pub session_signing_key: Option<SecretString>,
     /// `COOKIE_SECURE`: mark the session cookie `Secure` (off only for plain-http dev).
@@ -34,6 +37,8 @@ pub struct Config {
     pub login_throttle: LoginThrottle,
     /// `DISPATCH_WEBHOOK_URL`: where tasks are announced when they become `assigning`.
     pub dispatch_webhook_url: Option<String>,
+    /// `AUDIT_RETENTION_DAYS`: how long audit events are kept (DynamoDB TTL).
+    pub audit_retention_days: u32,
     /// `TABLE_PREFIX`, `REDIS_URL`, store timeouts.
     pub stores: StoreSettings,
     /// `LOG_FORMAT`: `json` or `text`; JSON by default under Lambda.
@@ -143,6 +148,7 @@ impl Config {
                 problem: "expected an http:// or https:// URL".into(),
             });
         }
+        let session_expire_hours = env.number_in("SESSION_EXPIRE_HOURS", 24, 1..=8760)?;
         let under_lambda = env.get("AWS_LAMBDA_RUNTIME_API").is_some();
         let log_format = match env.get("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase) {
             None => {
@@ -165,7 +171,12 @@ impl Config {
             auth_enabled,
             admin_secret: env.secret("ADMIN_SECRET", MIN_SECRET_LEN)?,
             admin_register_secret: env.secret("ADMIN_REGISTER_SECRET", MIN_SECRET_LEN)?,
-            session_expire_hours: env.number_in("SESSION_EXPIRE_HOURS", 24, 1..=8760)?,
+            session_expire_hours,
+            session_lifetime_secs: env.number_in(
+                "SESSION_EXPIRE_SECONDS",
+                session_expire_hours * 3600,
+                1..=8760 * 3600,
+            )?,
             session_signing_key,
             cookie_secure: env.flag("COOKIE_SECURE", true)?,
             allowed_origins: env.list("ALLOWED_ORIGINS"),
@@ -184,6 +195,7 @@ impl Config {
                 address_failures: env.number_in("LOGIN_ADDRESS_FAILURES", 100, 1..=1_000_000)?,
             },
             dispatch_webhook_url,
+            audit_retention_days: env.number_in("AUDIT_RETENTION_DAYS", 365, 1..=3650)?,
             stores: StoreSettings::from(env)?,
             log_format,
         })
@@ -203,6 +215,7 @@ impl Config {
             "admin_secret": mask(&self.admin_secret),
             "admin_register_secret": mask(&self.admin_register_secret),
             "session_expire_hours": self.session_expire_hours,
+            "session_lifetime_secs": self.session_lifetime_secs,
             "session_signing_key": mask(&self.session_signing_key),
             "cookie_secure": self.cookie_secure,
             "allowed_origins": self.allowed_origins,
@@ -221,6 +234,7 @@ impl Config {
                 "address_failures": self.login_throttle.address_failures,
             },
             "dispatch_webhook_url": self.dispatch_webhook_url.as_deref().map(redact_url_password),
+            "audit_retention_days": self.audit_retention_days,
             "table_prefix": self.stores.table_prefix,
             "redis_url": redis,
             "store_timeout_ms": self.stores.timeout.as_millis() as u64,

@@ -5,10 +5,12 @@
 //! depends on a function crate.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod env;
 pub mod error;
-pub mod json;
+pub mod extract;
+pub mod model;
 pub mod store;
 pub mod telemetry;
 

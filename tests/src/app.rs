@@ -28,8 +28,14 @@ pub struct TestApp {
     endpoint: Endpoint,
 }
 
+/// The register secret and admin secret every test app is configured with.
+pub const REGISTER_SECRET: &str = "test-register-secret-0123456789abcdef";
+pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789abcdef-xyz";
+/// The password the helpers give the users they create.
+pub const PASSWORD: &str = "Correct-Horse-Battery-9";
+
 /// What the tests configure unless they say otherwise: cheap password hashing,
-/// plain-http cookies, a unique table prefix.
+/// plain-http cookies, a unique table prefix, both secrets.
 fn test_env(stack: &TestStack) -> HashMap<String, String> {
     let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     HashMap::from([
@@ -40,6 +46,8 @@ fn test_env(stack: &TestStack) -> HashMap<String, String> {
         ("ARGON2_MEMORY_KIB".into(), "64".into()),
         ("ARGON2_ITERATIONS".into(), "1".into()),
         ("STORE_TIMEOUT_MS".into(), "1000".into()),
+        ("ADMIN_REGISTER_SECRET".into(), REGISTER_SECRET.into()),
+        ("ADMIN_SECRET".into(), ADMIN_SECRET.into()),
     ])
 }
 
@@ -90,7 +98,65 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {
-        self.send(Request::get(path).body(Body::empty()).expect("request")).await
+        self.call(Method::GET, path, Auth::None, None).await
+    }
+
+    /// A request from 127.0.0.1 with credentials and an optional JSON body.
+    pub async fn call(&self, method: Method, path: &str, auth: Auth<'_>, body: Option<&Value>) -> TestResponse {
+        self.call_from(method, path, auth, body, "127.0.0.1").await
+    }
+
+    /// Like [`TestApp::call`], from the client address `ip`.
+    pub async fn call_from(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<&Value>,
+        ip: &str,
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path).header(http::header::USER_AGENT, "krv-tests");
+        builder = match auth {
+            Auth::None => builder,
+            Auth::Bearer(token) => builder.header(http::header::AUTHORIZATION, format!("Bearer {token}")),
+            Auth::Cookie(token) => builder.header(http::header::COOKIE, format!("kohakuriver_session={token}")),
+            Auth::AdminSecret(secret) => builder.header("x-admin-secret", secret),
+        };
+        let body = match body {
+            Some(json) => {
+                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        let mut request = builder.body(body).expect("request");
+        let addr: std::net::SocketAddr = format!("{ip}:40000").parse().expect("address");
+        request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        self.send(request).await
+    }
+
+    /// Registers the first admin `name` with the register secret; returns its session token.
+    pub async fn first_admin(&self, name: &str) -> String {
+        let body = serde_json::json!({"username": name, "password": PASSWORD, "register_secret": REGISTER_SECRET});
+        let response = self.call(Method::POST, "/api/auth/register", Auth::None, Some(&body)).await;
+        response.assert_status(StatusCode::CREATED);
+        response.session_token().expect("registration sets the session cookie")
+    }
+
+    /// Has `admin_token`'s admin create `name` with `role`; returns the new user's id.
+    pub async fn create_user(&self, admin_token: &str, name: &str, role: &str) -> u64 {
+        let body = serde_json::json!({"username": name, "password": PASSWORD, "role": role});
+        let response = self.call(Method::POST, "/api/auth/register", Auth::Bearer(admin_token), Some(&body)).await;
+        response.assert_status(StatusCode::CREATED);
+        response.json()["user"]["id"].as_u64().expect("numeric id")
+    }
+
+    /// Logs `name` in with [`PASSWORD`]; returns the session token.
+    pub async fn login(&self, name: &str) -> String {
+        let body = serde_json::json!({"username": name, "password": PASSWORD});
+        let response = self.call(Method::POST, "/api/auth/login", Auth::None, Some(&body)).await;
+        response.assert_status(StatusCode::OK);
+        response.session_token().expect("login sets the session cookie")
     }
 
     /// A request with a JSON body.
@@ -103,6 +169,15 @@ impl TestApp {
             .expect("request");
         self.send(request).await
     }
+}
+
+/// The credentials a test request carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    Cookie(&'a str),
+    AdminSecret(&'a str),
 }
 
 /// A finished response with its body read.
@@ -118,6 +193,22 @@ impl TestResponse {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.bytes)
             .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
+    }
+
+    /// The `Set-Cookie` header of the session cookie, if set.
+    pub fn session_cookie(&self) -> Option<&str> {
+        self.headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("kohakuriver_session="))
+    }
+
+    /// The session token the response's cookie sets, if any.
+    pub fn session_token(&self) -> Option<String> {
+        let cookie = self.session_cookie()?;
+        let value = cookie.trim_start_matches("kohakuriver_session=").split(';').next()?;
+        (!value.is_empty()).then(|| value.to_owned())
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -28,14 +28,22 @@ fn event_for(method: &str, path: &str) -> Value {
     event
 }
 
-/// A runtime emulator running the Lambda binary `bin` against `app`'s stores.
+/// Every endpoint group and its Lambda binary.
+const FUNCTIONS: &[(&str, &str)] = &[("health", "krv-health"), ("auth", "krv-auth")];
+
+/// A runtime emulator running the Lambda binary `bin` against `app`'s stores
+/// and settings.
 async fn lambda_for(app: &TestApp, bin: &str) -> LambdaRuntime {
     let config = &app.state.config;
     let stack = app.stack.lock().await;
     let mut runtime = LambdaRuntime::start().await.expect("emulator starts");
     let endpoint = stack.dynamo.endpoint();
     let redis = stack.redis.url();
-    let key = uuid::Uuid::new_v4().simple().to_string();
+    let key = config
+        .session_signing_key
+        .as_ref()
+        .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned())
+        .expect("signing key");
     runtime
         .spawn_function(
             &binary(bin),
@@ -44,6 +52,10 @@ async fn lambda_for(app: &TestApp, bin: &str) -> LambdaRuntime {
                 ("REDIS_URL", redis.as_str()),
                 ("TABLE_PREFIX", config.stores.table_prefix.as_str()),
                 ("SESSION_SIGNING_KEY", key.as_str()),
+                ("ADMIN_REGISTER_SECRET", krv_tests::REGISTER_SECRET),
+                ("COOKIE_SECURE", "false"),
+                ("ARGON2_MEMORY_KIB", "64"),
+                ("ARGON2_ITERATIONS", "1"),
                 ("RUST_LOG", "warn"),
             ],
         )
@@ -75,34 +87,79 @@ async fn the_health_lambda_answers_the_committed_fixtures() {
     assert_eq!(body["status"], "ok");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_health_lambda_serves_exactly_the_routes_the_local_server_gives_it() {
-    let app = TestApp::start().await;
-    let runtime = lambda_for(&app, "krv-health").await;
-    let routes = TestApp::routes();
-    let health: Vec<_> = routes.list().iter().filter(|r| r.group == "health").collect();
-    assert!(!health.is_empty(), "the local server lists no health route");
-    for route in health {
-        let local = app
-            .send(
-                http::Request::builder()
-                    .method(route.method.clone())
-                    .uri(route.path)
-                    .body(axum::body::Body::empty())
-                    .expect("req"),
-            )
-            .await;
-        let outcome = runtime.invoke(event_for(route.method.as_str(), route.path)).await.expect("invocation succeeds");
-        let (status, _, body) = parse_response(outcome);
-        assert_eq!(status, local.status.as_u16(), "{} {}: Lambda {body} vs local", route.method, route.path);
-        assert_eq!(body, local.json(), "{} {}", route.method, route.path);
-    }
+/// A concrete path for a route pattern (`{id}` → `x`).
+fn concrete(path: &str) -> String {
+    path.split('/').map(|segment| if segment.starts_with('{') { "x" } else { segment }).collect::<Vec<_>>().join("/")
+}
 
-    // A route of another group is not served by this function, in the shared error shape.
-    let outcome = runtime.invoke(event_for("GET", "/api/auth/status")).await.expect("invocation succeeds");
-    let (status, _, body) = parse_response(outcome);
-    assert_eq!(status, StatusCode::NOT_FOUND.as_u16());
-    assert_eq!(body["code"], "not_found");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_group_has_a_lambda_that_answers_its_routes_exactly_like_the_local_server() {
+    let routes = TestApp::routes();
+    for route in routes.list() {
+        assert!(
+            FUNCTIONS.iter().any(|(group, _)| *group == route.group),
+            "group {} has no Lambda binary in FUNCTIONS",
+            route.group
+        );
+    }
+    for (group, bin) in FUNCTIONS {
+        let app = TestApp::start().await;
+        let runtime = lambda_for(&app, bin).await;
+        let mine: Vec<_> = routes.list().iter().filter(|r| r.group == *group).collect();
+        assert!(!mine.is_empty(), "the local server lists no {group} route");
+        for route in mine {
+            let path = concrete(route.path);
+            let request = http::Request::builder()
+                .method(route.method.clone())
+                .uri(&path)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let local = app.send(request).await;
+            let outcome = runtime.invoke(event_for(route.method.as_str(), &path)).await.expect("invocation succeeds");
+            let (status, _, body) = parse_response(outcome);
+            assert_ne!(body["detail"], "No such endpoint", "{bin} does not serve {} {}", route.method, route.path);
+            assert_eq!(status, local.status.as_u16(), "{} {}: Lambda {body} vs local", route.method, route.path);
+            assert_eq!(body, local.json(), "{} {}", route.method, route.path);
+        }
+        // Another group's route is not served by this function, in the shared error shape.
+        let foreign = routes.list().iter().find(|r| r.group != *group && !r.path.contains('{')).expect("another group");
+        let outcome = runtime.invoke(event_for(foreign.method.as_str(), foreign.path)).await.expect("invocation");
+        let (status, _, body) = parse_response(outcome);
+        assert_eq!(status, StatusCode::NOT_FOUND.as_u16(), "{bin} answers {} {}", foreign.method, foreign.path);
+        assert_eq!(body["code"], "not_found");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auth_lambda_logs_in_from_the_committed_fixture_and_its_cookie_works_locally() {
+    let app = TestApp::start().await;
+    app.first_admin("admin").await;
+    let runtime = lambda_for(&app, "krv-auth").await;
+    let outcome = runtime.invoke(fixture("auth-login.json")).await.expect("invocation succeeds");
+    let (status, _, body) = parse_response(outcome.clone());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["username"], "admin");
+    // API Gateway v2 carries Set-Cookie in `cookies`.
+    let cookie = outcome["cookies"]
+        .as_array()
+        .and_then(|c| c.iter().filter_map(|v| v.as_str()).find(|c| c.starts_with("kohakuriver_session=")))
+        .expect("session cookie")
+        .to_owned();
+    let token = cookie.trim_start_matches("kohakuriver_session=").split(';').next().expect("value").to_owned();
+    // The session made by the Lambda is valid on the local server (shared stores).
+    let me = app.call(http::Method::GET, "/api/auth/me", krv_tests::Auth::Cookie(&token), None).await;
+    me.assert_status(StatusCode::OK);
+    // The audit event recorded API Gateway's source address.
+    let audit = app.state.stores.dynamo.scan().table_name(&app.state.stores.tables.audit).send().await.expect("scan");
+    let login = audit
+        .items()
+        .iter()
+        .find(|i| {
+            i.get("action").and_then(|v| v.as_s().ok()).is_some_and(|a| a == "auth.login")
+                && i.get("outcome").and_then(|v| v.as_s().ok()).is_some_and(|o| o == "success")
+        })
+        .expect("login audited");
+    assert_eq!(login.get("client").and_then(|v| v.as_s().ok()).map(String::as_str), Some("203.0.113.7"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use super::AppState;
 use crate::error::ApiError;
-use crate::json::BODY_LIMIT;
+use crate::extract::BODY_LIMIT;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -26,6 +26,7 @@ pub fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(|| async { ApiError::not_found("No such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::csrf::protect))
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {

@@ -9,4 +9,4 @@ mod state;
 pub use layers::{RequestId, finish};
 pub use routes::{RouteInfo, Routes};
 pub use run::{run_lambda, serve_local, shutdown_signal};
-pub use state::{App, AppState};
+pub use state::{App, AppState, Keys};

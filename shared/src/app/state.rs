@@ -3,6 +3,8 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::auth::password::Hasher;
+use crate::auth::session_token::SessionKeys;
 use crate::config::Config;
 use crate::store::dynamo::Endpoint;
 use crate::store::{StoreError, Stores};
@@ -15,6 +17,14 @@ pub struct AppState(Arc<App>);
 pub struct App {
     pub config: Config,
     pub stores: Stores,
+    pub keys: Keys,
+}
+
+/// Keys and hashers derived from the configuration once.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub passwords: Hasher,
+    pub sessions: SessionKeys,
 }
 
 impl AppState {
@@ -22,11 +32,14 @@ impl AppState {
     /// start makes requests answer 503 until it is back, not the process fail.
     pub async fn connect(config: Config, endpoint: &Endpoint) -> Result<Self, StoreError> {
         let stores = Stores::connect(&config.stores, endpoint).await?;
-        Ok(Self::new(config, stores))
+        Self::new(config, stores)
     }
 
-    pub fn new(config: Config, stores: Stores) -> Self {
-        Self(Arc::new(App { config, stores }))
+    pub fn new(config: Config, stores: Stores) -> Result<Self, StoreError> {
+        let passwords = Hasher::new(config.password_hashing)
+            .map_err(|e| StoreError::Internal(anyhow::anyhow!("password hashing parameters: {e}")))?;
+        let sessions = SessionKeys::from_config(&config);
+        Ok(Self(Arc::new(App { config, stores, keys: Keys { passwords, sessions } })))
     }
 }
 

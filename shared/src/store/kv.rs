@@ -53,6 +53,15 @@ impl Redis {
         self.bounded(async move { pipe.query_async::<T>(&mut conn).await }).await
     }
 
+    /// Runs a Lua script (EVALSHA, loading it on a miss), bounded like [`Redis::query`].
+    pub async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.manager.clone();
+        self.bounded(async move { invocation.invoke_async::<T>(&mut conn).await }).await
+    }
+
     async fn bounded<T>(&self, fut: impl Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(Ok(value)) => Ok(value),

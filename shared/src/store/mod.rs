@@ -1,9 +1,15 @@
 //! Access to DynamoDB and Redis. Handlers reach the stores only through this
 //! module; one submodule per aggregate joins it as the groups are built.
 
+pub mod audit;
 pub mod dynamo;
+pub mod item;
 pub mod kv;
+pub mod sessions;
 pub mod tables;
+pub mod throttle;
+pub mod user_cache;
+pub mod users;
 
 use std::fmt;
 

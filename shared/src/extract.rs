@@ -1,7 +1,9 @@
-//! A JSON body extractor whose rejections use the service's error shape.
+//! Extractors whose rejections use the service's error shape: a JSON body, a
+//! query string and path parameters.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
@@ -72,5 +74,52 @@ fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(idx) => message[..idx].to_owned(),
         None => message.to_owned(),
+    }
+}
+
+/// Like `axum::extract::Query`; a bad query string is a 422 naming `query`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let QueryRejection::FailedToDeserializeQueryString(err) = rejection else {
+                    return Err(ApiError::invalid("query", "could not read the query string"));
+                };
+                let text = err.body_text();
+                let text = text.trim_start_matches("Failed to deserialize query string: ");
+                Err(ApiError::invalid("query", text.to_owned()))
+            }
+        }
+    }
+}
+
+/// Like `axum::extract::Path`; a parameter of the wrong type (say a word where an
+/// id goes) is a 404: no object has that name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(_)) => Err(ApiError::not_found("Not found")),
+            Err(other) => Err(ApiError::Internal(anyhow::anyhow!("path parameters: {}", other.body_text()))),
+        }
     }
 }

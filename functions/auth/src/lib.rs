@@ -1,0 +1,25 @@
+//! The `auth` endpoint group (`/api/auth`): who may log in and how.
+
+mod login;
+mod me;
+mod password;
+mod register;
+mod session;
+mod sessions;
+mod status;
+
+use shared::Routes;
+
+/// The group's routes.
+pub fn routes() -> Routes {
+    Routes::group("auth")
+        .get("/api/auth/status", status::status)
+        .post("/api/auth/register", register::register)
+        .post("/api/auth/login", login::login)
+        .post("/api/auth/logout", login::logout)
+        .get("/api/auth/me", me::me)
+        .post("/api/auth/password", password::change_password)
+        .get("/api/auth/sessions", sessions::list)
+        .delete("/api/auth/sessions", sessions::end_others)
+        .delete("/api/auth/sessions/{id}", sessions::end_one)
+}

@@ -1,0 +1,106 @@
+//! `POST /api/auth/login` and `POST /api/auth/logout`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::SET_COOKIE;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::auth::{ClientInfo, MaybeCaller, cookie, ensure_enabled};
+use shared::extract::Json;
+use shared::model::{Timestamp, Username};
+use shared::store::audit::{self, Outcome};
+use shared::store::{sessions, throttle, users};
+use shared::{ApiError, ApiResult, AppState};
+
+use crate::session;
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    username: String,
+    password: String,
+}
+
+const INVALID: &str = "Invalid username or password";
+
+/// Unknown user, wrong password and disabled account get the same answer in
+/// the same time (one argon2 run each); a throttled account gets 429 even with
+/// the right password.
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<Response> {
+    ensure_enabled(&state.config)?;
+    let limits = &state.config.login_throttle;
+    let redis = &state.stores.redis;
+    let retention = state.config.audit_retention_days;
+    let valid_name = Username::parse(body.username.trim()).ok();
+    let name_key = body.username.trim().to_ascii_lowercase();
+    // Only a well-formed name is recorded (a password typed into the name field must not be).
+    let target = valid_name.as_ref().map_or_else(|| "user:(malformed)".to_owned(), |n| format!("user:{}", n.as_str()));
+    let anonymous = ("_anonymous".to_owned(), None);
+
+    let now = Timestamp::now();
+    let wait = throttle::wait(redis, limits, &name_key, &client.addr, now.millis()).await?;
+    if !wait.is_zero() {
+        let event = client.event(anonymous, "auth.login", Outcome::Throttled).target(target);
+        audit::record(&state.stores, &event, retention).await?;
+        return Err(ApiError::TooManyRequests {
+            detail: "Too many failed logins; try again later".into(),
+            retry_after: wait,
+        });
+    }
+
+    let user = match &valid_name {
+        Some(name) => users::find_by_username(&state.stores, &name.key()).await?,
+        None => None,
+    };
+    let matches = state.keys.passwords.verify(&body.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+    let user = match user {
+        Some(user) if matches && user.is_active => user,
+        other => {
+            throttle::record_failure(redis, limits, &name_key, &client.addr, now.millis()).await?;
+            let reason = match other {
+                None => "unknown_user",
+                Some(u) if !u.is_active => "disabled",
+                Some(_) => "wrong_password",
+            };
+            let event = client.event(anonymous, "auth.login", Outcome::Failure).target(target).reason(reason);
+            audit::record(&state.stores, &event, retention).await?;
+            return Err(ApiError::Unauthorized { code: "invalid_credentials", detail: INVALID.into() });
+        }
+    };
+
+    throttle::record_success(redis, &name_key).await?;
+    let user = users::record_login(&state.stores, user.id, now)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized { code: "invalid_credentials", detail: INVALID.into() })?;
+    let event = client
+        .event((user.username.clone(), Some(user.id)), "auth.login", Outcome::Success)
+        .target(format!("user:{} {}", user.id, user.username));
+    audit::record(&state.stores, &event, retention).await?;
+    session::start(&state, &user, &client, StatusCode::OK, "Login successful").await
+}
+
+/// Ends the current session (if the request has one) and clears the cookie.
+/// Works without valid credentials, and with auth disabled, as the original.
+pub async fn logout(
+    State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    client: ClientInfo,
+) -> ApiResult<Response> {
+    if let (Some(hash), Some(user_id)) = (caller.session_hash(), caller.user_id())
+        && sessions::end(&state.stores.redis, hash, user_id).await?
+    {
+        let event = client.event(caller.actor(), "auth.logout", Outcome::Success).target(format!("user:{user_id}"));
+        audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+    }
+    let mut response = axum::Json(json!({"message": "Logged out successfully"})).into_response();
+    let clear = cookie::clear(state.config.cookie_secure);
+    response.headers_mut().insert(
+        SET_COOKIE,
+        clear.parse().map_err(|e: axum::http::header::InvalidHeaderValue| ApiError::Internal(e.into()))?,
+    );
+    Ok(response)
+}

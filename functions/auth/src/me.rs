@@ -1,0 +1,31 @@
+//! `GET /api/auth/me`: the caller, how they authenticated and until when.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use shared::auth::caller::Via;
+use shared::auth::{Authenticated, ensure_enabled};
+use shared::model::{Timestamp, UserView};
+use shared::{ApiError, ApiResult, AppState};
+
+#[derive(Serialize)]
+pub struct Me {
+    #[serde(flatten)]
+    user: UserView,
+    /// Group names; groups arrive with their endpoint group.
+    groups: Vec<String>,
+    auth_method: &'static str,
+    session_expires_at: Option<Timestamp>,
+}
+
+/// Anonymous callers get 401 (the original answered 200 with a pseudo user,
+/// which made its CLI accept invalid tokens; both original clients handle 401).
+pub async fn me(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<Me>> {
+    ensure_enabled(&state.config)?;
+    let user = caller.view().ok_or_else(|| ApiError::unauthorized("Not authenticated"))?;
+    let session_expires_at = match &caller.via {
+        Via::Session { expires_at_ms, .. } => Some(Timestamp::from_millis(*expires_at_ms)),
+        _ => None,
+    };
+    Ok(Json(Me { user, groups: Vec::new(), auth_method: caller.via.as_str(), session_expires_at }))
+}

@@ -1,0 +1,60 @@
+//! `POST /api/auth/password`: change one's own password; every other session ends.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::auth::{Authenticated, ClientInfo, ensure_enabled, password};
+use shared::model::{Timestamp, Username};
+use shared::store::audit::{self, Outcome};
+use shared::store::{sessions, throttle, users};
+use shared::{ApiError, ApiResult, AppState};
+
+#[derive(Deserialize)]
+pub struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    shared::extract::Json(body): shared::extract::Json<PasswordBody>,
+) -> ApiResult<Json<Value>> {
+    ensure_enabled(&state.config)?;
+    let Some(me) = caller.user() else {
+        return Err(ApiError::forbidden("no_password", "The built-in system admin has no password"));
+    };
+    let retention = state.config.audit_retention_days;
+    let redis = &state.stores.redis;
+    let limits = &state.config.login_throttle;
+    let name_key = me.username.to_ascii_lowercase();
+    let now = Timestamp::now();
+    // Guessing the current password through a stolen session is throttled like logins.
+    let wait = throttle::wait(redis, limits, &name_key, &client.addr, now.millis()).await?;
+    if !wait.is_zero() {
+        return Err(ApiError::TooManyRequests {
+            detail: "Too many failed attempts; try again later".into(),
+            retry_after: wait,
+        });
+    }
+    let record = users::get(&state.stores, me.id).await?.ok_or_else(|| ApiError::unauthorized("Not authenticated"))?;
+    if !state.keys.passwords.verify(&body.current_password, Some(&record.password_hash)).await? {
+        throttle::record_failure(redis, limits, &name_key, &client.addr, now.millis()).await?;
+        let event = client.event(caller.actor(), "user.password_change", Outcome::Failure).reason("wrong_password");
+        audit::record(&state.stores, &event, retention).await?;
+        return Err(ApiError::forbidden("wrong_password", "The current password is incorrect"));
+    }
+    let username = Username::parse(&record.username)?;
+    password::check_new("new_password", &body.new_password, &username)?;
+    let hash = state.keys.passwords.hash(&body.new_password).await?;
+    let event = client
+        .event(caller.actor(), "user.password_change", Outcome::Success)
+        .target(format!("user:{} {}", record.id, record.username));
+    if !users::set_password(&state.stores, record.id, &hash, &event, retention).await? {
+        return Err(ApiError::unauthorized("Not authenticated"));
+    }
+    let ended = sessions::end_all(redis, record.id, caller.session_hash()).await?;
+    Ok(Json(json!({"message": "Password changed", "sessions_ended": ended})))
+}

@@ -1,0 +1,51 @@
+//! Starting a session: the Redis record, the signed token and the cookie.
+
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use shared::auth::ClientInfo;
+use shared::auth::cookie;
+use shared::model::Timestamp;
+use shared::store::sessions::{self, SessionRecord};
+use shared::store::user_cache::{self, CachedUser};
+use shared::store::users::UserRecord;
+use shared::{ApiError, ApiResult, AppState};
+
+/// Creates a session for `user` and answers `status` with
+/// `{message, user, expires_at}` and the session cookie.
+pub async fn start(
+    state: &AppState,
+    user: &UserRecord,
+    client: &ClientInfo,
+    status: StatusCode,
+    message: &str,
+) -> ApiResult<Response> {
+    let now = Timestamp::now();
+    let lifetime = i64::from(state.config.session_lifetime_secs);
+    let expires = now.plus_secs(lifetime);
+    let issued = state
+        .keys
+        .sessions
+        .issue(user.id, now.seconds(), expires.seconds())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("signing a session token: {e}")))?;
+    let record = SessionRecord {
+        hash: issued.hash,
+        user_id: user.id,
+        created_at_ms: now.millis(),
+        expires_at_ms: expires.millis(),
+        last_seen_at_ms: now.millis(),
+        client: client.addr.clone(),
+        user_agent: client.user_agent.clone(),
+    };
+    sessions::create(&state.stores.redis, &record, now.millis()).await?;
+    // Publish the user's current state so the next request needs no DynamoDB read.
+    user_cache::put(&state.stores.redis, &CachedUser::from_record(user)).await?;
+
+    let cookie = cookie::set(&issued.token, lifetime, state.config.cookie_secure);
+    let body = json!({"message": message, "user": user.view(), "expires_at": expires});
+    let mut response = (status, axum::Json(body)).into_response();
+    let value = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?;
+    response.headers_mut().insert(SET_COOKIE, value);
+    Ok(response)
+}

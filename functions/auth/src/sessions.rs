@@ -1,0 +1,83 @@
+//! `GET /api/auth/sessions`, `DELETE /api/auth/sessions/{id}` and
+//! `DELETE /api/auth/sessions` (all but the current one): one's own sessions.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use serde_json::{Value, json};
+use shared::auth::{Authenticated, Caller, ClientInfo, ensure_enabled};
+use shared::extract::Path;
+use shared::model::Timestamp;
+use shared::store::audit::{self, Outcome};
+use shared::store::sessions::{self, SessionRecord};
+use shared::{ApiError, ApiResult, AppState};
+
+#[derive(Serialize)]
+pub struct SessionView {
+    id: String,
+    created_at: Timestamp,
+    last_seen_at: Timestamp,
+    expires_at: Timestamp,
+    client: String,
+    user_agent: String,
+    current: bool,
+}
+
+fn view(session: &SessionRecord, caller: &Caller) -> SessionView {
+    SessionView {
+        id: session.public_id().to_owned(),
+        created_at: Timestamp::from_millis(session.created_at_ms),
+        last_seen_at: Timestamp::from_millis(session.last_seen_at_ms),
+        expires_at: Timestamp::from_millis(session.expires_at_ms),
+        client: session.client.clone(),
+        user_agent: session.user_agent.clone(),
+        current: caller.session_hash() == Some(session.hash.as_str()),
+    }
+}
+
+/// The caller's user id; the system admin has no sessions of its own.
+fn own_id(caller: &Caller) -> ApiResult<u64> {
+    caller.user_id().ok_or_else(|| ApiError::forbidden("no_sessions", "The built-in system admin has no sessions"))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> ApiResult<Json<Vec<SessionView>>> {
+    ensure_enabled(&state.config)?;
+    let user_id = own_id(&caller)?;
+    let found = sessions::list(&state.stores.redis, user_id, Timestamp::now().millis()).await?;
+    Ok(Json(found.iter().map(|s| view(s, &caller)).collect()))
+}
+
+pub async fn end_one(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    ensure_enabled(&state.config)?;
+    let user_id = own_id(&caller)?;
+    let redis = &state.stores.redis;
+    let found = sessions::list(redis, user_id, Timestamp::now().millis()).await?;
+    let session = found.iter().find(|s| s.public_id() == id).ok_or_else(|| ApiError::not_found("Session not found"))?;
+    sessions::end(redis, &session.hash, user_id).await?;
+    let event = client.event(caller.actor(), "session.revoke", Outcome::Success).target(format!("session:{id}"));
+    audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+    Ok(Json(json!({"message": "Session revoked"})))
+}
+
+pub async fn end_others(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+) -> ApiResult<Json<Value>> {
+    ensure_enabled(&state.config)?;
+    let user_id = own_id(&caller)?;
+    let ended = sessions::end_all(&state.stores.redis, user_id, caller.session_hash()).await?;
+    let event = client
+        .event(caller.actor(), "session.revoke_all", Outcome::Success)
+        .target(format!("user:{user_id} ({ended} sessions)"));
+    audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+    Ok(Json(json!({"message": "Other sessions revoked", "sessions_ended": ended})))
+}

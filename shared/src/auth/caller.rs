@@ -1,0 +1,330 @@
+//! Credential resolution (SPEC section 4) and the extractors handlers declare:
+//! [`MaybeCaller`] (anyone; bad credentials count as anonymous), [`Authenticated`]
+//! (401 unless valid credentials) and [`Require`] (a minimum role; 401/403).
+//!
+//! Order: `X-Admin-Secret`/`X-Admin-Token`, then the session (the
+//! `Authorization: Bearer` header, else the `kohakuriver_session` cookie), then
+//! an API token, else anonymous. A wrong admin secret is always a 401, never a
+//! fall-through. The Authorization header wins over the cookie when both are
+//! sent: it is the explicit choice, and it is what exempts a request from CSRF checks.
+
+use std::marker::PhantomData;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header::AUTHORIZATION};
+use secrecy::ExposeSecret;
+
+use super::client::ClientInfo;
+use super::cookie;
+use super::secret::{constant_time_eq, sha256_hex};
+use super::session_token::looks_like_jwt;
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::model::{Role, Timestamp, UserView};
+use crate::store::audit::{self, Outcome};
+use crate::store::user_cache::{self, CachedUser};
+use crate::store::{sessions, users};
+
+/// Who the caller is.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// The built-in system admin: the admin secret, or any caller with auth off.
+    System,
+    User(CachedUser),
+    Anonymous,
+}
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    AuthDisabled,
+    AdminSecret,
+    Session { hash: String, expires_at_ms: i64 },
+    ApiToken { id: u64 },
+    None,
+}
+
+impl Via {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::AuthDisabled => "auth_disabled",
+            Self::AdminSecret => "admin_secret",
+            Self::Session { .. } => "session",
+            Self::ApiToken { .. } => "api_token",
+            Self::None => "none",
+        }
+    }
+}
+
+/// A resolved caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub identity: Identity,
+    pub via: Via,
+}
+
+/// The pseudo user's name in audit events and `/me`.
+pub const SYSTEM_USERNAME: &str = "_system";
+pub const ANONYMOUS_USERNAME: &str = "_anonymous";
+
+impl Caller {
+    pub fn anonymous() -> Self {
+        Self { identity: Identity::Anonymous, via: Via::None }
+    }
+
+    pub fn role(&self) -> Role {
+        match &self.identity {
+            Identity::System => Role::Admin,
+            Identity::User(u) => u.role,
+            Identity::Anonymous => Role::Anony,
+        }
+    }
+
+    pub fn user(&self) -> Option<&CachedUser> {
+        match &self.identity {
+            Identity::User(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    pub fn user_id(&self) -> Option<u64> {
+        self.user().map(|u| u.id)
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self.identity, Identity::Anonymous)
+    }
+
+    /// The session this request authenticated with, if any.
+    pub fn session_hash(&self) -> Option<&str> {
+        match &self.via {
+            Via::Session { hash, .. } => Some(hash),
+            _ => None,
+        }
+    }
+
+    /// `(name, id)` for audit events.
+    pub fn actor(&self) -> (String, Option<u64>) {
+        match &self.identity {
+            Identity::System => (SYSTEM_USERNAME.to_owned(), None),
+            Identity::User(u) => (u.username.clone(), Some(u.id)),
+            Identity::Anonymous => (ANONYMOUS_USERNAME.to_owned(), None),
+        }
+    }
+
+    /// The caller as the API's user object (`_system` for the pseudo user).
+    pub fn view(&self) -> Option<UserView> {
+        match &self.identity {
+            Identity::User(u) => Some(u.view()),
+            Identity::System => Some(UserView {
+                id: 0,
+                username: SYSTEM_USERNAME.to_owned(),
+                display_name: "System".to_owned(),
+                role: Role::Admin,
+                is_active: true,
+                created_at: None,
+                last_login_at: None,
+            }),
+            Identity::Anonymous => None,
+        }
+    }
+}
+
+/// The result of resolution, kept in the request's extensions so several
+/// extractors on one request resolve once.
+#[derive(Debug, Clone)]
+enum Resolved {
+    Caller(Caller),
+    /// Credentials were presented but are not valid (expired, revoked, forged,
+    /// or their user is deactivated or gone).
+    Invalid,
+}
+
+const ADMIN_SECRET_HEADERS: [&str; 2] = ["x-admin-secret", "x-admin-token"];
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// Whether the request authenticates with the Authorization header (CSRF-exempt).
+pub fn has_bearer(headers: &HeaderMap) -> bool {
+    bearer(headers).is_some()
+}
+
+async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Resolved, ApiError> {
+    if let Some(resolved) = parts.extensions.get::<Resolved>() {
+        return Ok(resolved.clone());
+    }
+    let resolved = resolve_uncached(parts, state).await?;
+    parts.extensions.insert(resolved.clone());
+    Ok(resolved)
+}
+
+async fn resolve_uncached(parts: &mut Parts, state: &AppState) -> Result<Resolved, ApiError> {
+    if !state.config.auth_enabled {
+        return Ok(Resolved::Caller(Caller { identity: Identity::System, via: Via::AuthDisabled }));
+    }
+    let presented_secret =
+        ADMIN_SECRET_HEADERS.iter().find_map(|h| parts.headers.get(*h)).map(|v| v.to_str().unwrap_or("").to_owned());
+    if let Some(given) = presented_secret {
+        return admin_secret(parts, state, &given).await;
+    }
+    let token = bearer(&parts.headers).or_else(|| cookie::session_token(&parts.headers));
+    match token {
+        None => Ok(Resolved::Caller(Caller::anonymous())),
+        Some(token) if looks_like_jwt(&token) => session(state, &token).await,
+        // API tokens join here with their issue; until then no other bearer is valid.
+        Some(_) => Ok(Resolved::Invalid),
+    }
+}
+
+/// Checks the break-glass secret and audits the use, whatever the outcome.
+async fn admin_secret(parts: &mut Parts, state: &AppState, given: &str) -> Result<Resolved, ApiError> {
+    let valid = state.config.admin_secret.as_ref().is_some_and(|s| constant_time_eq(given, s.expose_secret()));
+    let client = ClientInfo::from_request_parts(parts, &()).await.unwrap_or_else(|never| match never {});
+    let target = format!("{} {}", parts.method, parts.uri.path());
+    let event = if valid {
+        client.event((SYSTEM_USERNAME.into(), None), "admin_secret.use", Outcome::Success)
+    } else {
+        client.event((ANONYMOUS_USERNAME.into(), None), "admin_secret.use", Outcome::Failure).reason("wrong_secret")
+    };
+    audit::record(&state.stores, &event.target(target), state.config.audit_retention_days).await?;
+    if valid {
+        Ok(Resolved::Caller(Caller { identity: Identity::System, via: Via::AdminSecret }))
+    } else {
+        Err(ApiError::unauthorized("Invalid admin secret"))
+    }
+}
+
+async fn session(state: &AppState, token: &str) -> Result<Resolved, ApiError> {
+    let Some(claims) = state.keys.sessions.verify(token) else {
+        return Ok(Resolved::Invalid);
+    };
+    let Ok(user_id) = claims.sub.parse::<u64>() else {
+        return Ok(Resolved::Invalid);
+    };
+    let hash = sha256_hex(&claims.sid);
+    let now = Timestamp::now().millis();
+    let redis = &state.stores.redis;
+    let Some(found) = sessions::authenticate(redis, &hash, user_id, now).await? else {
+        return Ok(Resolved::Invalid);
+    };
+    if found.session.user_id != user_id {
+        return Ok(Resolved::Invalid);
+    }
+    let Some(user) = current_user(state, user_id, found.cached_user).await? else {
+        return Ok(Resolved::Invalid);
+    };
+    if user.deleted || !user.is_active {
+        return Ok(Resolved::Invalid);
+    }
+    Ok(Resolved::Caller(Caller {
+        identity: Identity::User(user),
+        via: Via::Session { hash, expires_at_ms: found.session.expires_at_ms },
+    }))
+}
+
+/// The user's current state: from the cache when it has it, else from DynamoDB
+/// (and then cached).
+pub async fn current_user(
+    state: &AppState,
+    user_id: u64,
+    cached: Option<CachedUser>,
+) -> Result<Option<CachedUser>, ApiError> {
+    if let Some(user) = cached {
+        return Ok(Some(user));
+    }
+    let Some(record) = users::get(&state.stores, user_id).await? else {
+        return Ok(None);
+    };
+    let user = CachedUser::from_record(&record);
+    user_cache::fill(&state.stores.redis, &user).await?;
+    Ok(Some(user))
+}
+
+/// Any caller. Invalid credentials count as anonymous (public endpoints ignore
+/// them), but a wrong admin secret is still a 401.
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Caller);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match resolve(parts, state).await? {
+            Resolved::Caller(caller) => Ok(Self(caller)),
+            Resolved::Invalid => Ok(Self(Caller::anonymous())),
+        }
+    }
+}
+
+/// A caller with valid credentials; 401 otherwise.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match resolve(parts, state).await? {
+            Resolved::Caller(caller) if !caller.is_anonymous() => Ok(Self(caller)),
+            Resolved::Caller(_) => Err(ApiError::unauthorized("Not authenticated")),
+            Resolved::Invalid => Err(ApiError::unauthorized("Invalid or expired credentials")),
+        }
+    }
+}
+
+/// Minimum roles for [`Require`].
+pub mod min {
+    use crate::model::Role;
+
+    pub trait MinRole: Send + Sync + 'static {
+        const ROLE: Role;
+    }
+    pub struct Viewer;
+    pub struct User;
+    pub struct Operator;
+    pub struct Admin;
+    impl MinRole for Viewer {
+        const ROLE: Role = Role::Viewer;
+    }
+    impl MinRole for User {
+        const ROLE: Role = Role::User;
+    }
+    impl MinRole for Operator {
+        const ROLE: Role = Role::Operator;
+    }
+    impl MinRole for Admin {
+        const ROLE: Role = Role::Admin;
+    }
+}
+
+/// A caller holding at least role `R`: 401 without valid credentials, 403 with
+/// too low a role.
+#[derive(Debug, Clone)]
+pub struct Require<R: min::MinRole>(pub Caller, PhantomData<R>);
+
+impl<R: min::MinRole> Require<R> {
+    pub fn caller(&self) -> &Caller {
+        &self.0
+    }
+}
+
+impl<R: min::MinRole> FromRequestParts<AppState> for Require<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
+        if caller.role().at_least(R::ROLE) {
+            Ok(Self(caller, PhantomData))
+        } else {
+            Err(ApiError::forbidden(
+                "insufficient_role",
+                format!("Insufficient permissions. Required role: {}", R::ROLE),
+            ))
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Domain types shared by the groups: roles, users, timestamps.
+
+pub mod role;
+pub mod time;
+pub mod user;
+
+pub use role::Role;
+pub use time::Timestamp;
+pub use user::{UserView, Username};

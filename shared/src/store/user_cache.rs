@@ -1,0 +1,104 @@
+//! A Redis cache of what authorization needs to know about a user (role,
+//! activity, names), so an authenticated request reads no DynamoDB in steady
+//! state. Writers store the new state with its version; a reader that missed
+//! fills the cache only if nobody did meanwhile, so a stale read can never
+//! overwrite a newer write.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use super::kv::Redis;
+use super::users::UserRecord;
+use crate::model::{Role, Timestamp, UserView};
+
+/// How long an entry lives without being refreshed.
+pub const TTL_SECS: u64 = 600;
+
+/// The cached part of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedUser {
+    pub id: u64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub is_active: bool,
+    pub created_at_ms: i64,
+    pub last_login_at_ms: Option<i64>,
+    /// Deleted users are cached as tombstones until their entry expires.
+    #[serde(default)]
+    pub deleted: bool,
+    pub v: u64,
+}
+
+impl CachedUser {
+    pub fn from_record(user: &UserRecord) -> Self {
+        Self {
+            id: user.id,
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            role: user.role,
+            is_active: user.is_active,
+            created_at_ms: user.created_at.millis(),
+            last_login_at_ms: user.last_login_at.map(Timestamp::millis),
+            deleted: false,
+            v: user.version,
+        }
+    }
+
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role,
+            is_active: self.is_active,
+            created_at: Some(Timestamp::from_millis(self.created_at_ms)),
+            last_login_at: self.last_login_at_ms.map(Timestamp::from_millis),
+        }
+    }
+}
+
+pub fn key(redis: &Redis, id: u64) -> String {
+    redis.key(&format!("user:{id}"))
+}
+
+/// Stores `user` unless the cache already holds the same or a newer version.
+static PUT_NEWER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, decoded = pcall(cjson.decode, cur)
+  if ok and tonumber(decoded.v) >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+",
+    )
+});
+
+/// Writer side: after a change in DynamoDB, publish the new state.
+pub async fn put(redis: &Redis, user: &CachedUser) -> Result<(), StoreError> {
+    let json = serde_json::to_string(user).map_err(|e| StoreError::Internal(e.into()))?;
+    let mut invocation = PUT_NEWER.prepare_invoke();
+    invocation.key(key(redis, user.id)).arg(json).arg(user.v).arg(TTL_SECS);
+    let _: i64 = redis.invoke(&invocation).await?;
+    Ok(())
+}
+
+/// Reader side: fill a miss, unless a writer got there first.
+pub async fn fill(redis: &Redis, user: &CachedUser) -> Result<(), StoreError> {
+    let json = serde_json::to_string(user).map_err(|e| StoreError::Internal(e.into()))?;
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(key(redis, user.id)).arg(json).arg("NX").arg("EX").arg(TTL_SECS);
+    let _: Option<String> = redis.query(&cmd).await?;
+    Ok(())
+}
+
+/// Parses a cached entry; a corrupt one counts as a miss.
+pub fn parse(raw: Option<&str>) -> Option<CachedUser> {
+    raw.and_then(|r| serde_json::from_str(r).ok())
+}
