@@ -9,5 +9,9 @@ use shared::Routes;
 
 /// Every group's routes. Adding a group is one line here.
 pub fn routes() -> Routes {
-    Routes::default().merge(krv_health::routes()).merge(krv_auth::routes())
+    Routes::default()
+        .merge(krv_health::routes())
+        .merge(krv_auth::routes())
+        .merge(krv_users::routes())
+        .merge(krv_admin::routes())
 }

@@ -71,6 +71,10 @@ impl TestApp {
     }
 
     async fn build(stack: Arc<Mutex<TestStack>>, env: HashMap<String, String>, endpoint: Endpoint) -> Self {
+        // `RUST_LOG=…` shows the service's logs while debugging a test.
+        if std::env::var_os("RUST_LOG").is_some() {
+            shared::telemetry::init(shared::config::LogFormat::Text);
+        }
         let config = Config::from(&Env::from_map(env.clone())).expect("test configuration is valid");
         let state = AppState::connect(config, &endpoint).await.expect("clients build");
         let router = Self::routes().into_router(state.clone());
@@ -145,8 +149,13 @@ impl TestApp {
 
     /// Has `admin_token`'s admin create `name` with `role`; returns the new user's id.
     pub async fn create_user(&self, admin_token: &str, name: &str, role: &str) -> u64 {
+        self.create_user_as(Auth::Bearer(admin_token), name, role).await
+    }
+
+    /// Creates `name` with `role` as the admin `auth` names; returns the new user's id.
+    pub async fn create_user_as(&self, auth: Auth<'_>, name: &str, role: &str) -> u64 {
         let body = serde_json::json!({"username": name, "password": PASSWORD, "role": role});
-        let response = self.call(Method::POST, "/api/auth/register", Auth::Bearer(admin_token), Some(&body)).await;
+        let response = self.call(Method::POST, "/api/auth/register", auth, Some(&body)).await;
         response.assert_status(StatusCode::CREATED);
         response.json()["user"]["id"].as_u64().expect("numeric id")
     }

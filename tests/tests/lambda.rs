@@ -29,7 +29,8 @@ fn event_for(method: &str, path: &str) -> Value {
 }
 
 /// Every endpoint group and its Lambda binary.
-const FUNCTIONS: &[(&str, &str)] = &[("health", "krv-health"), ("auth", "krv-auth")];
+const FUNCTIONS: &[(&str, &str)] =
+    &[("health", "krv-health"), ("auth", "krv-auth"), ("users", "krv-users"), ("admin", "krv-admin")];
 
 /// A runtime emulator running the Lambda binary `bin` against `app`'s stores
 /// and settings.

@@ -221,6 +221,12 @@ async fn session(state: &AppState, token: &str) -> Result<Resolved, ApiError> {
     if user.deleted || !user.is_active {
         return Ok(Resolved::Invalid);
     }
+    if found.stamp_last_seen {
+        // An activity stamp: worth a log line when it fails, not a failed request.
+        if let Err(e) = users::touch_last_seen(&state.stores, user_id, Timestamp::from_millis(now)).await {
+            tracing::warn!(error = %e, user_id, "could not record last_seen_at");
+        }
+    }
     Ok(Resolved::Caller(Caller {
         identity: Identity::User(user),
         via: Via::Session { hash, expires_at_ms: found.session.expires_at_ms },
@@ -305,7 +311,7 @@ pub mod min {
 /// A caller holding at least role `R`: 401 without valid credentials, 403 with
 /// too low a role.
 #[derive(Debug, Clone)]
-pub struct Require<R: min::MinRole>(pub Caller, PhantomData<R>);
+pub struct Require<R: min::MinRole>(pub Caller, pub PhantomData<R>);
 
 impl<R: min::MinRole> Require<R> {
     pub fn caller(&self) -> &Caller {

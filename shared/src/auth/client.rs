@@ -57,6 +57,7 @@ impl ClientInfo {
             target: None,
             outcome,
             reason: None,
+            detail: None,
             client: Some(self.addr.clone()),
             request_id: self.request_id.clone(),
         }
@@ -71,6 +72,11 @@ impl AuditEvent {
 
     pub fn reason(mut self, reason: &'static str) -> Self {
         self.reason = Some(reason);
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
         self
     }
 }

@@ -1,9 +1,10 @@
 //! The append-only audit log (SPEC section 6). Events carry who, what, on what,
 //! the outcome, the client address and the request id, and never a secret.
 //!
-//! Key layout in the `audit` table: `pk = DAY#<yyyy-mm-dd>`, `sk = <ms>#<id>`
-//! (newest-first reads per day), `gsi1pk = ACTOR#<actor>` (per-actor reads),
-//! `ttl` = time + retention.
+//! Key layout in the `audit` table: `pk = MONTH#<yyyy-mm>`, `sk = <ms>#<id>`
+//! (newest-first reads month by month; a month partition takes far more writes
+//! per second than logins ever produce), `gsi1pk = ACTOR#<actor>` (per-actor
+//! reads), `ttl` = time + retention.
 
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::Serialize;
@@ -46,17 +47,24 @@ pub struct AuditEvent {
     pub outcome: Outcome,
     /// A short machine reason for failures (`wrong_password`, `throttled`, …).
     pub reason: Option<&'static str>,
+    /// What changed, in words (`role user → operator`); never a secret.
+    pub detail: Option<String>,
     pub client: Option<String>,
     pub request_id: Option<String>,
+}
+
+/// `yyyy-mm` of a time: the audit partition it falls in.
+pub fn month_of(at: Timestamp) -> String {
+    at.rfc3339().get(..7).unwrap_or("1970-01").to_owned()
 }
 
 impl AuditEvent {
     fn item(&self, retention_days: u32) -> Item {
         let sk = format!("{:013}#{}", self.at.millis(), self.id);
-        let day = self.at.rfc3339().get(..10).unwrap_or("1970-01-01").to_owned();
+        let month = month_of(self.at);
         let ttl = self.at.seconds() + i64::from(retention_days) * 86_400;
         let mut item = Item::from([
-            ("pk".to_owned(), s(format!("DAY#{day}"))),
+            ("pk".to_owned(), s(format!("MONTH#{month}"))),
             ("sk".to_owned(), s(sk.clone())),
             ("gsi1pk".to_owned(), s(format!("ACTOR#{}", self.actor))),
             ("gsi1sk".to_owned(), s(sk)),
@@ -74,6 +82,7 @@ impl AuditEvent {
         for (name, value) in [
             ("target", self.target.as_deref()),
             ("reason", self.reason),
+            ("detail", self.detail.as_deref()),
             ("client", self.client.as_deref()),
             ("request_id", self.request_id.as_deref()),
         ] {
@@ -107,4 +116,152 @@ pub async fn record(stores: &Stores, event: &AuditEvent, retention_days: u32) ->
         .await
         .map_err(store_error)?;
     Ok(())
+}
+
+/// An event as read back for the admin API.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: String,
+    pub actor: String,
+    pub actor_id: Option<u64>,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    pub client: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl AuditEntry {
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        use super::item::{get_s, opt_n, opt_s};
+        Ok(Self {
+            id: get_s(item, "id")?,
+            at: get_s(item, "at")?,
+            actor: get_s(item, "actor")?,
+            actor_id: opt_n(item, "actor_id"),
+            action: get_s(item, "action")?,
+            target: opt_s(item, "target"),
+            outcome: get_s(item, "outcome")?,
+            reason: opt_s(item, "reason"),
+            detail: opt_s(item, "detail"),
+            client: opt_s(item, "client"),
+            request_id: opt_s(item, "request_id"),
+        })
+    }
+}
+
+/// A filtered, newest-first read of the log.
+#[derive(Debug, Clone)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Timestamp,
+    pub until: Timestamp,
+    pub limit: usize,
+    /// Where the previous page ended: the `(pk, sk)` of its last event.
+    pub after: Option<(String, String)>,
+}
+
+/// Reads one page; the second value is where the next page starts, if more may follow.
+pub async fn list(stores: &Stores, q: &AuditQuery) -> Result<(Vec<AuditEntry>, Option<(String, String)>), StoreError> {
+    let lo = format!("{:013}#", q.since.millis());
+    let hi = format!("{:013}#~", q.until.millis());
+    let mut found = Vec::new();
+
+    // One partition per month (newest first), or the actor's index partition.
+    let partitions: Vec<String> = match &q.actor {
+        Some(actor) => vec![format!("ACTOR#{actor}")],
+        None => months_between(q.since, q.until).into_iter().map(|m| format!("MONTH#{m}")).collect(),
+    };
+    let (pk_attr, sk_attr, index) =
+        if q.actor.is_some() { ("gsi1pk", "gsi1sk", Some("gsi1")) } else { ("pk", "sk", None) };
+    let mut partitions = partitions.into_iter().peekable();
+    // Resume inside the partition the cursor names, skipping newer ones.
+    let mut start: Option<Item> = None;
+    if let Some((pk, sk)) = &q.after {
+        while partitions.peek().is_some_and(|p| p != pk && q.actor.is_none()) {
+            partitions.next();
+        }
+        let mut key = Item::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]);
+        if let Some(actor) = &q.actor {
+            key.insert("gsi1pk".into(), s(format!("ACTOR#{actor}")));
+            key.insert("gsi1sk".into(), s(sk));
+        }
+        start = Some(key);
+    }
+    for partition in partitions {
+        loop {
+            let mut request = stores
+                .dynamo
+                .query()
+                .table_name(&stores.tables.audit)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+                .expression_attribute_names("#pk", pk_attr)
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":pk", s(&partition))
+                .expression_attribute_values(":lo", s(&lo))
+                .expression_attribute_values(":hi", s(&hi))
+                .scan_index_forward(false)
+                .limit(i32::try_from(q.limit.saturating_sub(found.len()).clamp(1, 500)).unwrap_or(500))
+                .set_exclusive_start_key(start.take());
+            if let Some(action) = &q.action {
+                request = request
+                    .filter_expression("#action = :action")
+                    .expression_attribute_names("#action", "action")
+                    .expression_attribute_values(":action", s(action));
+            }
+            let out = request.send().await.map_err(store_error)?;
+            for item in out.items() {
+                found.push(AuditEntry::from_item(item)?);
+                if found.len() == q.limit {
+                    let last = (super::item::get_s(item, "pk")?, super::item::get_s(item, "sk")?);
+                    return Ok((found, Some(last)));
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+    }
+    Ok((found, None))
+}
+
+/// `yyyy-mm` of every month from `until` back to `since`, newest first.
+fn months_between(since: Timestamp, until: Timestamp) -> Vec<String> {
+    let parse = |m: &str| -> Option<(i32, u32)> {
+        let (y, mo) = m.split_once('-')?;
+        Some((y.parse().ok()?, mo.parse().ok()?))
+    };
+    let (Some((mut y, mut m)), Some((ly, lm))) = (parse(&month_of(until)), parse(&month_of(since))) else {
+        return Vec::new();
+    };
+    let mut months = Vec::new();
+    while (y, m) >= (ly, lm) && months.len() < 1200 {
+        months.push(format!("{y:04}-{m:02}"));
+        if m == 1 {
+            y -= 1;
+            m = 12;
+        } else {
+            m -= 1;
+        }
+    }
+    months
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_run_newest_first_across_years() {
+        let since = Timestamp::parse("2025-11-30T00:00:00Z").expect("time");
+        let until = Timestamp::parse("2026-02-01T00:00:00Z").expect("time");
+        assert_eq!(months_between(since, until), ["2026-02", "2026-01", "2025-12", "2025-11"]);
+        assert!(months_between(until, since).is_empty());
+    }
 }

@@ -75,6 +75,11 @@ fn index_key(redis: &Redis, user_id: u64) -> String {
     redis.key(&format!("usess:{user_id}"))
 }
 
+/// Every live session, scored by expiry: the active-session count.
+fn global_key(redis: &Redis) -> String {
+    redis.key("allsess")
+}
+
 /// Stores a new session and indexes it under its user, atomically.
 pub async fn create(redis: &Redis, session: &SessionRecord, now_ms: i64) -> Result<(), StoreError> {
     let ttl_ms = (session.expires_at_ms - now_ms).max(1);
@@ -89,6 +94,10 @@ pub async fn create(redis: &Redis, session: &SessionRecord, now_ms: i64) -> Resu
         .zadd(&index, &session.hash, session.expires_at_ms)
         .ignore()
         .zrembyscore(&index, "-inf", now_ms)
+        .ignore()
+        .zadd(global_key(redis), &session.hash, session.expires_at_ms)
+        .ignore()
+        .zrembyscore(global_key(redis), "-inf", now_ms)
         .ignore()
         .cmd("PEXPIRE")
         .arg(&index)
@@ -115,7 +124,8 @@ if tonumber(ARGV[1]) - seen >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'last_seen_at_ms', ARGV[1])
 end
 local user = redis.call('GET', KEYS[2])
-return {1, fields, user or ''}
+local stamp = redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[2])
+return {1, fields, user or '', stamp and 1 or 0}
 ",
     )
 });
@@ -126,11 +136,23 @@ pub struct Lookup {
     pub session: SessionRecord,
     /// The cached user, if the cache had it.
     pub cached_user: Option<user_cache::CachedUser>,
+    /// True at most once a minute per user: time to record `last_seen_at`.
+    pub stamp_last_seen: bool,
+}
+
+/// The once-a-minute marker of a user's activity.
+pub fn seen_key(redis: &Redis, user_id: u64) -> String {
+    redis.key(&format!("useen:{user_id}"))
 }
 
 pub async fn authenticate(redis: &Redis, hash: &str, user_id: u64, now_ms: i64) -> Result<Option<Lookup>, StoreError> {
     let mut invocation = AUTHENTICATE.prepare_invoke();
-    invocation.key(session_key(redis, hash)).key(user_cache::key(redis, user_id)).arg(now_ms).arg(TOUCH_INTERVAL_MS);
+    invocation
+        .key(session_key(redis, hash))
+        .key(user_cache::key(redis, user_id))
+        .key(seen_key(redis, user_id))
+        .arg(now_ms)
+        .arg(TOUCH_INTERVAL_MS);
     let value: redis::Value = redis.invoke(&invocation).await?;
     let redis::Value::Array(parts) = value else {
         return Err(StoreError::Internal(anyhow::anyhow!("unexpected session lookup answer")));
@@ -150,14 +172,19 @@ pub async fn authenticate(redis: &Redis, hash: &str, user_id: u64, now_ms: i64) 
     let Some(session) = SessionRecord::from_fields(hash, &fields) else {
         return Ok(None);
     };
-    Ok(Some(Lookup { session, cached_user: user_cache::parse(user_raw.as_deref().filter(|s| !s.is_empty())) }))
+    let stamp: i64 = parts.get(3).map(redis::from_redis_value_ref).transpose().ok().flatten().unwrap_or(0);
+    Ok(Some(Lookup {
+        session,
+        cached_user: user_cache::parse(user_raw.as_deref().filter(|s| !s.is_empty())),
+        stamp_last_seen: stamp == 1,
+    }))
 }
 
 /// Ends one session. `false` if it did not exist.
 pub async fn end(redis: &Redis, hash: &str, user_id: u64) -> Result<bool, StoreError> {
     let mut pipe = redis::pipe();
-    pipe.atomic().del(session_key(redis, hash)).zrem(index_key(redis, user_id), hash);
-    let (deleted, _): (i64, i64) = redis.pipeline(&pipe).await?;
+    pipe.atomic().del(session_key(redis, hash)).zrem(index_key(redis, user_id), hash).zrem(global_key(redis), hash);
+    let (deleted, _, _): (i64, i64, i64) = redis.pipeline(&pipe).await?;
     Ok(deleted > 0)
 }
 
@@ -171,6 +198,7 @@ for _, hash in ipairs(members) do
   if hash ~= ARGV[2] then
     ended = ended + redis.call('DEL', ARGV[1] .. hash)
     redis.call('ZREM', KEYS[1], hash)
+    redis.call('ZREM', KEYS[2], hash)
   end
 end
 return ended
@@ -180,7 +208,7 @@ return ended
 
 pub async fn end_all(redis: &Redis, user_id: u64, except: Option<&str>) -> Result<u64, StoreError> {
     let mut invocation = END_ALL.prepare_invoke();
-    invocation.key(index_key(redis, user_id)).arg(redis.key("sess:")).arg(except.unwrap_or(""));
+    invocation.key(index_key(redis, user_id)).key(global_key(redis)).arg(redis.key("sess:")).arg(except.unwrap_or(""));
     redis.invoke(&invocation).await
 }
 
@@ -202,7 +230,19 @@ pub async fn list(redis: &Redis, user_id: u64, now_ms: i64) -> Result<Vec<Sessio
     Ok(sessions)
 }
 
-/// How many live sessions a user has.
-pub async fn count(redis: &Redis, user_id: u64, now_ms: i64) -> Result<u64, StoreError> {
-    redis.query(redis::cmd("ZCOUNT").arg(index_key(redis, user_id)).arg(now_ms).arg("+inf")).await
+/// How many sessions are live across all users.
+pub async fn count_all(redis: &Redis, now_ms: i64) -> Result<u64, StoreError> {
+    redis.query(redis::cmd("ZCOUNT").arg(global_key(redis)).arg(now_ms).arg("+inf")).await
+}
+
+/// Live sessions of several users, in one round trip.
+pub async fn count_many(redis: &Redis, user_ids: &[u64], now_ms: i64) -> Result<Vec<u64>, StoreError> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for id in user_ids {
+        pipe.cmd("ZCOUNT").arg(index_key(redis, *id)).arg(now_ms).arg("+inf");
+    }
+    redis.pipeline(&pipe).await
 }

@@ -48,6 +48,11 @@ impl CachedUser {
         }
     }
 
+    /// The entry of a deleted user: refused until it expires.
+    pub fn tombstone(user: &UserRecord) -> Self {
+        Self { deleted: true, is_active: false, v: user.version + 1, ..Self::from_record(user) }
+    }
+
     pub fn view(&self) -> UserView {
         UserView {
             id: self.id,
@@ -96,6 +101,12 @@ pub async fn fill(redis: &Redis, user: &CachedUser) -> Result<(), StoreError> {
     cmd.arg(key(redis, user.id)).arg(json).arg("NX").arg("EX").arg(TTL_SECS);
     let _: Option<String> = redis.query(&cmd).await?;
     Ok(())
+}
+
+/// Drops an entry, so the next request reads DynamoDB (after a failed write
+/// that had pre-published its state).
+pub async fn invalidate(redis: &Redis, id: u64) -> Result<(), StoreError> {
+    redis.query::<i64>(redis::cmd("DEL").arg(key(redis, id))).await.map(|_| ())
 }
 
 /// Parses a cached entry; a corrupt one counts as a miss.

@@ -6,11 +6,12 @@
 //! reused; `active_admins`: the number of active admins, the last-admin guard).
 //! Every write that can break uniqueness or the admin count is one transaction.
 
-use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::audit::AuditEvent;
 use super::dynamo::{Failure, classify, store_error};
 use super::item::{Item, b, get_b, get_n, get_s, key, n, opt_n, s};
+use super::user_cache::{self, CachedUser};
 use super::{StoreError, Stores};
 use crate::model::{Role, Timestamp, UserView};
 
@@ -27,6 +28,8 @@ pub struct UserRecord {
     pub last_login_at: Option<Timestamp>,
     /// Bumped by every change of role, activity or profile, so caches keep the newest.
     pub version: u64,
+    /// When the user last made an authenticated request (at most a minute stale).
+    pub last_seen_at: Option<Timestamp>,
 }
 
 impl UserRecord {
@@ -54,6 +57,7 @@ impl UserRecord {
             created_at: Timestamp::from_millis(get_n(item, "created_at_ms")?),
             last_login_at: opt_n(item, "last_login_at_ms").map(Timestamp::from_millis),
             version: get_n(item, "version")?,
+            last_seen_at: opt_n(item, "last_seen_at_ms").map(Timestamp::from_millis),
         })
     }
 
@@ -74,6 +78,42 @@ impl UserRecord {
         ]);
         item
     }
+}
+
+/// The counter of users holding `role` (for the admin statistics).
+fn role_counter(role: Role) -> String {
+    format!("role:{role}")
+}
+
+/// `ADD value :delta` on a counter, as a transaction action.
+fn counter_add(stores: &Stores, counter: &str, delta: i64) -> Result<TransactWriteItem, StoreError> {
+    let update = build(
+        Update::builder()
+            .table_name(&stores.tables.identity)
+            .set_key(Some(key("COUNTER", counter)))
+            .update_expression("ADD #v :d")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":d", n(delta))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// Takes one from the active-admin count, refusing to reach zero: the
+/// last-admin guard, enforced by DynamoDB even under concurrent requests.
+fn admin_count_down(stores: &Stores) -> Result<TransactWriteItem, StoreError> {
+    let update = build(
+        Update::builder()
+            .table_name(&stores.tables.identity)
+            .set_key(Some(key("COUNTER", "active_admins")))
+            .update_expression("ADD #v :minus")
+            .condition_expression("#v > :one")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":one", n(1))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().update(update).build())
 }
 
 pub fn user_pk(id: u64) -> String {
@@ -155,6 +195,7 @@ pub async fn create(
         created_at: Timestamp::now(),
         last_login_at: None,
         version: 1,
+        last_seen_at: None,
     };
     let table = &stores.tables.identity;
     let put_user = build(
@@ -193,6 +234,7 @@ pub async fn create(
         )?;
         items.push(TransactWriteItem::builder().update(update).build());
     }
+    items.push(counter_add(stores, &role_counter(user.role), 1)?);
     items.push(audit(&user).transact_put(stores, retention_days)?);
 
     match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
@@ -310,4 +352,320 @@ pub async fn set_password(
             Failure::Store(e) => Err(e),
         },
     }
+}
+
+/// Reads one counter (0 when it was never written).
+pub async fn counter(stores: &Stores, name: &str) -> Result<i64, StoreError> {
+    let out = stores
+        .dynamo
+        .get_item()
+        .table_name(&stores.tables.identity)
+        .set_key(Some(key("COUNTER", name)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(store_error)?;
+    Ok(out.item().and_then(|i| opt_n(i, "value")).unwrap_or(0))
+}
+
+/// How many users hold each role.
+pub async fn role_counts(stores: &Stores) -> Result<Vec<(Role, i64)>, StoreError> {
+    let mut counts = Vec::new();
+    for role in [Role::Viewer, Role::User, Role::Operator, Role::Admin] {
+        counts.push((role, counter(stores, &role_counter(role)).await?));
+    }
+    Ok(counts)
+}
+
+/// One page of users, newest first, and the id to continue after.
+pub async fn list(
+    stores: &Stores,
+    limit: usize,
+    after: Option<u64>,
+) -> Result<(Vec<UserRecord>, Option<u64>), StoreError> {
+    let start = after.map(|id| {
+        let mut k = key(user_pk(id), "USER");
+        k.insert("gsi1pk".into(), s("USERS"));
+        k.insert("gsi1sk".into(), s(format!("{id:020}")));
+        k
+    });
+    let out = stores
+        .dynamo
+        .query()
+        .table_name(&stores.tables.identity)
+        .index_name("gsi1")
+        .key_condition_expression("gsi1pk = :users")
+        .expression_attribute_values(":users", s("USERS"))
+        .scan_index_forward(false)
+        .limit(i32::try_from(limit).unwrap_or(500))
+        .set_exclusive_start_key(start)
+        .send()
+        .await
+        .map_err(store_error)?;
+    let users = out.items().iter().map(UserRecord::from_item).collect::<Result<Vec<_>, _>>()?;
+    let more = out.last_evaluated_key().is_some_and(|k| !k.is_empty());
+    let next = if more && users.len() == limit { users.last().map(|u| u.id) } else { None };
+    Ok((users, next))
+}
+
+/// When each user was last seen (written at most once a minute per user).
+pub async fn touch_last_seen(stores: &Stores, id: u64, at: Timestamp) -> Result<(), StoreError> {
+    let result = stores
+        .dynamo
+        .update_item()
+        .table_name(&stores.tables.identity)
+        .set_key(Some(key(user_pk(id), "USER")))
+        .update_expression("SET last_seen_at_ms = :t")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":t", n(at.millis()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) => match classify(err) {
+            Failure::ConditionFailed => Ok(()),
+            Failure::Store(e) => Err(e),
+            Failure::TransactionCanceled(r) => Err(StoreError::Internal(anyhow::anyhow!("unexpected: {r:?}"))),
+        },
+    }
+}
+
+/// A change to a user's profile, role or activity.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("user not found")]
+    NotFound,
+    #[error("the last active admin cannot be demoted, deactivated or deleted")]
+    LastAdmin,
+    #[error("the user kept changing; try again")]
+    Contended,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How many times a write racing other writes to the same user is re-tried.
+const ATTEMPTS: usize = 12;
+
+fn is_active_admin(role: Role, active: bool) -> bool {
+    role == Role::Admin && active
+}
+
+/// What an update or deletion is about to do, shown to `prepare` before the
+/// write, so callers can check their guards and describe it for the audit log.
+pub struct Planned<'a> {
+    pub before: &'a UserRecord,
+    /// `None` for a deletion.
+    pub after: Option<&'a UserRecord>,
+}
+
+/// Applies `change` with optimistic concurrency (the user's version must not
+/// move under us; re-read and retry if it does), keeping the admin count and
+/// the role counts exact and writing the audit event in the same transaction.
+/// `prepare` runs before each write attempt (guards, the audit event); its
+/// error aborts the update.
+///
+/// The change reaches the user cache that authentication reads, so it takes
+/// effect on the user's next request everywhere. A restrictive change
+/// (demotion, deactivation) is published *before* the DynamoDB write: a
+/// failure between the two can leave the user with less access, never more;
+/// if the write then fails, the entry is dropped so the next read refills it.
+pub async fn update<E>(
+    stores: &Stores,
+    id: u64,
+    change: &UserChange,
+    mut prepare: impl FnMut(Planned<'_>) -> Result<AuditEvent, E>,
+    retention_days: u32,
+) -> Result<Result<UserRecord, UpdateError>, E> {
+    for _ in 0..ATTEMPTS {
+        let before = match get(stores, id).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return Ok(Err(UpdateError::NotFound)),
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let mut after = before.clone();
+        if let Some(name) = &change.display_name {
+            after.display_name.clone_from(name);
+        }
+        if let Some(role) = change.role {
+            after.role = role;
+        }
+        if let Some(active) = change.is_active {
+            after.is_active = active;
+        }
+        if after.display_name == before.display_name && after.role == before.role && after.is_active == before.is_active
+        {
+            return Ok(Ok(before));
+        }
+        after.version = before.version + 1;
+        let event = prepare(Planned { before: &before, after: Some(&after) })?;
+        let restrictive = after.role < before.role || (before.is_active && !after.is_active);
+        let written = publish_around(stores, &CachedUser::from_record(&after), restrictive, async {
+            write_update(stores, &before, &after, &event, retention_days).await
+        })
+        .await;
+        if !matches!(written, Err(UpdateError::Contended)) {
+            return Ok(written.map(|()| after));
+        }
+        back_off().await;
+    }
+    Ok(Err(UpdateError::Contended))
+}
+
+/// Runs `write` with the cache publication around it (see [`update`]).
+async fn publish_around(
+    stores: &Stores,
+    state: &CachedUser,
+    restrictive: bool,
+    write: impl Future<Output = Result<(), UpdateError>>,
+) -> Result<(), UpdateError> {
+    let redis = &stores.redis;
+    if restrictive {
+        user_cache::put(redis, state).await?;
+    }
+    match write.await {
+        Ok(()) => {
+            if let Err(e) = user_cache::put(redis, state).await {
+                // The write is done and DynamoDB is the truth; an unrefreshed entry
+                // expires by itself and errs on the side of less access.
+                tracing::warn!(error = %e, user_id = state.id, "could not publish a user change to the cache");
+            }
+            Ok(())
+        }
+        Err(err) => {
+            if restrictive && let Err(e) = user_cache::invalidate(redis, state.id).await {
+                tracing::warn!(error = %e, user_id = state.id, "could not drop a pre-published cache entry");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// A short random pause before retrying a write that lost a race, so the
+/// racers do not collide again in lockstep.
+async fn back_off() {
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 20);
+    tokio::time::sleep(std::time::Duration::from_millis(5 + jitter)).await;
+}
+
+async fn write_update(
+    stores: &Stores,
+    before: &UserRecord,
+    after: &UserRecord,
+    event: &AuditEvent,
+    retention_days: u32,
+) -> Result<(), UpdateError> {
+    let update = build(
+        Update::builder()
+            .table_name(&stores.tables.identity)
+            .set_key(Some(key(user_pk(before.id), "USER")))
+            .update_expression("SET display_name = :name, #role = :role, is_active = :active, version = :next")
+            .condition_expression("version = :v")
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":name", s(&after.display_name))
+            .expression_attribute_values(":role", s(after.role.as_str()))
+            .expression_attribute_values(":active", b(after.is_active))
+            .expression_attribute_values(":next", n(after.version))
+            .expression_attribute_values(":v", n(before.version))
+            .build(),
+    )?;
+    let mut items = vec![TransactWriteItem::builder().update(update).build()];
+    let was = is_active_admin(before.role, before.is_active);
+    let is = is_active_admin(after.role, after.is_active);
+    let admin_index = (was != is).then_some(items.len());
+    if was && !is {
+        items.push(admin_count_down(stores)?);
+    } else if !was && is {
+        items.push(counter_add(stores, "active_admins", 1)?);
+    }
+    if before.role != after.role {
+        items.push(counter_add(stores, &role_counter(before.role), -1)?);
+        items.push(counter_add(stores, &role_counter(after.role), 1)?);
+    }
+    items.push(event.transact_put(stores, retention_days)?);
+    transact(stores, items, admin_index).await
+}
+
+/// Runs a transaction whose first action is conditioned on the user's version
+/// and whose action at `admin_index` (if any) is the admin-count guard.
+async fn transact(
+    stores: &Stores,
+    items: Vec<TransactWriteItem>,
+    admin_index: Option<usize>,
+) -> Result<(), UpdateError> {
+    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
+        Ok(_) => Ok(()),
+        Err(err) => match classify(err) {
+            Failure::TransactionCanceled(reasons) => {
+                let failed = |i: usize| reasons.get(i).is_some_and(|r| r == "ConditionalCheckFailed");
+                if admin_index.is_some_and(failed) {
+                    Err(UpdateError::LastAdmin)
+                } else if failed(0) || reasons.iter().any(|r| r == "TransactionConflict") {
+                    Err(UpdateError::Contended)
+                } else {
+                    Err(StoreError::Internal(anyhow::anyhow!("user update cancelled: {reasons:?}")).into())
+                }
+            }
+            Failure::ConditionFailed => Err(UpdateError::Contended),
+            Failure::Store(e) => Err(e.into()),
+        },
+    }
+}
+
+/// Deletes a user and its username reservation (so the name can be taken
+/// again; the id never is), keeping the counters exact, with its audit event.
+/// Access ends first: the user's cache entry becomes a tombstone before the write.
+pub async fn delete<E>(
+    stores: &Stores,
+    id: u64,
+    mut prepare: impl FnMut(Planned<'_>) -> Result<AuditEvent, E>,
+    retention_days: u32,
+) -> Result<Result<UserRecord, UpdateError>, E> {
+    for _ in 0..ATTEMPTS {
+        let before = match get(stores, id).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return Ok(Err(UpdateError::NotFound)),
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let event = prepare(Planned { before: &before, after: None })?;
+        let result = publish_around(stores, &CachedUser::tombstone(&before), true, async {
+            let delete_user = build(
+                Delete::builder()
+                    .table_name(&stores.tables.identity)
+                    .set_key(Some(key(user_pk(id), "USER")))
+                    .condition_expression("version = :v")
+                    .expression_attribute_values(":v", n(before.version))
+                    .build(),
+            )?;
+            let delete_name = build(
+                Delete::builder()
+                    .table_name(&stores.tables.identity)
+                    .set_key(Some(key(username_pk(&before.username.to_ascii_lowercase()), "USERNAME")))
+                    .build(),
+            )?;
+            let mut items = vec![
+                TransactWriteItem::builder().delete(delete_user).build(),
+                TransactWriteItem::builder().delete(delete_name).build(),
+            ];
+            let admin_index = is_active_admin(before.role, before.is_active).then_some(items.len());
+            if admin_index.is_some() {
+                items.push(admin_count_down(stores)?);
+            }
+            items.push(counter_add(stores, &role_counter(before.role), -1)?);
+            items.push(event.transact_put(stores, retention_days)?);
+            transact(stores, items, admin_index).await
+        })
+        .await;
+        if !matches!(result, Err(UpdateError::Contended)) {
+            return Ok(result.map(|()| before));
+        }
+        back_off().await;
+    }
+    Ok(Err(UpdateError::Contended))
 }

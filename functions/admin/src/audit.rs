@@ -1,0 +1,60 @@
+//! `GET /api/admin/audit`: the audit log, newest first, filtered by `actor`,
+//! `action`, `since` and `until` (RFC 3339), paginated.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use shared::auth::{Require, min};
+use shared::extract::Query;
+use shared::model::Timestamp;
+use shared::store::audit::{self, AuditQuery};
+use shared::{ApiError, ApiResult, AppState, page};
+
+#[derive(Deserialize)]
+pub struct AuditParams {
+    actor: Option<String>,
+    action: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+fn time(field: &str, raw: Option<&str>) -> ApiResult<Option<Timestamp>> {
+    raw.map(|r| Timestamp::parse(r).ok_or_else(|| ApiError::invalid(field, "expected an RFC 3339 time"))).transpose()
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Require<min::Admin>,
+    Query(params): Query<AuditParams>,
+) -> ApiResult<Response> {
+    let limit = page::limit(params.limit)?;
+    let until = time("until", params.until.as_deref())?.unwrap_or_else(Timestamp::now);
+    // Nothing older than the retention exists, so that bounds the default search.
+    let retention = i64::from(state.config.audit_retention_days) * 86_400;
+    let since = time("since", params.since.as_deref())?.unwrap_or_else(|| until.plus_secs(-retention));
+    if since > until {
+        return Err(ApiError::invalid("since", "must not be after until"));
+    }
+    let after = params
+        .cursor
+        .as_deref()
+        .map(|c| {
+            page::decode(c)?
+                .split_once('|')
+                .map(|(pk, sk)| (pk.to_owned(), sk.to_owned()))
+                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this service issued"))
+        })
+        .transpose()?;
+    let query = AuditQuery {
+        actor: params.actor.filter(|a| !a.is_empty()),
+        action: params.action.filter(|a| !a.is_empty()),
+        since,
+        until,
+        limit,
+        after,
+    };
+    let (events, next) = audit::list(&state.stores, &query).await?;
+    Ok(page::respond(events, next.map(|(pk, sk)| page::encode(&format!("{pk}|{sk}")))))
+}

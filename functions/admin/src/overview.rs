@@ -1,0 +1,28 @@
+//! `GET /api/admin/stats` and `GET /api/admin/config`.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Map, Value, json};
+use shared::auth::{Require, min};
+use shared::model::Timestamp;
+use shared::store::{sessions, users};
+use shared::{ApiResult, AppState};
+
+/// Counts kept by the writes themselves (no table scan): users by role, active
+/// admins, live sessions.
+pub async fn stats(State(state): State<AppState>, _caller: Require<min::Admin>) -> ApiResult<Json<Value>> {
+    let counts = users::role_counts(&state.stores).await?;
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    let by_role: Map<String, Value> = counts.iter().map(|(role, n)| (role.to_string(), json!(n))).collect();
+    let active_admins = users::active_admins(&state.stores).await?;
+    let active_sessions = sessions::count_all(&state.stores.redis, Timestamp::now().millis()).await?;
+    Ok(Json(json!({
+        "users": {"total": total, "by_role": by_role, "active_admins": active_admins},
+        "active_sessions": active_sessions,
+    })))
+}
+
+/// The effective configuration, every secret masked.
+pub async fn config(State(state): State<AppState>, _caller: Require<min::Admin>) -> Json<Value> {
+    Json(state.config.masked())
+}

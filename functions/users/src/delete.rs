@@ -1,0 +1,45 @@
+//! `DELETE /api/auth/users/{id}` (admin): the user goes, and so does every way
+//! to act as them (sessions now; API tokens, memberships and VPS assignments as
+//! those groups join). Their tasks stay, with the owner shown as deleted. The
+//! id is never handed out again.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+use shared::auth::{ClientInfo, Require, min};
+use shared::extract::Path;
+use shared::store::audit::{AuditEvent, Outcome};
+use shared::store::sessions;
+use shared::store::users::{self, Planned};
+use shared::{ApiError, ApiResult, AppState};
+
+use crate::change::refusal;
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Admin>,
+    client: ClientInfo,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<Value>> {
+    if caller.user_id() == Some(id) {
+        return Err(ApiError::forbidden("self_change", "You cannot delete yourself"));
+    }
+    let outcome = users::delete(
+        &state.stores,
+        id,
+        |plan: Planned<'_>| -> ApiResult<AuditEvent> {
+            Ok(client
+                .event(caller.actor(), "user.delete", Outcome::Success)
+                .target(format!("user:{} {}", plan.before.id, plan.before.username)))
+        },
+        state.config.audit_retention_days,
+    )
+    .await?;
+    match outcome {
+        Ok(user) => {
+            let ended = sessions::end_all(&state.stores.redis, user.id, None).await?;
+            Ok(Json(json!({"message": format!("User {} deleted", user.username), "sessions_ended": ended})))
+        }
+        Err(err) => Err(refusal(&state, &caller, &client, id, err).await),
+    }
+}

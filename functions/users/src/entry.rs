@@ -1,0 +1,38 @@
+//! The user as the administration endpoints show it.
+
+use serde::Serialize;
+use shared::model::{Timestamp, UserView};
+use shared::store::sessions;
+use shared::store::users::{self, UserRecord};
+use shared::{ApiError, ApiResult, AppState};
+
+/// The user with `id`, or 404.
+pub async fn find_user(state: &AppState, id: u64) -> ApiResult<UserRecord> {
+    users::get(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("User not found"))
+}
+
+#[derive(Serialize)]
+pub struct UserEntry {
+    #[serde(flatten)]
+    user: UserView,
+    /// Group names; filled once groups exist.
+    groups: Vec<String>,
+    last_seen_at: Option<Timestamp>,
+    active_sessions: u64,
+}
+
+/// Entries for `users`, with their live-session counts in one Redis round trip.
+pub async fn entries(state: &AppState, users: &[UserRecord]) -> ApiResult<Vec<UserEntry>> {
+    let ids: Vec<u64> = users.iter().map(|u| u.id).collect();
+    let counts = sessions::count_many(&state.stores.redis, &ids, Timestamp::now().millis()).await?;
+    Ok(users
+        .iter()
+        .zip(counts)
+        .map(|(user, active_sessions)| UserEntry {
+            user: user.view(),
+            groups: Vec::new(),
+            last_seen_at: user.last_seen_at,
+            active_sessions,
+        })
+        .collect())
+}

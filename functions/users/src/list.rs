@@ -1,0 +1,55 @@
+//! `GET /api/auth/users` (operator+) and `GET /api/auth/users/{id}` (operator+ or self).
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use shared::auth::{Authenticated, Require, min};
+use shared::extract::{Path, Query};
+use shared::model::Role;
+use shared::store::users;
+use shared::{ApiError, ApiResult, AppState, page};
+
+use crate::entry::{UserEntry, entries, find_user};
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// Newest first; `X-Next-Cursor` names the next page.
+pub async fn list_users(
+    State(state): State<AppState>,
+    _caller: Require<min::Operator>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let limit = page::limit(query.limit)?;
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(cursor) => Some(
+            page::decode(cursor)?
+                .strip_prefix("u:")
+                .and_then(|id| id.parse::<u64>().ok())
+                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this service issued"))?,
+        ),
+    };
+    let (found, next) = users::list(&state.stores, limit, after).await?;
+    let items = entries(&state, &found).await?;
+    Ok(page::respond(items, next.map(|id| page::encode(&format!("u:{id}")))))
+}
+
+/// Callers below operator may see themselves only; another id is a 404 to
+/// them, as they may not know who exists.
+pub async fn get_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<UserEntry>> {
+    if !caller.role().at_least(Role::Operator) && caller.user_id() != Some(id) {
+        return Err(ApiError::not_found("User not found"));
+    }
+    let user = find_user(&state, id).await?;
+    let mut found = entries(&state, std::slice::from_ref(&user)).await?;
+    found.pop().map(Json).ok_or_else(|| ApiError::not_found("User not found"))
+}

@@ -1,0 +1,42 @@
+//! `POST /api/auth/users/{id}/password` (admin): set a new password; the
+//! user's sessions end.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::auth::{ClientInfo, Require, min, password};
+use shared::extract::Path;
+use shared::model::Username;
+use shared::store::audit::Outcome;
+use shared::store::{sessions, users};
+use shared::{ApiError, ApiResult, AppState};
+
+use crate::entry::find_user;
+
+#[derive(Deserialize)]
+pub struct ResetBody {
+    #[serde(alias = "new_password")]
+    password: String,
+}
+
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Admin>,
+    client: ClientInfo,
+    Path(id): Path<u64>,
+    shared::extract::Json(body): shared::extract::Json<ResetBody>,
+) -> ApiResult<Json<Value>> {
+    let user = find_user(&state, id).await?;
+    let username = Username::parse(&user.username)?;
+    password::check_new("password", &body.password, &username)?;
+    let hash = state.keys.passwords.hash(&body.password).await?;
+    let event = client
+        .event(caller.actor(), "user.password_reset", Outcome::Success)
+        .target(format!("user:{} {}", user.id, user.username));
+    if !users::set_password(&state.stores, id, &hash, &event, state.config.audit_retention_days).await? {
+        return Err(ApiError::not_found("User not found"));
+    }
+    let ended = sessions::end_all(&state.stores.redis, id, None).await?;
+    Ok(Json(json!({"message": "Password reset", "sessions_ended": ended})))
+}

@@ -1,0 +1,44 @@
+//! `DELETE /api/auth/users/{id}/sessions` and `POST /api/auth/users/{id}/unlock` (admin).
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+use shared::auth::{ClientInfo, Require, min};
+use shared::extract::Path;
+use shared::store::audit::{self, Outcome};
+use shared::store::{sessions, throttle};
+use shared::{ApiResult, AppState};
+
+use crate::entry::find_user;
+
+pub async fn end_sessions(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Admin>,
+    client: ClientInfo,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<Value>> {
+    let user = find_user(&state, id).await?;
+    let ended = sessions::end_all(&state.stores.redis, id, None).await?;
+    let event = client
+        .event(caller.actor(), "session.revoke_all", Outcome::Success)
+        .target(format!("user:{} {}", user.id, user.username))
+        .detail(format!("{ended} sessions"));
+    audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+    Ok(Json(json!({"message": "Sessions ended", "sessions_ended": ended})))
+}
+
+/// Clears the account's login throttling (the per-address limit stays).
+pub async fn unlock(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Admin>,
+    client: ClientInfo,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<Value>> {
+    let user = find_user(&state, id).await?;
+    throttle::clear(&state.stores.redis, &user.username.to_ascii_lowercase()).await?;
+    let event = client
+        .event(caller.actor(), "user.unlock", Outcome::Success)
+        .target(format!("user:{} {}", user.id, user.username));
+    audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+    Ok(Json(json!({"message": format!("Login throttling cleared for {}", user.username)})))
+}

@@ -1,0 +1,62 @@
+//! Paginated lists (SPEC section 3): `limit` (default 100, at most 500) and an
+//! opaque `cursor` in; the body stays a JSON array and the next cursor leaves in
+//! the `X-Next-Cursor` header.
+
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 500;
+pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
+
+/// The page size asked for, checked.
+pub fn limit(requested: Option<u32>) -> Result<usize, ApiError> {
+    match requested {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT as u32).contains(&n) => Ok(n as usize),
+        Some(_) => Err(ApiError::invalid("limit", format!("must be from 1 to {MAX_LIMIT}"))),
+    }
+}
+
+/// Wraps a position in an opaque cursor.
+pub fn encode(position: &str) -> String {
+    URL_SAFE_NO_PAD.encode(position)
+}
+
+/// Unwraps a cursor made by [`encode`]; anything else is a 422.
+pub fn decode(cursor: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this service issued"))
+}
+
+/// The items as a JSON array, with `X-Next-Cursor` when more may follow.
+pub fn respond<T: Serialize>(items: Vec<T>, next: Option<String>) -> Response {
+    let mut response = axum::Json(items).into_response();
+    if let Some(cursor) = next.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().insert(NEXT_CURSOR_HEADER, cursor);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_and_cursors_are_checked() {
+        assert_eq!(limit(None).expect("default"), 100);
+        assert_eq!(limit(Some(500)).expect("max"), 500);
+        assert!(limit(Some(0)).is_err());
+        assert!(limit(Some(501)).is_err());
+        assert_eq!(decode(&encode("u|42")).expect("round trip"), "u|42");
+        assert!(decode("%%%").is_err());
+    }
+}
