@@ -12,6 +12,7 @@ pub fn routes() -> Routes {
     Routes::default()
         .merge(krv_health::routes())
         .merge(krv_auth::routes())
+        .merge(krv_tokens::routes())
         .merge(krv_users::routes())
         .merge(krv_admin::routes())
 }

@@ -160,6 +160,15 @@ impl TestApp {
         response.json()["user"]["id"].as_u64().expect("numeric id")
     }
 
+    /// Creates an API token named `name` with `session`; returns the token and its id.
+    pub async fn create_token(&self, session: &str, name: &str) -> (String, u64) {
+        let body = serde_json::json!({"name": name});
+        let response = self.call(Method::POST, "/api/auth/tokens", Auth::Bearer(session), Some(&body)).await;
+        response.assert_status(StatusCode::CREATED);
+        let body = response.json();
+        (body["token"].as_str().expect("token").to_owned(), body["id"].as_u64().expect("numeric id"))
+    }
+
     /// Logs `name` in with [`PASSWORD`]; returns the session token.
     pub async fn login(&self, name: &str) -> String {
         let body = serde_json::json!({"username": name, "password": PASSWORD});

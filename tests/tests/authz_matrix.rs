@@ -54,6 +54,7 @@ struct Fixture {
     ids: BTreeMap<&'static str, u64>,
     expired: String,
     deactivated: String,
+    revoked: String,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -67,7 +68,8 @@ async fn fixture(app: &TestApp) -> Fixture {
     ids.insert("admin_secret", 0);
 
     let deact_id = app.create_user(&admin, "m-deactivated", "user").await;
-    let deactivated = app.login("m-deactivated").await;
+    let deact_session = app.login("m-deactivated").await;
+    let deactivated = app.create_token(&deact_session, "suspended").await.0;
     let path = format!("/api/auth/users/{deact_id}");
     app.call(Method::PATCH, &path, Auth::Bearer(&admin), Some(&json!({"is_active": false})))
         .await
@@ -75,7 +77,12 @@ async fn fixture(app: &TestApp) -> Fixture {
 
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let expired = app.state.keys.sessions.issue(ids["user"], now - 120, now - 60).expect("token").token;
-    Fixture { ids, expired, deactivated }
+    let user_session = app.login("m-user").await;
+    let (revoked, revoked_id) = app.create_token(&user_session, "revoked").await;
+    app.call(Method::DELETE, &format!("/api/auth/tokens/{revoked_id}"), Auth::Bearer(&user_session), None)
+        .await
+        .assert_status(StatusCode::OK);
+    Fixture { ids, expired, deactivated, revoked }
 }
 
 fn substitute(text: &str, vars: &[(&str, String)]) -> String {
@@ -110,8 +117,15 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
             counter += 1;
             let victim_name = format!("victim{counter}");
             let victim = app.create_user_as(Auth::AdminSecret(ADMIN_SECRET), &victim_name, "user").await;
+            let victim_token = if route.request.as_deref().is_some_and(|r| r.contains("{victim_token}")) {
+                let session = app.login(&victim_name).await;
+                app.create_token(&session, "victim-token").await.1.to_string()
+            } else {
+                String::new()
+            };
             let vars = [
                 ("{victim_name}", victim_name.clone()),
+                ("{victim_token}", victim_token),
                 ("{victim}", victim.to_string()),
                 ("{fresh_name}", format!("fresh{counter}")),
                 ("{self}", fx.ids.get(caller).map_or_else(|| "999999".to_owned(), u64::to_string)),
@@ -125,14 +139,13 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
                 "admin" => Some(app.login("m-admin").await),
                 _ => None,
             };
-            let revoked = format!("krv_{}", uuid::Uuid::new_v4().simple());
             let auth = match caller {
                 "anonymous" => Auth::None,
                 "admin_secret" => Auth::AdminSecret(ADMIN_SECRET),
                 "wrong_admin_secret" => Auth::AdminSecret("wrong-admin-secret-value"),
                 "expired_session" => Auth::Cookie(&fx.expired),
-                "revoked_token" => Auth::Bearer(&revoked),
-                "deactivated_user" => Auth::Cookie(&fx.deactivated),
+                "revoked_token" => Auth::Bearer(&fx.revoked),
+                "deactivated_user" => Auth::Bearer(&fx.deactivated),
                 _ => Auth::Bearer(session.as_deref().expect("session")),
             };
             let method: Method = route.method.parse().expect("method");

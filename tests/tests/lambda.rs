@@ -29,8 +29,13 @@ fn event_for(method: &str, path: &str) -> Value {
 }
 
 /// Every endpoint group and its Lambda binary.
-const FUNCTIONS: &[(&str, &str)] =
-    &[("health", "krv-health"), ("auth", "krv-auth"), ("users", "krv-users"), ("admin", "krv-admin")];
+const FUNCTIONS: &[(&str, &str)] = &[
+    ("health", "krv-health"),
+    ("auth", "krv-auth"),
+    ("tokens", "krv-tokens"),
+    ("users", "krv-users"),
+    ("admin", "krv-admin"),
+];
 
 /// A runtime emulator running the Lambda binary `bin` against `app`'s stores
 /// and settings.

@@ -1,5 +1,5 @@
 //! `DELETE /api/auth/users/{id}` (admin): the user goes, and so does every way
-//! to act as them (sessions now; API tokens, memberships and VPS assignments as
+//! to act as them (sessions, API tokens; memberships and VPS assignments as
 //! those groups join). Their tasks stay, with the owner shown as deleted. The
 //! id is never handed out again.
 
@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use shared::auth::{ClientInfo, Require, min};
 use shared::extract::Path;
 use shared::store::audit::{AuditEvent, Outcome};
-use shared::store::sessions;
 use shared::store::users::{self, Planned};
+use shared::store::{sessions, tokens};
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::change::refusal;
@@ -37,8 +37,14 @@ pub async fn delete_user(
     .await?;
     match outcome {
         Ok(user) => {
+            // The user's tombstone already refuses them; this removes what is left.
             let ended = sessions::end_all(&state.stores.redis, user.id, None).await?;
-            Ok(Json(json!({"message": format!("User {} deleted", user.username), "sessions_ended": ended})))
+            let revoked = tokens::revoke_all_of(&state.stores, user.id).await?;
+            Ok(Json(json!({
+                "message": format!("User {} deleted", user.username),
+                "sessions_ended": ended,
+                "tokens_revoked": revoked,
+            })))
         }
         Err(err) => Err(refusal(&state, &caller, &client, id, err).await),
     }

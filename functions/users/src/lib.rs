@@ -6,6 +6,7 @@ mod entry;
 mod list;
 mod password;
 mod sessions;
+mod tokens;
 
 use shared::Routes;
 
@@ -20,4 +21,5 @@ pub fn routes() -> Routes {
         .post("/api/auth/users/{id}/password", password::reset_password)
         .post("/api/auth/users/{id}/unlock", sessions::unlock)
         .delete("/api/auth/users/{id}/sessions", sessions::end_sessions)
+        .get("/api/auth/users/{id}/tokens", tokens::list_tokens)
 }

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::model::{Role, Timestamp, UserView};
 use crate::store::audit::{self, Outcome};
 use crate::store::user_cache::{self, CachedUser};
-use crate::store::{sessions, users};
+use crate::store::{sessions, tokens, users};
 
 /// Who the caller is.
 #[derive(Debug, Clone)]
@@ -176,7 +176,7 @@ async fn resolve_uncached(parts: &mut Parts, state: &AppState) -> Result<Resolve
     match token {
         None => Ok(Resolved::Caller(Caller::anonymous())),
         Some(token) if looks_like_jwt(&token) => session(state, &token).await,
-        // API tokens join here with their issue; until then no other bearer is valid.
+        Some(token) if token.starts_with(tokens::PREFIX) => api_token(state, &token).await,
         Some(_) => Ok(Resolved::Invalid),
     }
 }
@@ -222,15 +222,56 @@ async fn session(state: &AppState, token: &str) -> Result<Resolved, ApiError> {
         return Ok(Resolved::Invalid);
     }
     if found.stamp_last_seen {
-        // An activity stamp: worth a log line when it fails, not a failed request.
-        if let Err(e) = users::touch_last_seen(&state.stores, user_id, Timestamp::from_millis(now)).await {
-            tracing::warn!(error = %e, user_id, "could not record last_seen_at");
-        }
+        stamp_last_seen(state, user_id, now).await;
     }
     Ok(Resolved::Caller(Caller {
         identity: Identity::User(user),
         via: Via::Session { hash, expires_at_ms: found.session.expires_at_ms },
     }))
+}
+
+/// Records activity; a failure is worth a log line, not a failed request.
+async fn stamp_last_seen(state: &AppState, user_id: u64, now_ms: i64) {
+    if let Err(e) = users::touch_last_seen(&state.stores, user_id, Timestamp::from_millis(now_ms)).await {
+        tracing::warn!(error = %e, user_id, "could not record last_seen_at");
+    }
+}
+
+/// An API token: valid while it exists, has not expired and its owner is
+/// active; the caller acts with the owner's current role.
+async fn api_token(state: &AppState, token: &str) -> Result<Resolved, ApiError> {
+    let hash = sha256_hex(token);
+    let now = Timestamp::now();
+    let redis = &state.stores.redis;
+    let mut found = tokens::lookup(redis, &hash, now.millis()).await?;
+    if found.token.is_none() {
+        // A miss: read DynamoDB once, cache the answer, and look again (for the
+        // owner's state and the activity markers).
+        let record = tokens::find(&state.stores, &hash).await?;
+        tokens::fill(redis, &hash, record.as_ref()).await?;
+        found = tokens::lookup(redis, &hash, now.millis()).await?;
+    }
+    let Some(entry) = found.token.filter(|t| !t.missing) else {
+        return Ok(Resolved::Invalid);
+    };
+    if entry.expires_at_ms.is_some_and(|e| e <= now.millis()) {
+        return Ok(Resolved::Invalid);
+    }
+    let Some(owner) = current_user(state, entry.user_id, found.owner).await? else {
+        return Ok(Resolved::Invalid);
+    };
+    if owner.deleted || !owner.is_active {
+        return Ok(Resolved::Invalid);
+    }
+    if found.stamp_last_used
+        && let Err(e) = tokens::touch_last_used(&state.stores, &hash, now).await
+    {
+        tracing::warn!(error = %e, token_id = entry.id, "could not record last_used_at");
+    }
+    if found.stamp_last_seen {
+        stamp_last_seen(state, owner.id, now.millis()).await;
+    }
+    Ok(Resolved::Caller(Caller { identity: Identity::User(owner), via: Via::ApiToken { id: entry.id } }))
 }
 
 /// The user's current state: from the cache when it has it, else from DynamoDB

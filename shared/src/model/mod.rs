@@ -2,8 +2,10 @@
 
 pub mod role;
 pub mod time;
+pub mod token;
 pub mod user;
 
 pub use role::Role;
 pub use time::Timestamp;
+pub use token::TokenView;
 pub use user::{UserView, Username};

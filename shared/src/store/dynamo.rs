@@ -121,6 +121,66 @@ fn cancellation_reasons(message: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Finishes an SDK builder; a missing required field is a bug.
+pub fn built<T, E: Into<anyhow::Error>>(result: Result<T, E>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Internal(e.into()))
+}
+
+/// A strongly consistent read of the item `(pk, sk)`.
+pub async fn get_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    sk: &str,
+) -> Result<Option<super::item::Item>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(super::item::key(pk, sk)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(store_error)?;
+    Ok(out.item().cloned())
+}
+
+/// Adds one to the counter `COUNTER`/`name` and returns the new value: ids
+/// that only grow, so none is ever handed out twice.
+pub async fn next_id(client: &aws_sdk_dynamodb::Client, table: &str, name: &str) -> Result<u64, StoreError> {
+    use super::item::{get_n, key, n};
+    let out = client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key("COUNTER", name)))
+        .update_expression("ADD #v :one")
+        .expression_attribute_names("#v", "value")
+        .expression_attribute_values(":one", n(1))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+        .send()
+        .await
+        .map_err(store_error)?;
+    out.attributes()
+        .map(|a| get_n(a, "value"))
+        .transpose()?
+        .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("counter {name} returned no value")))
+}
+
+/// For a write conditioned on the item existing: `Ok(None)` when it no longer does.
+pub fn unless_gone<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Option<T>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) => match classify(err) {
+            Failure::ConditionFailed => Ok(None),
+            Failure::Store(e) => Err(e),
+            Failure::TransactionCanceled(r) => Err(StoreError::Internal(anyhow::anyhow!("unexpected: {r:?}"))),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod kv;
 pub mod sessions;
 pub mod tables;
 pub mod throttle;
+pub mod tokens;
 pub mod user_cache;
 pub mod users;
 

@@ -9,7 +9,7 @@
 use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::audit::AuditEvent;
-use super::dynamo::{Failure, classify, store_error};
+use super::dynamo::{self, Failure, built, classify, store_error, unless_gone};
 use super::item::{Item, b, get_b, get_n, get_s, key, n, opt_n, s};
 use super::user_cache::{self, CachedUser};
 use super::{StoreError, Stores};
@@ -87,7 +87,7 @@ fn role_counter(role: Role) -> String {
 
 /// `ADD value :delta` on a counter, as a transaction action.
 fn counter_add(stores: &Stores, counter: &str, delta: i64) -> Result<TransactWriteItem, StoreError> {
-    let update = build(
+    let update = built(
         Update::builder()
             .table_name(&stores.tables.identity)
             .set_key(Some(key("COUNTER", counter)))
@@ -102,7 +102,7 @@ fn counter_add(stores: &Stores, counter: &str, delta: i64) -> Result<TransactWri
 /// Takes one from the active-admin count, refusing to reach zero: the
 /// last-admin guard, enforced by DynamoDB even under concurrent requests.
 fn admin_count_down(stores: &Stores) -> Result<TransactWriteItem, StoreError> {
-    let update = build(
+    let update = built(
         Update::builder()
             .table_name(&stores.tables.identity)
             .set_key(Some(key("COUNTER", "active_admins")))
@@ -151,30 +151,6 @@ pub enum CreateError {
     Store(#[from] StoreError),
 }
 
-/// Hands out the next user id. Ids burnt by a failed creation are never reused.
-async fn next_id(stores: &Stores, counter: &str) -> Result<u64, StoreError> {
-    let out = stores
-        .dynamo
-        .update_item()
-        .table_name(&stores.tables.identity)
-        .set_key(Some(key("COUNTER", counter)))
-        .update_expression("ADD #v :one")
-        .expression_attribute_names("#v", "value")
-        .expression_attribute_values(":one", n(1))
-        .return_values(ReturnValue::UpdatedNew)
-        .send()
-        .await
-        .map_err(store_error)?;
-    out.attributes()
-        .map(|a| get_n(a, "value"))
-        .transpose()?
-        .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("counter {counter} returned no value")))
-}
-
-fn build<T, E: Into<anyhow::Error>>(r: Result<T, E>) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Internal(e.into()))
-}
-
 /// Creates a user, its username reservation, the admin count (for active admins)
 /// and the audit event in one transaction.
 pub async fn create(
@@ -184,7 +160,7 @@ pub async fn create(
     audit: impl FnOnce(&UserRecord) -> AuditEvent,
     retention_days: u32,
 ) -> Result<UserRecord, CreateError> {
-    let id = next_id(stores, "user_id").await?;
+    let id = dynamo::next_id(&stores.dynamo, &stores.tables.identity, "user_id").await?;
     let user = UserRecord {
         id,
         username: new.username,
@@ -198,7 +174,7 @@ pub async fn create(
         last_seen_at: None,
     };
     let table = &stores.tables.identity;
-    let put_user = build(
+    let put_user = built(
         Put::builder()
             .table_name(table)
             .set_item(Some(user.to_item()))
@@ -207,7 +183,7 @@ pub async fn create(
     )?;
     let mut reservation = key(username_pk(&user.username.to_ascii_lowercase()), "USERNAME");
     reservation.insert("user_id".into(), n(id));
-    let put_name = build(
+    let put_name = built(
         Put::builder()
             .table_name(table)
             .set_item(Some(reservation))
@@ -224,7 +200,7 @@ pub async fn create(
                 .expression_attribute_values(":zero", n(0)),
             CreateGuard::None => Update::builder().update_expression("ADD #v :one"),
         };
-        let update = build(
+        let update = built(
             update
                 .table_name(table)
                 .set_key(Some(key("COUNTER", "active_admins")))
@@ -258,30 +234,14 @@ pub async fn create(
 
 /// The user with `id`, if any (strongly consistent).
 pub async fn get(stores: &Stores, id: u64) -> Result<Option<UserRecord>, StoreError> {
-    let out = stores
-        .dynamo
-        .get_item()
-        .table_name(&stores.tables.identity)
-        .set_key(Some(key(user_pk(id), "USER")))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(store_error)?;
-    out.item().map(UserRecord::from_item).transpose()
+    let item = dynamo::get_item(&stores.dynamo, &stores.tables.identity, user_pk(id), "USER").await?;
+    item.as_ref().map(UserRecord::from_item).transpose()
 }
 
 /// The user whose case-folded username is `name_key`, if any.
 pub async fn find_by_username(stores: &Stores, name_key: &str) -> Result<Option<UserRecord>, StoreError> {
-    let out = stores
-        .dynamo
-        .get_item()
-        .table_name(&stores.tables.identity)
-        .set_key(Some(key(username_pk(name_key), "USERNAME")))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(store_error)?;
-    match out.item().map(|i| get_n::<u64>(i, "user_id")).transpose()? {
+    let item = dynamo::get_item(&stores.dynamo, &stores.tables.identity, username_pk(name_key), "USERNAME").await?;
+    match item.as_ref().map(|i| get_n::<u64>(i, "user_id")).transpose()? {
         Some(id) => get(stores, id).await,
         None => Ok(None),
     }
@@ -289,16 +249,7 @@ pub async fn find_by_username(stores: &Stores, name_key: &str) -> Result<Option<
 
 /// How many active admins exist.
 pub async fn active_admins(stores: &Stores) -> Result<u64, StoreError> {
-    let out = stores
-        .dynamo
-        .get_item()
-        .table_name(&stores.tables.identity)
-        .set_key(Some(key("COUNTER", "active_admins")))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(store_error)?;
-    Ok(out.item().and_then(|i| opt_n(i, "value")).unwrap_or(0))
+    Ok(u64::try_from(counter(stores, "active_admins").await?).unwrap_or(0))
 }
 
 /// Records a successful login time; returns the updated user (its version
@@ -316,13 +267,9 @@ pub async fn record_login(stores: &Stores, id: u64, at: Timestamp) -> Result<Opt
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    match result {
-        Ok(out) => out.attributes().map(UserRecord::from_item).transpose(),
-        Err(err) => match classify(err) {
-            Failure::ConditionFailed => Ok(None),
-            Failure::Store(e) => Err(e),
-            Failure::TransactionCanceled(r) => Err(StoreError::Internal(anyhow::anyhow!("unexpected: {r:?}"))),
-        },
+    match unless_gone(result)? {
+        Some(out) => out.attributes().map(UserRecord::from_item).transpose(),
+        None => Ok(None),
     }
 }
 
@@ -335,7 +282,7 @@ pub async fn set_password(
     audit: &AuditEvent,
     retention_days: u32,
 ) -> Result<bool, StoreError> {
-    let update = build(
+    let update = built(
         Update::builder()
             .table_name(&stores.tables.identity)
             .set_key(Some(key(user_pk(id), "USER")))
@@ -356,16 +303,8 @@ pub async fn set_password(
 
 /// Reads one counter (0 when it was never written).
 pub async fn counter(stores: &Stores, name: &str) -> Result<i64, StoreError> {
-    let out = stores
-        .dynamo
-        .get_item()
-        .table_name(&stores.tables.identity)
-        .set_key(Some(key("COUNTER", name)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(store_error)?;
-    Ok(out.item().and_then(|i| opt_n(i, "value")).unwrap_or(0))
+    let item = dynamo::get_item(&stores.dynamo, &stores.tables.identity, "COUNTER".into(), name).await?;
+    Ok(item.and_then(|i| opt_n(&i, "value")).unwrap_or(0))
 }
 
 /// How many users hold each role.
@@ -420,14 +359,7 @@ pub async fn touch_last_seen(stores: &Stores, id: u64, at: Timestamp) -> Result<
         .expression_attribute_values(":t", n(at.millis()))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) => match classify(err) {
-            Failure::ConditionFailed => Ok(()),
-            Failure::Store(e) => Err(e),
-            Failure::TransactionCanceled(r) => Err(StoreError::Internal(anyhow::anyhow!("unexpected: {r:?}"))),
-        },
-    }
+    unless_gone(result).map(|_| ())
 }
 
 /// A change to a user's profile, role or activity.
@@ -561,7 +493,7 @@ async fn write_update(
     event: &AuditEvent,
     retention_days: u32,
 ) -> Result<(), UpdateError> {
-    let update = build(
+    let update = built(
         Update::builder()
             .table_name(&stores.tables.identity)
             .set_key(Some(key(user_pk(before.id), "USER")))
@@ -635,7 +567,7 @@ pub async fn delete<E>(
         };
         let event = prepare(Planned { before: &before, after: None })?;
         let result = publish_around(stores, &CachedUser::tombstone(&before), true, async {
-            let delete_user = build(
+            let delete_user = built(
                 Delete::builder()
                     .table_name(&stores.tables.identity)
                     .set_key(Some(key(user_pk(id), "USER")))
@@ -643,7 +575,7 @@ pub async fn delete<E>(
                     .expression_attribute_values(":v", n(before.version))
                     .build(),
             )?;
-            let delete_name = build(
+            let delete_name = built(
                 Delete::builder()
                     .table_name(&stores.tables.identity)
                     .set_key(Some(key(username_pk(&before.username.to_ascii_lowercase()), "USERNAME")))

@@ -1,0 +1,104 @@
+//! `POST /api/auth/tokens` (201) and the original CLI's `POST /api/auth/tokens/create` (200).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use shared::auth::{Authenticated, ClientInfo, ensure_enabled};
+use shared::extract::Json;
+use shared::model::Timestamp;
+use shared::store::audit::Outcome;
+use shared::store::tokens::{self, CreateError};
+use shared::{ApiError, ApiResult, AppState};
+
+#[derive(Deserialize)]
+pub struct CreateBody {
+    name: String,
+    expires_in_days: Option<u32>,
+}
+
+/// Shown once: the only time the token itself leaves the service.
+#[derive(Serialize)]
+struct Created {
+    id: u64,
+    name: String,
+    token: String,
+    prefix: String,
+    created_at: Timestamp,
+    expires_at: Option<Timestamp>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    client: ClientInfo,
+    body: Json<CreateBody>,
+) -> ApiResult<Response> {
+    issue(&state, caller, &client, body.0, StatusCode::CREATED).await
+}
+
+/// The original CLI checks for 200 after logging in.
+pub async fn create_compat(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    client: ClientInfo,
+    body: Json<CreateBody>,
+) -> ApiResult<Response> {
+    issue(&state, caller, &client, body.0, StatusCode::OK).await
+}
+
+fn parse_name(raw: &str) -> ApiResult<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("name", "must be 1 to 100 characters long"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::invalid("name", "must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+async fn issue(
+    state: &AppState,
+    Authenticated(caller): Authenticated,
+    client: &ClientInfo,
+    body: CreateBody,
+    status: StatusCode,
+) -> ApiResult<Response> {
+    ensure_enabled(&state.config)?;
+    let Some(owner) = caller.user() else {
+        return Err(ApiError::forbidden(
+            "no_tokens",
+            "API tokens belong to users; the built-in system admin cannot own one",
+        ));
+    };
+    let name = parse_name(&body.name)?;
+    let expires_at = match body.expires_in_days {
+        None => None,
+        Some(days @ 1..=3650) => Some(Timestamp::now().plus_secs(i64::from(days) * 86_400)),
+        Some(_) => return Err(ApiError::invalid("expires_in_days", "must be from 1 to 3650 (omit it for no expiry)")),
+    };
+    let audit = |t: &tokens::TokenRecord| {
+        client
+            .event(caller.actor(), "token.create", Outcome::Success)
+            .target(format!("token:{} {} of user:{}", t.id, t.name, t.user_id))
+    };
+    match tokens::create(&state.stores, owner.id, &name, expires_at, audit, state.config.audit_retention_days).await {
+        Ok(issued) => {
+            let r = issued.record;
+            let body = Created {
+                id: r.id,
+                name: r.name,
+                token: issued.token,
+                prefix: r.prefix,
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+            };
+            Ok((status, axum::Json(body)).into_response())
+        }
+        Err(CreateError::NameTaken) => {
+            Err(ApiError::conflict("token_name_taken", format!("You already have a token named {name:?}")))
+        }
+        Err(CreateError::Store(e)) => Err(e.into()),
+    }
+}

@@ -1,0 +1,20 @@
+//! `GET /api/auth/tokens`: the caller's own tokens, never the secrets.
+
+use axum::Json;
+use axum::extract::State;
+use shared::auth::{Authenticated, ensure_enabled};
+use shared::model::TokenView;
+use shared::store::tokens;
+use shared::{ApiResult, AppState};
+
+pub async fn list_own(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> ApiResult<Json<Vec<TokenView>>> {
+    ensure_enabled(&state.config)?;
+    let Some(user_id) = caller.user_id() else {
+        return Ok(Json(Vec::new()));
+    };
+    let found = tokens::list_of(&state.stores, user_id).await?;
+    Ok(Json(found.iter().map(TokenView::from).collect()))
+}

@@ -1,0 +1,33 @@
+//! `DELETE /api/auth/tokens/{id}`: the owner or an admin revokes a token.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+use shared::auth::{Authenticated, ClientInfo, ensure_enabled};
+use shared::extract::Path;
+use shared::model::Role;
+use shared::store::audit::Outcome;
+use shared::store::tokens;
+use shared::{ApiError, ApiResult, AppState};
+
+/// 404 for a token that is not the caller's (unless an admin asks): others'
+/// token ids are not to be probed.
+pub async fn revoke(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<Value>> {
+    ensure_enabled(&state.config)?;
+    let token = tokens::get_by_id(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("Token not found"))?;
+    if caller.user_id() != Some(token.user_id) && !caller.role().at_least(Role::Admin) {
+        return Err(ApiError::not_found("Token not found"));
+    }
+    let event = client
+        .event(caller.actor(), "token.revoke", Outcome::Success)
+        .target(format!("token:{} {} of user:{}", token.id, token.name, token.user_id));
+    if !tokens::revoke(&state.stores, &token, Some(&event), state.config.audit_retention_days).await? {
+        return Err(ApiError::not_found("Token not found"));
+    }
+    Ok(Json(json!({"message": format!("Token '{}' revoked", token.name)})))
+}

@@ -1,0 +1,21 @@
+//! `GET /api/auth/users/{id}/tokens` (admin): another user's API tokens.
+
+use axum::Json;
+use axum::extract::State;
+use shared::auth::{Require, min};
+use shared::extract::Path;
+use shared::model::TokenView;
+use shared::store::tokens;
+use shared::{ApiResult, AppState};
+
+use crate::entry::find_user;
+
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    _caller: Require<min::Admin>,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<Vec<TokenView>>> {
+    find_user(&state, id).await?;
+    let found = tokens::list_of(&state.stores, id).await?;
+    Ok(Json(found.iter().map(TokenView::from).collect()))
+}

@@ -1,0 +1,382 @@
+//! API tokens in the `tokens` table, cached in Redis for the hot path.
+//!
+//! Key layout: a token is `TOKEN#<sha256>`/`TOKEN` (listed per owner through
+//! `gsi1pk = USER#<id>`); `TOKENID#<id>`/`TOKENID` finds it by id; the
+//! case-folded name is reserved per owner by `TOKENNAME#<owner>#<name>`; ids
+//! come from the counter `COUNTER`/`token_id` and are never reused. Only the
+//! SHA-256 of a token is stored; a token is a random 256-bit secret, for which
+//! a fast hash is the right one.
+//!
+//! Authentication reads `tok:<sha256>` (the token's owner, expiry and id) and the
+//! owner's cached state from Redis in one round trip; DynamoDB is read on a cache
+//! miss only, and `last_used_at` is written at most once a minute per token.
+
+use std::sync::LazyLock;
+
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use redis::Script;
+use serde::{Deserialize, Serialize};
+
+use super::audit::AuditEvent;
+use super::dynamo::{self, Failure, built, classify, store_error, unless_gone};
+use super::item::{Item, get_n, get_s, key, n, opt_n, s};
+use super::kv::Redis;
+use super::user_cache::{self, CachedUser};
+use super::{StoreError, Stores};
+use crate::auth::secret::{random_token, sha256_hex};
+use crate::model::Timestamp;
+
+/// What every token starts with, so secret scanners can recognise leaked ones.
+pub const PREFIX: &str = "krv_";
+
+/// How long a token's cache entry lives (it is dropped on revocation anyway).
+const CACHE_TTL_SECS: u64 = 600;
+
+/// A stored token (never the secret itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: u64,
+    pub user_id: u64,
+    pub name: String,
+    /// The first characters of the token, for recognising it in a list.
+    pub prefix: String,
+    pub hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl TokenRecord {
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: get_n(item, "id")?,
+            user_id: get_n(item, "user_id")?,
+            name: get_s(item, "name")?,
+            prefix: get_s(item, "prefix")?,
+            hash: get_s(item, "hash")?,
+            created_at: Timestamp::from_millis(get_n(item, "created_at_ms")?),
+            expires_at: opt_n(item, "expires_at_ms").map(Timestamp::from_millis),
+            last_used_at: opt_n(item, "last_used_at_ms").map(Timestamp::from_millis),
+        })
+    }
+
+    fn to_item(&self) -> Item {
+        let mut item = key(token_pk(&self.hash), "TOKEN");
+        item.extend([
+            ("gsi1pk".to_owned(), s(owner_pk(self.user_id))),
+            ("gsi1sk".to_owned(), s(format!("TOKEN#{:020}", self.id))),
+            ("id".to_owned(), n(self.id)),
+            ("user_id".to_owned(), n(self.user_id)),
+            ("name".to_owned(), s(&self.name)),
+            ("prefix".to_owned(), s(&self.prefix)),
+            ("hash".to_owned(), s(&self.hash)),
+            ("created_at_ms".to_owned(), n(self.created_at.millis())),
+        ]);
+        if let Some(expires) = self.expires_at {
+            item.insert("expires_at_ms".into(), n(expires.millis()));
+        }
+        item
+    }
+
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|e| e <= now)
+    }
+}
+
+fn token_pk(hash: &str) -> String {
+    format!("TOKEN#{hash}")
+}
+
+fn owner_pk(user_id: u64) -> String {
+    format!("USER#{user_id}")
+}
+
+fn id_pk(id: u64) -> String {
+    format!("TOKENID#{id}")
+}
+
+fn name_pk(user_id: u64, name: &str) -> String {
+    format!("TOKENNAME#{user_id}#{}", name.to_lowercase())
+}
+
+/// A new token: the secret (shown once) and its record.
+pub struct Issued {
+    pub token: String,
+    pub record: TokenRecord,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("name taken")]
+    NameTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = built(
+        Put::builder().table_name(table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn delete(table: &str, pk: String, sk: &str) -> Result<TransactWriteItem, StoreError> {
+    let delete = built(Delete::builder().table_name(table).set_key(Some(key(pk, sk))).build())?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// Creates a token for `user_id`; the name must be new for that user.
+pub async fn create(
+    stores: &Stores,
+    user_id: u64,
+    name: &str,
+    expires_at: Option<Timestamp>,
+    audit: impl FnOnce(&TokenRecord) -> AuditEvent,
+    retention_days: u32,
+) -> Result<Issued, CreateError> {
+    let id = dynamo::next_id(&stores.dynamo, &stores.tables.tokens, "token_id").await?;
+    let token = format!("{PREFIX}{}", random_token(32));
+    let record = TokenRecord {
+        id,
+        user_id,
+        name: name.to_owned(),
+        prefix: token.chars().take(PREFIX.len() + 4).collect(),
+        hash: sha256_hex(&token),
+        created_at: Timestamp::now(),
+        expires_at,
+        last_used_at: None,
+    };
+    let table = &stores.tables.tokens;
+    let mut by_name = key(name_pk(user_id, name), "TOKENNAME");
+    by_name.insert("hash".into(), s(&record.hash));
+    let mut by_id = key(id_pk(id), "TOKENID");
+    by_id.insert("hash".into(), s(&record.hash));
+    by_id.insert("user_id".into(), n(user_id));
+    let items = vec![
+        put(table, record.to_item())?,
+        put(table, by_name)?,
+        put(table, by_id)?,
+        audit(&record).transact_put(stores, retention_days)?,
+    ];
+    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
+        Ok(_) => Ok(Issued { token, record }),
+        Err(err) => match classify(err) {
+            Failure::TransactionCanceled(reasons) if reasons.get(1).is_some_and(|r| r == "ConditionalCheckFailed") => {
+                Err(CreateError::NameTaken)
+            }
+            Failure::TransactionCanceled(reasons) => {
+                Err(StoreError::Internal(anyhow::anyhow!("token creation cancelled: {reasons:?}")).into())
+            }
+            Failure::ConditionFailed => Err(CreateError::NameTaken),
+            Failure::Store(e) => Err(e.into()),
+        },
+    }
+}
+
+/// The token with `id`, if any.
+pub async fn get_by_id(stores: &Stores, id: u64) -> Result<Option<TokenRecord>, StoreError> {
+    let item = dynamo::get_item(&stores.dynamo, &stores.tables.tokens, id_pk(id), "TOKENID").await?;
+    match item.as_ref().map(|i| get_s(i, "hash")).transpose()? {
+        Some(hash) => get_by_hash(stores, &hash).await,
+        None => Ok(None),
+    }
+}
+
+async fn get_by_hash(stores: &Stores, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+    let item = dynamo::get_item(&stores.dynamo, &stores.tables.tokens, token_pk(hash), "TOKEN").await?;
+    item.as_ref().map(TokenRecord::from_item).transpose()
+}
+
+/// A user's tokens, newest first (a user has few; 1,000 at most are read).
+pub async fn list_of(stores: &Stores, user_id: u64) -> Result<Vec<TokenRecord>, StoreError> {
+    let mut tokens = Vec::new();
+    let mut start = None;
+    loop {
+        let out = stores
+            .dynamo
+            .query()
+            .table_name(&stores.tables.tokens)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :owner")
+            .expression_attribute_values(":owner", s(owner_pk(user_id)))
+            .scan_index_forward(false)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(store_error)?;
+        for item in out.items() {
+            tokens.push(TokenRecord::from_item(item)?);
+        }
+        match out.last_evaluated_key() {
+            Some(k) if !k.is_empty() && tokens.len() < 1000 => start = Some(k.clone()),
+            _ => return Ok(tokens),
+        }
+    }
+}
+
+/// Deletes a token and its lookups (with its audit event, if given). `false`
+/// if it was already gone.
+///
+/// The cache entry becomes a "no such token" tombstone *before* the delete:
+/// a request that missed the cache and read the token from DynamoDB a moment
+/// earlier can then no longer cache it as valid (fills only set absent entries),
+/// and a failed delete leaves the token refused rather than usable.
+pub async fn revoke(
+    stores: &Stores,
+    token: &TokenRecord,
+    audit: Option<&AuditEvent>,
+    retention_days: u32,
+) -> Result<bool, StoreError> {
+    let tombstone =
+        serde_json::to_string(&CachedToken { id: token.id, user_id: 0, expires_at_ms: None, missing: true })
+            .map_err(|e| StoreError::Internal(e.into()))?;
+    let mut set = redis::cmd("SET");
+    set.arg(cache_key(&stores.redis, &token.hash)).arg(tombstone).arg("EX").arg(CACHE_TTL_SECS);
+    stores.redis.query::<()>(&set).await?;
+    let table = &stores.tables.tokens;
+    let remove = built(
+        Delete::builder()
+            .table_name(table)
+            .set_key(Some(key(token_pk(&token.hash), "TOKEN")))
+            .condition_expression("attribute_exists(pk)")
+            .build(),
+    )?;
+    let mut items = vec![
+        TransactWriteItem::builder().delete(remove).build(),
+        delete(table, name_pk(token.user_id, &token.name), "TOKENNAME")?,
+        delete(table, id_pk(token.id), "TOKENID")?,
+    ];
+    if let Some(event) = audit {
+        items.push(event.transact_put(stores, retention_days)?);
+    }
+    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
+        Ok(_) => Ok(true),
+        Err(err) => match classify(err) {
+            Failure::TransactionCanceled(_) | Failure::ConditionFailed => Ok(false),
+            Failure::Store(e) => Err(e),
+        },
+    }
+}
+
+/// Revokes every token of a user (when the user is deleted).
+pub async fn revoke_all_of(stores: &Stores, user_id: u64) -> Result<usize, StoreError> {
+    let tokens = list_of(stores, user_id).await?;
+    for token in &tokens {
+        revoke(stores, token, None, 0).await?;
+    }
+    Ok(tokens.len())
+}
+
+/// Records use, at most once a minute per token (the caller decides when).
+pub async fn touch_last_used(stores: &Stores, hash: &str, at: Timestamp) -> Result<(), StoreError> {
+    let result = stores
+        .dynamo
+        .update_item()
+        .table_name(&stores.tables.tokens)
+        .set_key(Some(key(token_pk(hash), "TOKEN")))
+        .update_expression("SET last_used_at_ms = :t")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":t", n(at.millis()))
+        .send()
+        .await;
+    unless_gone(result).map(|_| ())
+}
+
+/// What the cache keeps of a token: enough to authorize without DynamoDB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedToken {
+    pub id: u64,
+    pub user_id: u64,
+    pub expires_at_ms: Option<i64>,
+    /// A hash that matches no token is cached too, so floods of bad tokens do
+    /// not each cost a DynamoDB read (a random 256-bit token never comes to exist later).
+    #[serde(default)]
+    pub missing: bool,
+}
+
+fn cache_key(redis: &Redis, hash: &str) -> String {
+    redis.key(&format!("tok:{hash}"))
+}
+
+fn used_key(redis: &Redis, hash: &str) -> String {
+    redis.key(&format!("tokused:{hash}"))
+}
+
+/// Reads the token entry, then (knowing the owner) the owner's cached state,
+/// and marks the use for `last_used_at` and `last_seen_at`, in one round trip.
+/// ARGV: key prefix, now (ms), stamp interval (ms).
+static LOOKUP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local tok = redis.call('GET', KEYS[1])
+if not tok then return {0} end
+local ok, decoded = pcall(cjson.decode, tok)
+if not ok or decoded.missing then return {1, tok, '', 0, 0} end
+local uid = tostring(decoded.user_id)
+local user = redis.call('GET', ARGV[1] .. 'user:' .. uid)
+local used = redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3])
+local seen = redis.call('SET', ARGV[1] .. 'useen:' .. uid, '1', 'NX', 'PX', ARGV[3])
+return {1, tok, user or '', used and 1 or 0, seen and 1 or 0}
+",
+    )
+});
+
+/// What one token lookup found.
+#[derive(Debug)]
+pub struct Lookup {
+    /// `None` on a cache miss.
+    pub token: Option<CachedToken>,
+    pub owner: Option<CachedUser>,
+    pub stamp_last_used: bool,
+    pub stamp_last_seen: bool,
+}
+
+pub async fn lookup(redis: &Redis, hash: &str, now_ms: i64) -> Result<Lookup, StoreError> {
+    let mut invocation = LOOKUP.prepare_invoke();
+    invocation
+        .key(cache_key(redis, hash))
+        .key(used_key(redis, hash))
+        .arg(redis.key(""))
+        .arg(now_ms)
+        .arg(super::sessions::TOUCH_INTERVAL_MS);
+    let value: redis::Value = redis.invoke(&invocation).await?;
+    let redis::Value::Array(parts) = value else {
+        return Err(StoreError::Internal(anyhow::anyhow!("unexpected token lookup answer")));
+    };
+    let text = |i: usize| -> Option<String> {
+        parts.get(i).and_then(|v| redis::from_redis_value_ref::<String>(v).ok()).filter(|s| !s.is_empty())
+    };
+    let flag = |i: usize| parts.get(i).and_then(|v| redis::from_redis_value_ref::<i64>(v).ok()) == Some(1);
+    if !flag(0) {
+        return Ok(Lookup { token: None, owner: None, stamp_last_used: false, stamp_last_seen: false });
+    }
+    Ok(Lookup {
+        token: text(1).and_then(|t| serde_json::from_str(&t).ok()),
+        owner: user_cache::parse(text(2).as_deref()),
+        stamp_last_used: flag(3),
+        stamp_last_seen: flag(4),
+    })
+}
+
+/// Fills the cache after a miss (`record: None` caches "no such token").
+pub async fn fill(redis: &Redis, hash: &str, record: Option<&TokenRecord>) -> Result<CachedToken, StoreError> {
+    let entry = match record {
+        Some(t) => CachedToken {
+            id: t.id,
+            user_id: t.user_id,
+            expires_at_ms: t.expires_at.map(Timestamp::millis),
+            missing: false,
+        },
+        None => CachedToken { id: 0, user_id: 0, expires_at_ms: None, missing: true },
+    };
+    let json = serde_json::to_string(&entry).map_err(|e| StoreError::Internal(e.into()))?;
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(cache_key(redis, hash)).arg(json).arg("NX").arg("EX").arg(CACHE_TTL_SECS);
+    let _: Option<String> = redis.query(&cmd).await?;
+    Ok(entry)
+}
+
+/// Reads a token straight from DynamoDB (a cache miss).
+pub async fn find(stores: &Stores, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+    get_by_hash(stores, hash).await
+}
