@@ -14,5 +14,7 @@ pub fn routes() -> Routes {
         .merge(krv_auth::routes())
         .merge(krv_tokens::routes())
         .merge(krv_users::routes())
+        .merge(krv_invitations::routes())
+        .merge(krv_groups::routes())
         .merge(krv_admin::routes())
 }

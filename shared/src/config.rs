@@ -35,6 +35,9 @@ pub struct Config {
     pub password_hashing: PasswordHashing,
     /// `LOGIN_*` throttling limits.
     pub login_throttle: LoginThrottle,
+    /// `PUBLIC_URL`: the address users reach the service at (invitation links);
+    /// unset, links use the address each request came to.
+    pub public_url: Option<String>,
     /// `DISPATCH_WEBHOOK_URL`: where tasks are announced when they become `assigning`.
     pub dispatch_webhook_url: Option<String>,
     /// `AUDIT_RETENTION_DAYS`: how long audit events are kept (DynamoDB TTL).
@@ -149,6 +152,12 @@ impl Config {
             });
         }
         let session_expire_hours = env.number_in("SESSION_EXPIRE_HOURS", 24, 1..=8760)?;
+        let public_url = env.get("PUBLIC_URL");
+        if let Some(url) = &public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(EnvError { var: "PUBLIC_URL".into(), problem: "expected an http:// or https:// URL".into() });
+        }
         let under_lambda = env.get("AWS_LAMBDA_RUNTIME_API").is_some();
         let log_format = match env.get("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase) {
             None => {
@@ -194,6 +203,7 @@ impl Config {
                 lockout: Duration::from_secs(env.number_in("LOGIN_LOCKOUT_SECS", 900, 1..=86_400)?),
                 address_failures: env.number_in("LOGIN_ADDRESS_FAILURES", 100, 1..=1_000_000)?,
             },
+            public_url,
             dispatch_webhook_url,
             audit_retention_days: env.number_in("AUDIT_RETENTION_DAYS", 365, 1..=3650)?,
             stores: StoreSettings::from(env)?,
@@ -233,6 +243,7 @@ impl Config {
                 "lockout_secs": self.login_throttle.lockout.as_secs(),
                 "address_failures": self.login_throttle.address_failures,
             },
+            "public_url": self.public_url,
             "dispatch_webhook_url": self.dispatch_webhook_url.as_deref().map(redact_url_password),
             "audit_retention_days": self.audit_retention_days,
             "table_prefix": self.stores.table_prefix,

@@ -37,6 +37,23 @@ pub fn decode(cursor: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this service issued"))
 }
 
+/// A cursor naming the id to continue after, tagged with `kind` so cursors of
+/// one list are not taken by another.
+pub fn encode_id(kind: char, id: u64) -> String {
+    encode(&format!("{kind}:{id}"))
+}
+
+/// Reads a cursor made by [`encode_id`] with the same `kind`; anything else is a 422.
+pub fn decode_id(kind: char, cursor: Option<&str>) -> Result<Option<u64>, ApiError> {
+    let Some(cursor) = cursor else { return Ok(None) };
+    decode(cursor)?
+        .strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|id| id.parse().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this service issued"))
+}
+
 /// The items as a JSON array, with `X-Next-Cursor` when more may follow.
 pub fn respond<T: Serialize>(items: Vec<T>, next: Option<String>) -> Response {
     let mut response = axum::Json(items).into_response();

@@ -123,7 +123,35 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
             } else {
                 String::new()
             };
+            let request = route.request.as_deref().unwrap_or_default();
+            let secret = Auth::AdminSecret(ADMIN_SECRET);
+            let victim_group = if request.contains("{victim_group}") {
+                let body = json!({"name": format!("group{counter}")});
+                let group = app.call(Method::POST, "/api/auth/groups", secret, Some(&body)).await.json();
+                let gid = group["id"].as_u64().expect("group id");
+                app.call(Method::PUT, &format!("/api/auth/groups/{gid}/members/{victim}"), secret, None)
+                    .await
+                    .assert_status(StatusCode::OK);
+                gid.to_string()
+            } else {
+                String::new()
+            };
+            let victim_invitation = if request.contains("{victim_invitation}") {
+                let inv =
+                    app.call(Method::POST, "/api/auth/invitations", secret, Some(&json!({"role": "viewer"}))).await;
+                inv.json()["id"].as_u64().expect("invitation id").to_string()
+            } else {
+                String::new()
+            };
+            let extra_user = if request.contains("{self_or_victim}") {
+                app.create_user_as(secret, &format!("extra{counter}"), "user").await.to_string()
+            } else {
+                String::new()
+            };
             let vars = [
+                ("{victim_group}", victim_group),
+                ("{victim_invitation}", victim_invitation),
+                ("{self_or_victim}", extra_user),
                 ("{victim_name}", victim_name.clone()),
                 ("{victim_token}", victim_token),
                 ("{victim}", victim.to_string()),

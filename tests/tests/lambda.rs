@@ -34,6 +34,8 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("auth", "krv-auth"),
     ("tokens", "krv-tokens"),
     ("users", "krv-users"),
+    ("invitations", "krv-invitations"),
+    ("groups", "krv-groups"),
     ("admin", "krv-admin"),
 ];
 

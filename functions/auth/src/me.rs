@@ -6,14 +6,14 @@ use serde::Serialize;
 use shared::auth::caller::Via;
 use shared::auth::{Authenticated, ensure_enabled};
 use shared::model::{Timestamp, UserView};
+use shared::store::groups::GroupRef;
 use shared::{ApiError, ApiResult, AppState};
 
 #[derive(Serialize)]
 pub struct Me {
     #[serde(flatten)]
     user: UserView,
-    /// Group names; groups arrive with their endpoint group.
-    groups: Vec<String>,
+    groups: Vec<GroupRef>,
     auth_method: &'static str,
     session_expires_at: Option<Timestamp>,
 }
@@ -27,5 +27,6 @@ pub async fn me(State(state): State<AppState>, Authenticated(caller): Authentica
         Via::Session { expires_at_ms, .. } => Some(Timestamp::from_millis(*expires_at_ms)),
         _ => None,
     };
-    Ok(Json(Me { user, groups: Vec::new(), auth_method: caller.via.as_str(), session_expires_at }))
+    let groups = caller.user().map(|u| u.groups.clone()).unwrap_or_default();
+    Ok(Json(Me { user, groups, auth_method: caller.via.as_str(), session_expires_at }))
 }

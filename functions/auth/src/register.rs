@@ -1,7 +1,8 @@
 //! `POST /api/auth/register`: three ways in (SPEC section 5):
 //! (a) the register secret creates the first admin while no active admin exists;
 //! (b) an admin caller creates a user with a role (201, no cookie);
-//! (c) an invitation code creates a user with the invitation's role and groups.
+//! (c) an invitation code creates a user with the invitation's role and groups,
+//! counting one use.
 //! (a) and (c) log the new user in. The compat `?token=` carries the register
 //! secret or an invitation code.
 
@@ -14,10 +15,14 @@ use serde_json::json;
 use shared::auth::secret::constant_time_eq;
 use shared::auth::{Caller, ClientInfo, MaybeCaller, ensure_enabled, password};
 use shared::extract::{Json, Query};
+use shared::model::Timestamp;
 use shared::model::user::parse_display_name;
 use shared::model::{Role, Username};
-use shared::store::audit::{AuditEvent, Outcome};
+use shared::store::audit::{self, AuditEvent, Outcome};
+use shared::store::aws::TransactWriteItem;
+use shared::store::invitations::{self, Invitation};
 use shared::store::users::{self, CreateError, CreateGuard, NewUser, UserRecord};
+use shared::store::{StoreError, groups};
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::session;
@@ -55,11 +60,8 @@ pub async fn register(
     {
         return first_admin(&state, &client, body).await;
     }
-    // Invitations are issued by the invitations group; a code that matches none is refused.
-    if body.invitation_code.is_some() || query.token.is_some() {
-        let event = client.event(caller.actor(), "user.register", Outcome::Failure).reason("invalid_invitation");
-        shared::store::audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
-        return Err(ApiError::bad_request("invalid_invitation", "Invalid or expired invitation code"));
+    if let Some(code) = body.invitation_code.clone().or(query.token) {
+        return with_invitation(&state, &client, &code, body).await;
     }
     Err(ApiError::forbidden("registration_closed", "Registration needs an invitation code or an admin"))
 }
@@ -77,30 +79,115 @@ fn validate(body: &RegisterBody) -> ApiResult<Validated> {
     Ok(Validated { username, display_name })
 }
 
+/// How a new user is made: role, groups, the creation's guard.
+struct Plan {
+    role: Role,
+    group_ids: Vec<u64>,
+    guard: CreateGuard,
+}
+
+/// Creates the user; `extra` adds actions to the same transaction. A failure
+/// of one of them comes back as `CreateError::Extra`.
 async fn create(
     state: &AppState,
     fields: Validated,
     password: &str,
-    role: Role,
-    guard: CreateGuard,
+    plan: Plan,
     event: AuditEvent,
-) -> ApiResult<UserRecord> {
-    let password_hash = state.keys.passwords.hash(password).await?;
+    extra: impl FnOnce(&UserRecord) -> Result<Vec<TransactWriteItem>, StoreError>,
+) -> Result<UserRecord, CreateError> {
+    let password_hash =
+        state.keys.passwords.hash(password).await.map_err(|e| StoreError::Internal(anyhow::anyhow!("{e}")))?;
     let new = NewUser {
         username: fields.username.as_str().to_owned(),
         display_name: fields.display_name,
-        role,
+        role: plan.role,
         password_hash,
+        group_ids: plan.group_ids,
     };
     let audit = |user: &UserRecord| event.target(format!("user:{} {}", user.id, user.username));
-    match users::create(&state.stores, new, guard, audit, state.config.audit_retention_days).await {
-        Ok(user) => Ok(user),
-        Err(CreateError::UsernameTaken) => Err(ApiError::conflict("username_taken", "Username already taken")),
-        Err(CreateError::AdminExists) => Err(ApiError::forbidden(
+    users::create(&state.stores, new, plan.guard, audit, extra, state.config.audit_retention_days).await
+}
+
+/// The answer to a failed creation that is not about extra actions.
+fn refused(err: CreateError) -> ApiError {
+    match err {
+        CreateError::UsernameTaken => ApiError::conflict("username_taken", "Username already taken"),
+        CreateError::AdminExists => ApiError::forbidden(
             "admin_exists",
             "An active admin already exists; the register secret no longer creates admins",
-        )),
-        Err(CreateError::Store(e)) => Err(e.into()),
+        ),
+        CreateError::Extra(i) => ApiError::Internal(anyhow::anyhow!("unexpected failure of extra action {i}")),
+        CreateError::Store(e) => e.into(),
+    }
+}
+
+const INVALID_INVITATION: &str = "Invalid invitation code";
+
+/// Why an invitation cannot be used now, if it cannot.
+fn unusable(invitation: Option<&Invitation>, now: Timestamp) -> Option<ApiError> {
+    match invitation {
+        None => Some(ApiError::bad_request("invalid_invitation", INVALID_INVITATION)),
+        Some(inv) if inv.expires_at <= now => {
+            Some(ApiError::bad_request("invitation_expired", "This invitation has expired"))
+        }
+        Some(inv) if inv.uses >= inv.max_uses => {
+            Some(ApiError::bad_request("invitation_used_up", "This invitation has been used up"))
+        }
+        Some(_) => None,
+    }
+}
+
+/// (c): the invitation's role and groups; one use is counted in the same
+/// transaction that creates the user, so it is never exceeded and a refused
+/// registration consumes nothing.
+async fn with_invitation(state: &AppState, client: &ClientInfo, code: &str, body: RegisterBody) -> ApiResult<Response> {
+    let stores = &state.stores;
+    let retention = state.config.audit_retention_days;
+    let now = Timestamp::now();
+    let found = invitations::find_by_code(stores, code).await?;
+    if let Some(error) = unusable(found.as_ref(), now) {
+        let reason = match error.code() {
+            "invitation_expired" => "invitation_expired",
+            "invitation_used_up" => "invitation_used_up",
+            _ => "invalid_invitation",
+        };
+        let event = client.event(("_anonymous".into(), None), "user.register", Outcome::Failure).reason(reason);
+        audit::record(stores, &event, retention).await?;
+        return Err(error);
+    }
+    let invitation = found.ok_or_else(|| ApiError::bad_request("invalid_invitation", INVALID_INVITATION))?;
+    let fields = validate(&body)?;
+    // Groups deleted since the invitation was made are left out.
+    let group_ids: Vec<u64> = groups::refs(stores, &invitation.group_ids).await?.into_iter().map(|g| g.id).collect();
+    let actor = (fields.username.as_str().to_owned(), None);
+    let event =
+        client.event(actor.clone(), "user.register", Outcome::Success).detail(format!("invitation:{}", invitation.id));
+    let plan = Plan { role: invitation.role, group_ids: group_ids.clone(), guard: CreateGuard::None };
+    let extra = |user: &UserRecord| {
+        let mut actions = vec![invitations::use_action(stores, &invitation, now)?];
+        for gid in &group_ids {
+            actions.extend(groups::join_actions(stores, *gid, user.id, false)?);
+        }
+        let used = client
+            .event(actor, "invitation.use", Outcome::Success)
+            .target(format!("invitation:{}", invitation.id))
+            .detail(format!("by user:{} {}", user.id, user.username));
+        actions.push(used.transact_put(stores, retention)?);
+        Ok(actions)
+    };
+    match create(state, fields, &body.password, plan, event, extra).await {
+        Ok(user) => session::start(state, &user, client, StatusCode::CREATED, "Registration successful").await,
+        Err(CreateError::Extra(0)) => {
+            // Used up, expired or revoked while we were at it: say which.
+            let now_found = invitations::find_by_code(stores, code).await?;
+            Err(unusable(now_found.as_ref(), Timestamp::now())
+                .unwrap_or_else(|| ApiError::bad_request("invitation_used_up", "This invitation has been used up")))
+        }
+        Err(CreateError::Extra(_)) => {
+            Err(ApiError::conflict("concurrent_update", "A group of this invitation changed meanwhile; try again"))
+        }
+        Err(other) => Err(refused(other)),
     }
 }
 
@@ -108,7 +195,8 @@ async fn first_admin(state: &AppState, client: &ClientInfo, body: RegisterBody) 
     let fields = validate(&body)?;
     let actor = (fields.username.as_str().to_owned(), None);
     let event = client.event(actor, "user.register", Outcome::Success).reason("register_secret");
-    let user = create(state, fields, &body.password, Role::Admin, CreateGuard::FirstAdmin, event).await?;
+    let plan = Plan { role: Role::Admin, group_ids: Vec::new(), guard: CreateGuard::FirstAdmin };
+    let user = create(state, fields, &body.password, plan, event, |_| Ok(Vec::new())).await.map_err(refused)?;
     session::start(state, &user, client, StatusCode::CREATED, "Registration successful").await
 }
 
@@ -129,6 +217,7 @@ async fn admin_creates(
         return Err(ApiError::forbidden("role_too_high", "You cannot grant a role above your own"));
     }
     let event = client.event(caller.actor(), "user.create", Outcome::Success);
-    let user = create(state, fields, &body.password, role, CreateGuard::None, event).await?;
+    let plan = Plan { role, group_ids: Vec::new(), guard: CreateGuard::None };
+    let user = create(state, fields, &body.password, plan, event, |_| Ok(Vec::new())).await.map_err(refused)?;
     Ok((StatusCode::CREATED, axum::Json(json!({"message": "User created", "user": user.view()}))).into_response())
 }

@@ -8,7 +8,7 @@ use shared::auth::ClientInfo;
 use shared::auth::cookie;
 use shared::model::Timestamp;
 use shared::store::sessions::{self, SessionRecord};
-use shared::store::user_cache::{self, CachedUser};
+use shared::store::user_cache;
 use shared::store::users::UserRecord;
 use shared::{ApiError, ApiResult, AppState};
 
@@ -40,7 +40,7 @@ pub async fn start(
     };
     sessions::create(&state.stores.redis, &record, now.millis()).await?;
     // Publish the user's current state so the next request needs no DynamoDB read.
-    user_cache::put(&state.stores.redis, &CachedUser::from_record(user)).await?;
+    user_cache::put(&state.stores.redis, &user_cache::load(&state.stores, user).await?).await?;
 
     let cookie = cookie::set(&issued.token, lifetime, state.config.cookie_secure);
     let body = json!({"message": message, "user": user.view(), "expires_at": expires});

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use shared::auth::{Authenticated, ClientInfo, ensure_enabled};
 use shared::extract::Json;
 use shared::model::Timestamp;
+use shared::model::user::parse_label;
 use shared::store::audit::Outcome;
 use shared::store::tokens::{self, CreateError};
 use shared::{ApiError, ApiResult, AppState};
@@ -47,17 +48,6 @@ pub async fn create_compat(
     issue(&state, caller, &client, body.0, StatusCode::OK).await
 }
 
-fn parse_name(raw: &str) -> ApiResult<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name", "must be 1 to 100 characters long"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid("name", "must not contain control characters"));
-    }
-    Ok(name.to_owned())
-}
-
 async fn issue(
     state: &AppState,
     Authenticated(caller): Authenticated,
@@ -72,7 +62,7 @@ async fn issue(
             "API tokens belong to users; the built-in system admin cannot own one",
         ));
     };
-    let name = parse_name(&body.name)?;
+    let name = parse_label("name", &body.name, 100)?;
     let expires_at = match body.expires_in_days {
         None => None,
         Some(days @ 1..=3650) => Some(Timestamp::now().plus_secs(i64::from(days) * 86_400)),

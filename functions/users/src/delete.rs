@@ -1,6 +1,6 @@
 //! `DELETE /api/auth/users/{id}` (admin): the user goes, and so does every way
-//! to act as them (sessions, API tokens; memberships and VPS assignments as
-//! those groups join). Their tasks stay, with the owner shown as deleted. The
+//! to act as them (sessions, API tokens, group memberships; VPS assignments
+//! once they exist). Their tasks stay, with the owner shown as deleted. The
 //! id is never handed out again.
 
 use axum::Json;
@@ -10,7 +10,7 @@ use shared::auth::{ClientInfo, Require, min};
 use shared::extract::Path;
 use shared::store::audit::{AuditEvent, Outcome};
 use shared::store::users::{self, Planned};
-use shared::store::{sessions, tokens};
+use shared::store::{groups, sessions, tokens};
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::change::refusal;
@@ -40,6 +40,7 @@ pub async fn delete_user(
             // The user's tombstone already refuses them; this removes what is left.
             let ended = sessions::end_all(&state.stores.redis, user.id, None).await?;
             let revoked = tokens::revoke_all_of(&state.stores, user.id).await?;
+            groups::leave_all(&state.stores, user.id, &user.group_ids).await?;
             Ok(Json(json!({
                 "message": format!("User {} deleted", user.username),
                 "sessions_ended": ended,

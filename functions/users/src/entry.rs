@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use shared::model::{Timestamp, UserView};
+use shared::store::groups::{self, GroupRef};
 use shared::store::sessions;
 use shared::store::users::{self, UserRecord};
 use shared::{ApiError, ApiResult, AppState};
@@ -15,8 +16,7 @@ pub async fn find_user(state: &AppState, id: u64) -> ApiResult<UserRecord> {
 pub struct UserEntry {
     #[serde(flatten)]
     user: UserView,
-    /// Group names; filled once groups exist.
-    groups: Vec<String>,
+    groups: Vec<GroupRef>,
     last_seen_at: Option<Timestamp>,
     active_sessions: u64,
 }
@@ -25,12 +25,17 @@ pub struct UserEntry {
 pub async fn entries(state: &AppState, users: &[UserRecord]) -> ApiResult<Vec<UserEntry>> {
     let ids: Vec<u64> = users.iter().map(|u| u.id).collect();
     let counts = sessions::count_many(&state.stores.redis, &ids, Timestamp::now().millis()).await?;
+    // Every group named on the page, in one batch read.
+    let mut group_ids: Vec<u64> = users.iter().flat_map(|u| u.group_ids.iter().copied()).collect();
+    group_ids.sort_unstable();
+    group_ids.dedup();
+    let names = if group_ids.is_empty() { Vec::new() } else { groups::refs(&state.stores, &group_ids).await? };
     Ok(users
         .iter()
         .zip(counts)
         .map(|(user, active_sessions)| UserEntry {
             user: user.view(),
-            groups: Vec::new(),
+            groups: names.iter().filter(|g| user.group_ids.contains(&g.id)).cloned().collect(),
             last_seen_at: user.last_seen_at,
             active_sessions,
         })

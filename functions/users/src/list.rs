@@ -25,18 +25,10 @@ pub async fn list_users(
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Response> {
     let limit = page::limit(query.limit)?;
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(cursor) => Some(
-            page::decode(cursor)?
-                .strip_prefix("u:")
-                .and_then(|id| id.parse::<u64>().ok())
-                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this service issued"))?,
-        ),
-    };
+    let after = page::decode_id('u', query.cursor.as_deref())?;
     let (found, next) = users::list(&state.stores, limit, after).await?;
     let items = entries(&state, &found).await?;
-    Ok(page::respond(items, next.map(|id| page::encode(&format!("u:{id}")))))
+    Ok(page::respond(items, next.map(|id| page::encode_id('u', id))))
 }
 
 /// Callers below operator may see themselves only; another id is a 404 to

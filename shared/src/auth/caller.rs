@@ -287,7 +287,7 @@ pub async fn current_user(
     let Some(record) = users::get(&state.stores, user_id).await? else {
         return Ok(None);
     };
-    let user = CachedUser::from_record(&record);
+    let user = user_cache::load(&state.stores, &record).await?;
     user_cache::fill(&state.stores.redis, &user).await?;
     Ok(Some(user))
 }

@@ -45,6 +45,19 @@ pub fn parse_display_name(raw: Option<&str>, username: &Username) -> Result<Stri
     Ok(name.to_owned())
 }
 
+/// A short human-chosen name (of a token, a group): trimmed, 1 to `max`
+/// characters, no control characters; a 422 on `field` otherwise.
+pub fn parse_label(field: &str, raw: &str, max: usize) -> Result<String, ApiError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > max {
+        return Err(ApiError::invalid(field, format!("must be 1 to {max} characters long")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(field, "must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
 /// The user object of the API (the original's fields plus `last_login_at`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct UserView {

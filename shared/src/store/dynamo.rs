@@ -181,6 +181,42 @@ where
     }
 }
 
+/// One page of the items under `gsi1pk = partition` on index `gsi1`, in index
+/// order (`forward`) or reversed, starting after `start` (a full key of the
+/// index). The second value says whether more may follow.
+pub async fn index_page(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition: &str,
+    forward: bool,
+    limit: usize,
+    start: Option<super::item::Item>,
+) -> Result<(Vec<super::item::Item>, bool), StoreError> {
+    let out = client
+        .query()
+        .table_name(table)
+        .index_name("gsi1")
+        .key_condition_expression("gsi1pk = :p")
+        .expression_attribute_values(":p", super::item::s(partition))
+        .scan_index_forward(forward)
+        .limit(i32::try_from(limit).unwrap_or(500))
+        .set_exclusive_start_key(start)
+        .send()
+        .await
+        .map_err(store_error)?;
+    let more = out.last_evaluated_key().is_some_and(|k| !k.is_empty());
+    Ok((out.items().to_vec(), more))
+}
+
+/// The full index key of an item listed on `gsi1` under `partition` with sort
+/// key `sort` (what [`index_page`] continues after).
+pub fn index_key(pk: String, sk: &str, partition: &str, sort: String) -> super::item::Item {
+    let mut k = super::item::key(pk, sk);
+    k.insert("gsi1pk".into(), super::item::s(partition));
+    k.insert("gsi1sk".into(), super::item::s(sort));
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

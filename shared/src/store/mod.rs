@@ -2,7 +2,14 @@
 //! module; one submodule per aggregate joins it as the groups are built.
 
 pub mod audit;
+/// SDK types that cross the store boundary (transaction actions built by
+/// several modules for one transaction).
+pub mod aws {
+    pub use aws_sdk_dynamodb::types::TransactWriteItem;
+}
 pub mod dynamo;
+pub mod groups;
+pub mod invitations;
 pub mod item;
 pub mod kv;
 pub mod sessions;

@@ -9,9 +9,10 @@ use std::sync::LazyLock;
 use redis::Script;
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
+use super::groups::{self, GroupRef};
 use super::kv::Redis;
 use super::users::UserRecord;
+use super::{StoreError, Stores};
 use crate::model::{Role, Timestamp, UserView};
 
 /// How long an entry lives without being refreshed.
@@ -30,11 +31,15 @@ pub struct CachedUser {
     /// Deleted users are cached as tombstones until their entry expires.
     #[serde(default)]
     pub deleted: bool,
+    /// The user's groups (names as of when the entry was written).
+    #[serde(default)]
+    pub groups: Vec<GroupRef>,
     pub v: u64,
 }
 
 impl CachedUser {
-    pub fn from_record(user: &UserRecord) -> Self {
+    /// The entry for `user` in `groups` (see [`load`] to look the names up).
+    pub fn from_record(user: &UserRecord, groups: Vec<GroupRef>) -> Self {
         Self {
             id: user.id,
             username: user.username.clone(),
@@ -44,13 +49,14 @@ impl CachedUser {
             created_at_ms: user.created_at.millis(),
             last_login_at_ms: user.last_login_at.map(Timestamp::millis),
             deleted: false,
+            groups,
             v: user.version,
         }
     }
 
     /// The entry of a deleted user: refused until it expires.
     pub fn tombstone(user: &UserRecord) -> Self {
-        Self { deleted: true, is_active: false, v: user.version + 1, ..Self::from_record(user) }
+        Self { deleted: true, is_active: false, v: user.version + 1, ..Self::from_record(user, Vec::new()) }
     }
 
     pub fn view(&self) -> UserView {
@@ -64,6 +70,12 @@ impl CachedUser {
             last_login_at: self.last_login_at_ms.map(Timestamp::from_millis),
         }
     }
+}
+
+/// The entry for `user`, with its groups' names read in one batch.
+pub async fn load(stores: &Stores, user: &UserRecord) -> Result<CachedUser, StoreError> {
+    let groups = if user.group_ids.is_empty() { Vec::new() } else { groups::refs(stores, &user.group_ids).await? };
+    Ok(CachedUser::from_record(user, groups))
 }
 
 pub fn key(redis: &Redis, id: u64) -> String {
@@ -112,4 +124,13 @@ pub async fn invalidate(redis: &Redis, id: u64) -> Result<(), StoreError> {
 /// Parses a cached entry; a corrupt one counts as a miss.
 pub fn parse(raw: Option<&str>) -> Option<CachedUser> {
     raw.and_then(|r| serde_json::from_str(r).ok())
+}
+
+/// Re-publishes a user's state after a change that bumped its version
+/// elsewhere (a membership); a user that is gone is left alone.
+pub async fn refresh(stores: &Stores, user_id: u64) -> Result<(), StoreError> {
+    if let Some(user) = super::users::get(stores, user_id).await? {
+        put(&stores.redis, &load(stores, &user).await?).await?;
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@
 use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::audit::AuditEvent;
-use super::dynamo::{self, Failure, built, classify, store_error, unless_gone};
+use super::dynamo::{self, Failure, built, classify, unless_gone};
 use super::item::{Item, b, get_b, get_n, get_s, key, n, opt_n, s};
 use super::user_cache::{self, CachedUser};
 use super::{StoreError, Stores};
@@ -30,6 +30,8 @@ pub struct UserRecord {
     pub version: u64,
     /// When the user last made an authenticated request (at most a minute stale).
     pub last_seen_at: Option<Timestamp>,
+    /// The groups the user is in.
+    pub group_ids: Vec<u64>,
 }
 
 impl UserRecord {
@@ -58,6 +60,7 @@ impl UserRecord {
             last_login_at: opt_n(item, "last_login_at_ms").map(Timestamp::from_millis),
             version: get_n(item, "version")?,
             last_seen_at: opt_n(item, "last_seen_at_ms").map(Timestamp::from_millis),
+            group_ids: super::groups::ids_of(item),
         })
     }
 
@@ -76,6 +79,10 @@ impl UserRecord {
             ("created_at_ms".to_owned(), n(self.created_at.millis())),
             ("version".to_owned(), n(self.version)),
         ]);
+        if !self.group_ids.is_empty() {
+            let ids = self.group_ids.iter().map(u64::to_string).collect();
+            item.insert("group_ids".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Ns(ids));
+        }
         item
     }
 }
@@ -131,6 +138,7 @@ pub struct NewUser {
     pub display_name: String,
     pub role: Role,
     pub password_hash: String,
+    pub group_ids: Vec<u64>,
 }
 
 /// Extra conditions on creating a user.
@@ -147,17 +155,22 @@ pub enum CreateError {
     UsernameTaken,
     #[error("an active admin exists")]
     AdminExists,
+    /// The extra action at this index (see [`create`]) failed its condition.
+    #[error("extra action {0} failed")]
+    Extra(usize),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 /// Creates a user, its username reservation, the admin count (for active admins)
-/// and the audit event in one transaction.
+/// and the audit event in one transaction, together with the `extra` actions
+/// (built once the id is known: an invitation's use, group memberships).
 pub async fn create(
     stores: &Stores,
     new: NewUser,
     guard: CreateGuard,
     audit: impl FnOnce(&UserRecord) -> AuditEvent,
+    extra: impl FnOnce(&UserRecord) -> Result<Vec<TransactWriteItem>, StoreError>,
     retention_days: u32,
 ) -> Result<UserRecord, CreateError> {
     let id = dynamo::next_id(&stores.dynamo, &stores.tables.identity, "user_id").await?;
@@ -172,6 +185,7 @@ pub async fn create(
         last_login_at: None,
         version: 1,
         last_seen_at: None,
+        group_ids: new.group_ids,
     };
     let table = &stores.tables.identity;
     let put_user = built(
@@ -212,13 +226,17 @@ pub async fn create(
     }
     items.push(counter_add(stores, &role_counter(user.role), 1)?);
     items.push(audit(&user).transact_put(stores, retention_days)?);
+    let extra_start = items.len();
+    items.extend(extra(&user)?);
 
     match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
         Ok(_) => Ok(user),
         Err(err) => match classify(err) {
             Failure::TransactionCanceled(reasons) => {
                 let failed = |i: usize| reasons.get(i).is_some_and(|r| r == "ConditionalCheckFailed");
-                if failed(1) {
+                if let Some(i) = (extra_start..reasons.len()).find(|i| failed(*i)) {
+                    Err(CreateError::Extra(i - extra_start))
+                } else if failed(1) {
                     Err(CreateError::UsernameTaken)
                 } else if failed(2) && user.role == Role::Admin {
                     Err(CreateError::AdminExists)
@@ -322,27 +340,10 @@ pub async fn list(
     limit: usize,
     after: Option<u64>,
 ) -> Result<(Vec<UserRecord>, Option<u64>), StoreError> {
-    let start = after.map(|id| {
-        let mut k = key(user_pk(id), "USER");
-        k.insert("gsi1pk".into(), s("USERS"));
-        k.insert("gsi1sk".into(), s(format!("{id:020}")));
-        k
-    });
-    let out = stores
-        .dynamo
-        .query()
-        .table_name(&stores.tables.identity)
-        .index_name("gsi1")
-        .key_condition_expression("gsi1pk = :users")
-        .expression_attribute_values(":users", s("USERS"))
-        .scan_index_forward(false)
-        .limit(i32::try_from(limit).unwrap_or(500))
-        .set_exclusive_start_key(start)
-        .send()
-        .await
-        .map_err(store_error)?;
-    let users = out.items().iter().map(UserRecord::from_item).collect::<Result<Vec<_>, _>>()?;
-    let more = out.last_evaluated_key().is_some_and(|k| !k.is_empty());
+    let start = after.map(|id| dynamo::index_key(user_pk(id), "USER", "USERS", format!("{id:020}")));
+    let (items, more) =
+        dynamo::index_page(&stores.dynamo, &stores.tables.identity, "USERS", false, limit, start).await?;
+    let users = items.iter().map(UserRecord::from_item).collect::<Result<Vec<_>, _>>()?;
     let next = if more && users.len() == limit { users.last().map(|u| u.id) } else { None };
     Ok((users, next))
 }
@@ -438,7 +439,11 @@ pub async fn update<E>(
         after.version = before.version + 1;
         let event = prepare(Planned { before: &before, after: Some(&after) })?;
         let restrictive = after.role < before.role || (before.is_active && !after.is_active);
-        let written = publish_around(stores, &CachedUser::from_record(&after), restrictive, async {
+        let cached = match user_cache::load(stores, &after).await {
+            Ok(cached) => cached,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let written = publish_around(stores, &cached, restrictive, async {
             write_update(stores, &before, &after, &event, retention_days).await
         })
         .await;

@@ -1,0 +1,144 @@
+//! Group create, read, update, delete.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::auth::{ClientInfo, Require, min};
+use shared::extract::{Path, Query};
+use shared::model::user::parse_label;
+use shared::store::audit::Outcome;
+use shared::store::groups::{self, Group, GroupError};
+use shared::store::user_cache;
+use shared::{ApiError, ApiResult, AppState, page};
+
+/// Maps a store refusal to the API's answer.
+pub fn refusal(err: GroupError) -> ApiError {
+    match err {
+        GroupError::NotFound => ApiError::not_found("Group not found"),
+        GroupError::UserNotFound => ApiError::not_found("User not found"),
+        GroupError::NameTaken => ApiError::conflict("group_name_taken", "A group with that name exists"),
+        GroupError::Contended => ApiError::conflict("concurrent_update", "The group changed meanwhile; try again"),
+        GroupError::Store(e) => e.into(),
+    }
+}
+
+fn parse_description(raw: &str) -> ApiResult<String> {
+    if raw.chars().count() > 1000 {
+        return Err(ApiError::invalid("description", "must be at most 1000 characters long"));
+    }
+    Ok(raw.trim().to_owned())
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Require<min::Operator>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let limit = page::limit(q.limit)?;
+    let after = page::decode_id('g', q.cursor.as_deref())?;
+    let (found, next) = groups::list(&state.stores, limit, after).await?;
+    Ok(page::respond(found, next.map(|id| page::encode_id('g', id))))
+}
+
+#[derive(Deserialize)]
+pub struct CreateBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Admin>,
+    client: ClientInfo,
+    shared::extract::Json(body): shared::extract::Json<CreateBody>,
+) -> ApiResult<Response> {
+    let name = parse_label("name", &body.name, 100)?;
+    let description = parse_description(&body.description)?;
+    let audit = |g: &Group| {
+        client.event(caller.actor(), "group.create", Outcome::Success).target(format!("group:{} {}", g.id, g.name))
+    };
+    let group = groups::create(&state.stores, &name, &description, audit, state.config.audit_retention_days)
+        .await
+        .map_err(refusal)?;
+    Ok((StatusCode::CREATED, axum::Json(group)).into_response())
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    _caller: Require<min::Operator>,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<Group>> {
+    groups::get(&state.stores, id).await?.map(Json).ok_or_else(|| ApiError::not_found("Group not found"))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateBody {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// A rename reaches the members' cached group names at once (their entries are
+/// dropped); a member whose entry a concurrent request refills from a read made
+/// just before the rename shows the old name for at most ten minutes.
+pub async fn update(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Admin>,
+    client: ClientInfo,
+    Path(id): Path<u64>,
+    shared::extract::Json(body): shared::extract::Json<UpdateBody>,
+) -> ApiResult<Json<Group>> {
+    let name = body.name.as_deref().map(|n| parse_label("name", n, 100)).transpose()?;
+    let description = body.description.as_deref().map(parse_description).transpose()?;
+    let event = client.event(caller.actor(), "group.update", Outcome::Success).target(format!("group:{id}"));
+    let event = match &name {
+        Some(n) => event.detail(format!("name → {n}")),
+        None => event.detail("description changed"),
+    };
+    let group = groups::update(
+        &state.stores,
+        id,
+        name.as_deref(),
+        description.as_deref(),
+        &event,
+        state.config.audit_retention_days,
+    )
+    .await
+    .map_err(refusal)?;
+    if name.is_some() {
+        for member in groups::member_ids(&state.stores, id).await? {
+            user_cache::invalidate(&state.stores.redis, member).await?;
+        }
+    }
+    Ok(Json(group))
+}
+
+/// Removes the group's memberships (and, once VPS assignments exist, its
+/// assignments), then the group.
+pub async fn delete(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Admin>,
+    client: ClientInfo,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<Value>> {
+    let group = groups::get(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("Group not found"))?;
+    let event = client
+        .event(caller.actor(), "group.delete", Outcome::Success)
+        .target(format!("group:{} {}", group.id, group.name))
+        .detail(format!("{} members", group.member_count));
+    let removed =
+        groups::delete(&state.stores, id, &event, state.config.audit_retention_days).await.map_err(refusal)?;
+    for member in &removed {
+        user_cache::refresh(&state.stores, *member).await?;
+    }
+    Ok(Json(json!({"message": format!("Group {} deleted", group.name), "members_removed": removed.len()})))
+}

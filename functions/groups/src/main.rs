@@ -1,0 +1,6 @@
+//! The `groups` group as an AWS Lambda function.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::app::run_lambda(krv_groups::routes()).await
+}

@@ -1,0 +1,84 @@
+//! Group membership: list, add (idempotent), remove. A change reaches the
+//! member's cached state at once, so access through the group follows on the
+//! next request everywhere.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use serde_json::{Value, json};
+use shared::auth::{ClientInfo, Require, min};
+use shared::extract::Path;
+use shared::model::Role;
+use shared::store::audit::Outcome;
+use shared::store::{groups, user_cache, users};
+use shared::{ApiError, ApiResult, AppState};
+
+use crate::crud::refusal;
+
+#[derive(Serialize)]
+pub struct Member {
+    id: u64,
+    username: String,
+    display_name: String,
+    role: Role,
+    is_active: bool,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Require<min::Operator>,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<Vec<Member>>> {
+    groups::get(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("Group not found"))?;
+    let mut members = Vec::new();
+    for user_id in groups::member_ids(&state.stores, id).await? {
+        if let Some(u) = users::get(&state.stores, user_id).await? {
+            members.push(Member {
+                id: u.id,
+                username: u.username,
+                display_name: u.display_name,
+                role: u.role,
+                is_active: u.is_active,
+            });
+        }
+    }
+    Ok(Json(members))
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Admin>,
+    client: ClientInfo,
+    Path((id, user_id)): Path<(u64, u64)>,
+) -> ApiResult<Json<Value>> {
+    let event = client
+        .event(caller.actor(), "group.member_add", Outcome::Success)
+        .target(format!("group:{id}"))
+        .detail(format!("user:{user_id}"));
+    let added = groups::add_member(&state.stores, id, user_id, &event, state.config.audit_retention_days)
+        .await
+        .map_err(refusal)?;
+    user_cache::refresh(&state.stores, user_id).await?;
+    let message = if added { "Member added" } else { "Already a member" };
+    Ok(Json(json!({"message": message, "added": added})))
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Admin>,
+    client: ClientInfo,
+    Path((id, user_id)): Path<(u64, u64)>,
+) -> ApiResult<Json<Value>> {
+    let event = client
+        .event(caller.actor(), "group.member_remove", Outcome::Success)
+        .target(format!("group:{id}"))
+        .detail(format!("user:{user_id}"));
+    let removed = groups::remove_member(&state.stores, id, user_id, Some(&event), state.config.audit_retention_days)
+        .await
+        .map_err(refusal)?;
+    if !removed {
+        return Err(ApiError::not_found("That user is not a member of this group"));
+    }
+    user_cache::refresh(&state.stores, user_id).await?;
+    Ok(Json(json!({"message": "Member removed"})))
+}
