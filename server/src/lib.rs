@@ -16,5 +16,6 @@ pub fn routes() -> Routes {
         .merge(krv_users::routes())
         .merge(krv_invitations::routes())
         .merge(krv_groups::routes())
+        .merge(krv_tasks::routes())
         .merge(krv_admin::routes())
 }

@@ -79,11 +79,27 @@ async fn serve() -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, "serving the KohakuRiver API");
+    if state.keys.dispatcher.is_some() {
+        tokio::spawn(retry_dispatch_forever(state.clone()));
+    }
     shared::app::serve_local(listener, krv_server::routes().into_router(state), shared::app::shutdown_signal()).await?;
     if let Some(mut store) = store {
         store.stop().await;
     }
     Ok(())
+}
+
+/// Re-announces tasks whose webhook delivery failed, every 15 seconds.
+async fn retry_dispatch_forever(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+    loop {
+        tick.tick().await;
+        match krv_tasks::retry_dispatch(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(delivered = n, "re-announced tasks to the scheduler"),
+            Err(e) => tracing::warn!(error = %e, "retrying task announcements failed"),
+        }
+    }
 }
 
 async fn create_tables() -> anyhow::Result<()> {

@@ -40,6 +40,11 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `DISPATCH_WEBHOOK_URL`: where tasks are announced when they become `assigning`.
     pub dispatch_webhook_url: Option<String>,
+    /// `DISPATCH_WEBHOOK_SECRET`: the HMAC key of the announcements (required with the URL).
+    pub dispatch_webhook_secret: Option<SecretString>,
+    /// `DISPATCH_TIMEOUT_MS`: how long a request spends announcing a task before
+    /// leaving it to the retries.
+    pub dispatch_timeout: Duration,
     /// `AUDIT_RETENTION_DAYS`: how long audit events are kept (DynamoDB TTL).
     pub audit_retention_days: u32,
     /// `TABLE_PREFIX`, `REDIS_URL`, store timeouts.
@@ -158,6 +163,13 @@ impl Config {
         {
             return Err(EnvError { var: "PUBLIC_URL".into(), problem: "expected an http:// or https:// URL".into() });
         }
+        let dispatch_webhook_secret = env.secret("DISPATCH_WEBHOOK_SECRET", MIN_SECRET_LEN)?;
+        if dispatch_webhook_url.is_some() && dispatch_webhook_secret.is_none() {
+            return Err(EnvError {
+                var: "DISPATCH_WEBHOOK_SECRET".into(),
+                problem: format!("required with DISPATCH_WEBHOOK_URL (at least {MIN_SECRET_LEN} characters)"),
+            });
+        }
         let under_lambda = env.get("AWS_LAMBDA_RUNTIME_API").is_some();
         let log_format = match env.get("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase) {
             None => {
@@ -205,6 +217,8 @@ impl Config {
             },
             public_url,
             dispatch_webhook_url,
+            dispatch_webhook_secret,
+            dispatch_timeout: Duration::from_millis(env.number_in("DISPATCH_TIMEOUT_MS", 2000, 100..=30_000)?),
             audit_retention_days: env.number_in("AUDIT_RETENTION_DAYS", 365, 1..=3650)?,
             stores: StoreSettings::from(env)?,
             log_format,
@@ -245,6 +259,8 @@ impl Config {
             },
             "public_url": self.public_url,
             "dispatch_webhook_url": self.dispatch_webhook_url.as_deref().map(redact_url_password),
+            "dispatch_webhook_secret": mask(&self.dispatch_webhook_secret),
+            "dispatch_timeout_ms": self.dispatch_timeout.as_millis() as u64,
             "audit_retention_days": self.audit_retention_days,
             "table_prefix": self.stores.table_prefix,
             "redis_url": redis,

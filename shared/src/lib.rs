@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod dispatch;
 pub mod env;
 pub mod error;
 pub mod extract;

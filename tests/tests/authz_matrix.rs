@@ -148,7 +148,24 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
             } else {
                 String::new()
             };
+            let victim_task = if request.contains("{victim_task}") || request.contains("{victim_assigning_task}") {
+                let session = app.login(&victim_name).await;
+                let submitted = app
+                    .call(Method::POST, "/api/tasks", Auth::Bearer(&session), Some(&json!({"command": "sleep 1"})))
+                    .await;
+                let id = submitted.json()["task_ids"][0].as_str().expect("task id").to_owned();
+                if request.contains("{victim_assigning_task}") {
+                    app.call(Method::POST, &format!("/api/approve/{id}"), secret, None)
+                        .await
+                        .assert_status(StatusCode::OK);
+                }
+                id
+            } else {
+                String::new()
+            };
             let vars = [
+                ("{victim_assigning_task}", victim_task.clone()),
+                ("{victim_task}", victim_task),
                 ("{victim_group}", victim_group),
                 ("{victim_invitation}", victim_invitation),
                 ("{self_or_victim}", extra_user),

@@ -36,6 +36,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("users", "krv-users"),
     ("invitations", "krv-invitations"),
     ("groups", "krv-groups"),
+    ("tasks", "krv-tasks"),
     ("admin", "krv-admin"),
 ];
 

@@ -5,20 +5,22 @@ use axum::extract::State;
 use serde_json::{Map, Value, json};
 use shared::auth::{Require, min};
 use shared::model::Timestamp;
-use shared::store::{sessions, users};
+use shared::store::{sessions, tasks, users};
 use shared::{ApiResult, AppState};
 
 /// Counts kept by the writes themselves (no table scan): users by role, active
-/// admins, live sessions.
+/// admins, live sessions, tasks waiting for approval.
 pub async fn stats(State(state): State<AppState>, _caller: Require<min::Admin>) -> ApiResult<Json<Value>> {
     let counts = users::role_counts(&state.stores).await?;
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
     let by_role: Map<String, Value> = counts.iter().map(|(role, n)| (role.to_string(), json!(n))).collect();
     let active_admins = users::active_admins(&state.stores).await?;
     let active_sessions = sessions::count_all(&state.stores.redis, Timestamp::now().millis()).await?;
+    let pending_approvals = tasks::pending_count(&state.stores).await?;
     Ok(Json(json!({
         "users": {"total": total, "by_role": by_role, "active_admins": active_admins},
         "active_sessions": active_sessions,
+        "pending_approvals": pending_approvals,
     })))
 }
 

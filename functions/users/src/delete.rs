@@ -10,7 +10,7 @@ use shared::auth::{ClientInfo, Require, min};
 use shared::extract::Path;
 use shared::store::audit::{AuditEvent, Outcome};
 use shared::store::users::{self, Planned};
-use shared::store::{groups, sessions, tokens};
+use shared::store::{groups, sessions, tasks, tokens};
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::change::refusal;
@@ -41,6 +41,8 @@ pub async fn delete_user(
             let ended = sessions::end_all(&state.stores.redis, user.id, None).await?;
             let revoked = tokens::revoke_all_of(&state.stores, user.id).await?;
             groups::leave_all(&state.stores, user.id, &user.group_ids).await?;
+            // The tasks stay, shown as owned by a deleted user.
+            tasks::mark_owner_deleted(&state.stores, user.id).await?;
             Ok(Json(json!({
                 "message": format!("User {} deleted", user.username),
                 "sessions_ended": ended,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::auth::password::Hasher;
 use crate::auth::session_token::SessionKeys;
 use crate::config::Config;
+use crate::dispatch::Dispatcher;
 use crate::store::dynamo::Endpoint;
 use crate::store::{StoreError, Stores};
 
@@ -25,6 +26,8 @@ pub struct App {
 pub struct Keys {
     pub passwords: Hasher,
     pub sessions: SessionKeys,
+    /// The task announcer, when `DISPATCH_WEBHOOK_URL` is set.
+    pub dispatcher: Option<Dispatcher>,
 }
 
 impl AppState {
@@ -39,7 +42,11 @@ impl AppState {
         let passwords = Hasher::new(config.password_hashing)
             .map_err(|e| StoreError::Internal(anyhow::anyhow!("password hashing parameters: {e}")))?;
         let sessions = SessionKeys::from_config(&config);
-        Ok(Self(Arc::new(App { config, stores, keys: Keys { passwords, sessions } })))
+        let dispatcher = match (&config.dispatch_webhook_url, &config.dispatch_webhook_secret) {
+            (Some(url), Some(secret)) => Some(Dispatcher::new(url, secret.clone(), config.dispatch_timeout)?),
+            _ => None,
+        };
+        Ok(Self(Arc::new(App { config, stores, keys: Keys { passwords, sessions, dispatcher } })))
     }
 }
 

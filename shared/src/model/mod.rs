@@ -1,6 +1,7 @@
 //! Domain types shared by the groups: roles, users, timestamps.
 
 pub mod role;
+pub mod task;
 pub mod time;
 pub mod token;
 pub mod user;

@@ -165,6 +165,25 @@ pub async fn next_id(client: &aws_sdk_dynamodb::Client, table: &str, name: &str)
         .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("counter {name} returned no value")))
 }
 
+/// `ADD value :delta` on the counter `COUNTER`/`name`, as a transaction action.
+pub fn counter_action(
+    table: &str,
+    name: &str,
+    delta: i64,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    use super::item::{key, n};
+    let update = built(
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(table)
+            .set_key(Some(key("COUNTER", name)))
+            .update_expression("ADD #v :d")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":d", n(delta))
+            .build(),
+    )?;
+    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build())
+}
+
 /// For a write conditioned on the item existing: `Ok(None)` when it no longer does.
 pub fn unless_gone<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Option<T>, StoreError>
 where

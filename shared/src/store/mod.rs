@@ -14,6 +14,7 @@ pub mod item;
 pub mod kv;
 pub mod sessions;
 pub mod tables;
+pub mod tasks;
 pub mod throttle;
 pub mod tokens;
 pub mod user_cache;

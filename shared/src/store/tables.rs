@@ -38,8 +38,8 @@ pub const TABLES: &[TableDef] = &[
     TableDef { name: "invitations", indexes: &["gsi1"], purpose: "invitation codes (by hash) and their uses" },
     TableDef {
         name: "tasks",
-        indexes: &["gsi1", "gsi2"],
-        purpose: "tasks, approval state and VPS assignments (by status on gsi1, by owner on gsi2)",
+        indexes: &["gsi1", "gsi2", "gsi3"],
+        purpose: "tasks, approval state and VPS assignments (by status on gsi1, by owner on gsi2, all on gsi3)",
     },
     TableDef { name: "audit", indexes: &["gsi1"], purpose: "the append-only audit log (by actor on gsi1)" },
 ];
@@ -206,7 +206,7 @@ mod tests {
             .iter()
             .filter_map(|a| a["AttributeName"].as_str())
             .collect();
-        assert_eq!(attrs, ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]);
-        assert_eq!(json["GlobalSecondaryIndexes"].as_array().map(Vec::len), Some(2));
+        assert_eq!(attrs, ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"]);
+        assert_eq!(json["GlobalSecondaryIndexes"].as_array().map(Vec::len), Some(3));
     }
 }

@@ -92,18 +92,9 @@ fn role_counter(role: Role) -> String {
     format!("role:{role}")
 }
 
-/// `ADD value :delta` on a counter, as a transaction action.
+/// `ADD value :delta` on an identity counter, as a transaction action.
 fn counter_add(stores: &Stores, counter: &str, delta: i64) -> Result<TransactWriteItem, StoreError> {
-    let update = built(
-        Update::builder()
-            .table_name(&stores.tables.identity)
-            .set_key(Some(key("COUNTER", counter)))
-            .update_expression("ADD #v :d")
-            .expression_attribute_names("#v", "value")
-            .expression_attribute_values(":d", n(delta))
-            .build(),
-    )?;
-    Ok(TransactWriteItem::builder().update(update).build())
+    dynamo::counter_action(&stores.tables.identity, counter, delta)
 }
 
 /// Takes one from the active-admin count, refusing to reach zero: the

@@ -1,0 +1,198 @@
+//! Changing a task's status: approve and reject (operator+), cancel (owner or
+//! operator+, while it waits for approval) and progress reports (operator+,
+//! e.g. a scheduler's token). Each is a conditional transition: of racing
+//! requests exactly one wins; the others get 409 with the current status.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::auth::{Authenticated, Caller, ClientInfo, Require, min};
+use shared::dispatch;
+use shared::extract::{Path, Query};
+use shared::model::task::TaskStatus;
+use shared::model::{Role, Timestamp};
+use shared::store::audit::Outcome;
+use shared::store::tasks::{self, Actor, Change, TaskRecord, TransitionError};
+use shared::{ApiError, ApiResult, AppState};
+
+use crate::list::load;
+use crate::view::view;
+
+fn actor(caller: &Caller) -> Actor {
+    let (username, id) = caller.actor();
+    Actor { id, username, at: Timestamp::now() }
+}
+
+fn refusal(err: TransitionError, expected: &str) -> ApiError {
+    match err {
+        TransitionError::NotFound => ApiError::not_found("Task not found"),
+        TransitionError::WrongStatus(status) => {
+            ApiError::conflict("wrong_status", format!("Task is not {expected} (status: {status})"))
+        }
+        TransitionError::Store(e) => e.into(),
+    }
+}
+
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    client: &ClientInfo,
+    task: &TaskRecord,
+    from: TaskStatus,
+    change: Change,
+    action: &'static str,
+) -> Result<TaskRecord, TransitionError> {
+    let event =
+        client.event(caller.actor(), action, Outcome::Success).target(format!("task:{}", task.id)).detail(format!(
+            "{} → {}",
+            task.status,
+            match &change {
+                Change::Approve(_) => TaskStatus::Assigning,
+                Change::Reject(..) => TaskStatus::Rejected,
+                Change::Cancel(_) => TaskStatus::Cancelled,
+                Change::Progress(s) => *s,
+            }
+        ));
+    tasks::transition(&state.stores, task.id, from, change, &event, state.config.audit_retention_days).await
+}
+
+/// Announces a task that just became `assigning`.
+async fn announce(state: &AppState, task: &TaskRecord) -> ApiResult<()> {
+    if let Some(dispatcher) = &state.keys.dispatcher {
+        dispatcher.announce(&state.stores, task, dispatch::payload(view(task, true))).await?;
+    }
+    Ok(())
+}
+
+/// An operator may not approve their own task; an admin may.
+pub async fn approve(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Operator>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, &id).await?;
+    if !caller.role().at_least(Role::Admin) && task.owner.id.is_some() && task.owner.id == caller.user_id() {
+        return Err(ApiError::forbidden(
+            "own_task",
+            "Operators cannot approve their own tasks; ask another operator or an admin",
+        ));
+    }
+    let approved = change(
+        &state,
+        &caller,
+        &client,
+        &task,
+        TaskStatus::PendingApproval,
+        Change::Approve(actor(&caller)),
+        "task.approve",
+    )
+    .await
+    .map_err(|e| refusal(e, "pending approval"))?;
+    announce(&state, &approved).await?;
+    let task_id = approved.id.to_string();
+    Ok(Json(json!({"message": "Task approved and dispatched", "task_id": task_id, "task": view(&approved, true)})))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ReasonQuery {
+    reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct ReasonBody {
+    reason: Option<String>,
+}
+
+/// `{reason}` in the body, or the original dashboard's `?reason=`.
+pub async fn reject(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Operator>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    Query(query): Query<ReasonQuery>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<ReasonBody>(&body)
+            .map_err(|_| ApiError::bad_request("invalid_json", "Request body is not valid JSON"))?
+            .reason
+    };
+    let reason = from_body.or(query.reason).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
+        return Err(ApiError::invalid("reason", "must be at most 1000 characters long"));
+    }
+    let task = load(&state, &id).await?;
+    let rejected = change(
+        &state,
+        &caller,
+        &client,
+        &task,
+        TaskStatus::PendingApproval,
+        Change::Reject(actor(&caller), reason.clone()),
+        "task.reject",
+    )
+    .await
+    .map_err(|e| refusal(e, "pending approval"))?;
+    Ok(Json(
+        json!({"message": "Task rejected", "task_id": rejected.id.to_string(), "reason": reason, "task": view(&rejected, true)}),
+    ))
+}
+
+/// The owner, or an operator, withdraws a task that waits for approval.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, &id).await?;
+    let is_owner = task.owner.id.is_some() && task.owner.id == caller.user_id();
+    if !is_owner && !caller.role().at_least(Role::Operator) {
+        if caller.role().at_least(Role::Viewer) {
+            return Err(ApiError::forbidden("not_owner", "Only the task's owner or an operator can cancel it"));
+        }
+        return Err(ApiError::not_found("Task not found"));
+    }
+    let cancelled = change(
+        &state,
+        &caller,
+        &client,
+        &task,
+        TaskStatus::PendingApproval,
+        Change::Cancel(actor(&caller)),
+        "task.cancel",
+    )
+    .await
+    .map_err(|e| refusal(e, "pending approval"))?;
+    Ok(Json(json!({"message": "Task cancelled", "task_id": cancelled.id.to_string(), "task": view(&cancelled, true)})))
+}
+
+#[derive(Deserialize)]
+pub struct StatusBody {
+    status: String,
+}
+
+/// A scheduler reports progress along the allowed transitions only.
+pub async fn report_status(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Operator>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    shared::extract::Json(body): shared::extract::Json<StatusBody>,
+) -> ApiResult<Json<Value>> {
+    let to: TaskStatus =
+        body.status.parse().map_err(|()| ApiError::invalid("status", format!("unknown status {:?}", body.status)))?;
+    let task = load(&state, &id).await?;
+    if !task.status.next_by_scheduler().contains(&to) {
+        return Err(ApiError::conflict("invalid_transition", format!("A task cannot go from {} to {to}", task.status)));
+    }
+    let updated = change(&state, &caller, &client, &task, task.status, Change::Progress(to), "task.status")
+        .await
+        .map_err(|e| refusal(e, &format!("{} any more", task.status)))?;
+    Ok(Json(json!({"message": format!("Task is now {to}"), "task": view(&updated, true)})))
+}

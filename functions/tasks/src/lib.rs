@@ -1,0 +1,36 @@
+//! The `tasks` endpoint group (`/api`): submission, visibility and the approval
+//! workflow.
+
+mod decide;
+mod list;
+mod submit;
+mod view;
+
+use shared::{AppState, Routes};
+
+pub use view::view;
+
+/// The group's routes.
+pub fn routes() -> Routes {
+    Routes::group("tasks")
+        .post("/api/tasks", submit::submit)
+        .post("/api/submit", submit::submit)
+        .get("/api/tasks", list::list)
+        .get("/api/tasks/pending-approval", list::pending)
+        .get("/api/tasks/pending-approval/count", list::pending_count)
+        .get("/api/tasks/{id}", list::get)
+        .get("/api/status/{id}", list::get)
+        .post("/api/approve/{id}", decide::approve)
+        .post("/api/reject/{id}", decide::reject)
+        .post("/api/tasks/{id}/cancel", decide::cancel)
+        .post("/api/tasks/{id}/status", decide::report_status)
+}
+
+/// Retries the announcements that are due (the local server runs this
+/// periodically); returns how many went through.
+pub async fn retry_dispatch(state: &AppState) -> Result<usize, shared::store::StoreError> {
+    match &state.keys.dispatcher {
+        Some(dispatcher) => shared::dispatch::retry_due(dispatcher, &state.stores, |t| view(t, true)).await,
+        None => Ok(0),
+    }
+}

@@ -1,0 +1,103 @@
+//! Reading tasks: the list (viewer+), one task (viewer+), and the approval
+//! queue and its badge count (operator+).
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::auth::{Require, min};
+use shared::extract::{Path, Query};
+use shared::model::task::{TaskStatus, TaskType};
+use shared::store::tasks::{self, Filter, TaskRecord};
+use shared::store::users;
+use shared::{ApiError, ApiResult, AppState, page};
+
+use crate::view::{sees_all, view};
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    owner: Option<String>,
+    task_type: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// A task id from the path: ids are 64-bit numbers; anything else names no task.
+pub fn parse_id(raw: &str) -> ApiResult<u64> {
+    raw.parse().map_err(|_| ApiError::not_found("Task not found"))
+}
+
+pub async fn load(state: &AppState, raw_id: &str) -> ApiResult<TaskRecord> {
+    tasks::get(&state.stores, parse_id(raw_id)?).await?.ok_or_else(|| ApiError::not_found("Task not found"))
+}
+
+/// Newest first. Everyone viewer+ sees every task; what only owners and
+/// operators may read is redacted for the others.
+pub async fn list(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Viewer>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let limit = page::limit(q.limit)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| s.parse::<TaskStatus>().map_err(|()| ApiError::invalid("status", format!("unknown status {s:?}"))))
+        .transpose()?;
+    let task_type = q
+        .task_type
+        .as_deref()
+        .map(|t| t.parse::<TaskType>().map_err(|()| ApiError::invalid("task_type", "must be command or vps")))
+        .transpose()?;
+    let owner = match q.owner.as_deref() {
+        None => None,
+        Some("_system") => Some(None),
+        Some(name) => match users::find_by_username(&state.stores, &name.to_ascii_lowercase()).await? {
+            Some(user) => Some(Some(user.id)),
+            // No such user owns nothing.
+            None => return Ok(page::respond(Vec::<Value>::new(), None)),
+        },
+    };
+    let after = q.cursor.as_deref().map(page::decode).transpose()?;
+    let filter = Filter { status, owner, task_type };
+    let (found, next) = tasks::list(&state.stores, &filter, false, limit, after.as_deref()).await?;
+    let views: Vec<Value> = found.iter().map(|t| view(t, sees_all(&caller, t))).collect();
+    Ok(page::respond(views, next.map(|n| page::encode(&n))))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Viewer>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, &id).await?;
+    Ok(Json(view(&task, sees_all(&caller, &task))))
+}
+
+#[derive(Deserialize)]
+pub struct PendingQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// Oldest first, in full (approvers must see `privileged` and `additional_mounts`).
+pub async fn pending(
+    State(state): State<AppState>,
+    _caller: Require<min::Operator>,
+    Query(q): Query<PendingQuery>,
+) -> ApiResult<Response> {
+    let limit = page::limit(q.limit)?;
+    let after = q.cursor.as_deref().map(page::decode).transpose()?;
+    let filter = Filter { status: Some(TaskStatus::PendingApproval), ..Filter::default() };
+    let (found, next) = tasks::list(&state.stores, &filter, true, limit, after.as_deref()).await?;
+    let views: Vec<Value> = found.iter().map(|t| view(t, true)).collect();
+    Ok(page::respond(views, next.map(|n| page::encode(&n))))
+}
+
+/// `{count}`: one read of a counter kept by the same transactions that change
+/// statuses, so it always matches the list.
+pub async fn pending_count(State(state): State<AppState>, _caller: Require<min::Operator>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"count": tasks::pending_count(&state.stores).await?})))
+}

@@ -1,0 +1,6 @@
+//! The `tasks` group as an AWS Lambda function.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::app::run_lambda(krv_tasks::routes()).await
+}

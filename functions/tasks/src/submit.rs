@@ -1,0 +1,59 @@
+//! `POST /api/tasks` and the original's `POST /api/submit` (user+).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use shared::auth::{ClientInfo, Identity, Require, min};
+use shared::dispatch;
+use shared::extract::Json;
+use shared::model::task::{TaskStatus, TaskSubmission};
+use shared::model::{Role, Timestamp};
+use shared::store::audit::Outcome;
+use shared::store::tasks::{self, Actor, Owner, TaskRecord};
+use shared::{ApiResult, AppState};
+
+use crate::view::view;
+
+/// A `user`'s tasks wait for approval; an operator's or admin's are approved by
+/// themselves and go to the scheduler at once (the system admin's too, with no
+/// approver recorded, as the original). 202 `{message, task_ids}`.
+pub async fn submit(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::User>,
+    client: ClientInfo,
+    Json(body): Json<TaskSubmission>,
+) -> ApiResult<Response> {
+    let specs = body.into_specs()?;
+    let (username, user_id) = caller.actor();
+    let owner = Owner { id: user_id, username: username.clone() };
+    let (status, approved) = if caller.role().at_least(Role::Operator) {
+        let approver = match caller.identity {
+            Identity::System => None,
+            _ => Some(Actor { id: user_id, username, at: Timestamp::now() }),
+        };
+        (TaskStatus::Assigning, approver)
+    } else {
+        (TaskStatus::PendingApproval, None)
+    };
+    let audit = |created: &[TaskRecord]| {
+        let ids: Vec<String> = created.iter().map(|t| t.id.to_string()).collect();
+        client
+            .event(caller.actor(), "task.submit", Outcome::Success)
+            .target(format!("tasks:{}", ids.join(",")))
+            .detail(format!("status {status}, type {}", created.first().map_or("", |t| t.spec.task_type.as_str())))
+    };
+    let created =
+        tasks::create(&state.stores, specs, owner, status, approved, audit, state.config.audit_retention_days).await?;
+    if status == TaskStatus::Assigning
+        && let Some(dispatcher) = &state.keys.dispatcher
+    {
+        for task in &created {
+            dispatcher.announce(&state.stores, task, dispatch::payload(view(task, true))).await?;
+        }
+    }
+    let message = if status == TaskStatus::PendingApproval { "Task submitted for approval" } else { "Task submitted" };
+    let ids: Vec<String> = created.iter().map(|t| t.id.to_string()).collect();
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({"message": message, "task_ids": ids, "status": status})))
+        .into_response())
+}
