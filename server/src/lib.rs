@@ -17,5 +17,6 @@ pub fn routes() -> Routes {
         .merge(krv_invitations::routes())
         .merge(krv_groups::routes())
         .merge(krv_tasks::routes())
+        .merge(krv_vps::routes())
         .merge(krv_admin::routes())
 }

@@ -163,7 +163,38 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
             } else {
                 String::new()
             };
+            let uses_vps =
+                request.contains("{victim_vps") || route.body.as_deref().is_some_and(|b| b.contains("{victim_vps}"));
+            let (victim_vps, victim_vps_group) = if uses_vps {
+                let vps = app
+                    .call(
+                        Method::POST,
+                        "/api/tasks",
+                        secret,
+                        Some(&json!({"task_type": "vps", "command": "ssh-ed25519 AAAA"})),
+                    )
+                    .await;
+                let vps_id = vps.json()["task_ids"][0].as_str().expect("vps id").to_owned();
+                let group = app
+                    .call(
+                        Method::POST,
+                        "/api/auth/groups",
+                        secret,
+                        Some(&json!({"name": format!("vpsgroup{counter}")})),
+                    )
+                    .await;
+                let gid = group.json()["id"].as_u64().expect("group id");
+                let body = json!({"user_ids": [victim], "group_ids": [gid]});
+                app.call(Method::POST, &format!("/api/vps/{vps_id}/assign"), secret, Some(&body))
+                    .await
+                    .assert_status(StatusCode::OK);
+                (vps_id, gid.to_string())
+            } else {
+                (String::new(), String::new())
+            };
             let vars = [
+                ("{victim_vps_group}", victim_vps_group),
+                ("{victim_vps}", victim_vps),
                 ("{victim_assigning_task}", victim_task.clone()),
                 ("{victim_task}", victim_task),
                 ("{victim_group}", victim_group),

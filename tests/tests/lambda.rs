@@ -37,6 +37,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("invitations", "krv-invitations"),
     ("groups", "krv-groups"),
     ("tasks", "krv-tasks"),
+    ("vps", "krv-vps"),
     ("admin", "krv-admin"),
 ];
 

@@ -11,7 +11,7 @@ use shared::extract::{Path, Query};
 use shared::model::user::parse_label;
 use shared::store::audit::Outcome;
 use shared::store::groups::{self, Group, GroupError};
-use shared::store::user_cache;
+use shared::store::{user_cache, vps};
 use shared::{ApiError, ApiResult, AppState, page};
 
 /// Maps a store refusal to the API's answer.
@@ -122,8 +122,7 @@ pub async fn update(
     Ok(Json(group))
 }
 
-/// Removes the group's memberships (and, once VPS assignments exist, its
-/// assignments), then the group.
+/// Removes the group's VPS assignments and memberships, then the group.
 pub async fn delete(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
@@ -135,6 +134,8 @@ pub async fn delete(
         .event(caller.actor(), "group.delete", Outcome::Success)
         .target(format!("group:{} {}", group.id, group.name))
         .detail(format!("{} members", group.member_count));
+    // Assignments first: access through the group ends before the group does.
+    vps::unassign_everywhere(&state.stores, vps::Assignee::Group(id)).await?;
     let removed =
         groups::delete(&state.stores, id, &event, state.config.audit_retention_days).await.map_err(refusal)?;
     for member in &removed {

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use shared::auth::{Authenticated, Caller, ClientInfo, Require, min};
 use shared::dispatch;
 use shared::extract::{Path, Query};
-use shared::model::task::TaskStatus;
+use shared::model::task::{TaskStatus, TaskType};
 use shared::model::{Role, Timestamp};
 use shared::store::audit::Outcome;
 use shared::store::tasks::{self, Actor, Change, TaskRecord, TransitionError};
+use shared::store::vps;
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::list::load;
@@ -55,7 +56,13 @@ async fn change(
                 Change::Progress(s) => *s,
             }
         ));
-    tasks::transition(&state.stores, task.id, from, change, &event, state.config.audit_retention_days).await
+    let changed =
+        tasks::transition(&state.stores, task.id, from, change, &event, state.config.audit_retention_days).await?;
+    // A VPS that has ended grants nobody access any more.
+    if changed.spec.task_type == TaskType::Vps && !changed.status.is_active() {
+        vps::clear(&state.stores, changed.id).await?;
+    }
+    Ok(changed)
 }
 
 /// Announces a task that just became `assigning`.

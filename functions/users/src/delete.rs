@@ -1,6 +1,5 @@
 //! `DELETE /api/auth/users/{id}` (admin): the user goes, and so does every way
-//! to act as them (sessions, API tokens, group memberships; VPS assignments
-//! once they exist). Their tasks stay, with the owner shown as deleted. The
+//! to act as them (sessions, API tokens, group memberships, VPS assignments). Their tasks stay, with the owner shown as deleted. The
 //! id is never handed out again.
 
 use axum::Json;
@@ -10,7 +9,7 @@ use shared::auth::{ClientInfo, Require, min};
 use shared::extract::Path;
 use shared::store::audit::{AuditEvent, Outcome};
 use shared::store::users::{self, Planned};
-use shared::store::{groups, sessions, tasks, tokens};
+use shared::store::{groups, sessions, tasks, tokens, vps};
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::change::refusal;
@@ -41,6 +40,7 @@ pub async fn delete_user(
             let ended = sessions::end_all(&state.stores.redis, user.id, None).await?;
             let revoked = tokens::revoke_all_of(&state.stores, user.id).await?;
             groups::leave_all(&state.stores, user.id, &user.group_ids).await?;
+            vps::unassign_everywhere(&state.stores, vps::Assignee::User(user.id)).await?;
             // The tasks stay, shown as owned by a deleted user.
             tasks::mark_owner_deleted(&state.stores, user.id).await?;
             Ok(Json(json!({

@@ -19,6 +19,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod user_cache;
 pub mod users;
+pub mod vps;
 
 use std::fmt;
 

@@ -75,6 +75,11 @@ fn actor_of(item: &Item, prefix: &str) -> Option<Actor> {
     })
 }
 
+/// Reads a task item (for modules that fetch tasks together with other items).
+pub fn from_item(item: &Item) -> Result<TaskRecord, StoreError> {
+    TaskRecord::from_item(item)
+}
+
 impl TaskRecord {
     fn from_item(item: &Item) -> Result<Self, StoreError> {
         let spec: TaskSpec = serde_json::from_str(&get_s(item, "spec")?).map_err(|e| StoreError::Internal(e.into()))?;

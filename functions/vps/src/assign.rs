@@ -1,0 +1,151 @@
+//! Assigning a VPS to users and groups (operator+).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::auth::{Caller, ClientInfo, Require, min};
+use shared::extract::Path;
+use shared::store::audit::{self, Outcome};
+use shared::store::vps::{self, Assignee, VpsView};
+use shared::store::{groups, users};
+use shared::{ApiError, ApiResult, AppState};
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AssignBody {
+    /// The original's form: a bare array of user ids.
+    Users(Vec<u64>),
+    Both {
+        #[serde(default)]
+        user_ids: Vec<u64>,
+        #[serde(default)]
+        group_ids: Vec<u64>,
+    },
+}
+
+pub fn parse_vps_id(raw: &str) -> ApiResult<u64> {
+    raw.parse().map_err(|_| ApiError::not_found("VPS not found"))
+}
+
+pub async fn load(state: &AppState, raw_id: &str) -> ApiResult<VpsView> {
+    vps::read(&state.stores, parse_vps_id(raw_id)?).await?.ok_or_else(|| ApiError::not_found("VPS not found"))
+}
+
+async fn record(
+    state: &AppState,
+    caller: &Caller,
+    client: &ClientInfo,
+    action: &'static str,
+    vps_id: u64,
+    detail: String,
+) -> ApiResult<()> {
+    let event = client.event(caller.actor(), action, Outcome::Success).target(format!("vps:{vps_id}")).detail(detail);
+    audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+    Ok(())
+}
+
+/// Every id is checked before anything is written (404 naming the first
+/// unknown one); duplicates and existing assignments are ignored.
+pub async fn assign(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Operator>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let body: AssignBody = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::invalid("body", "expected {\"user_ids\": [...], \"group_ids\": [...]} or an array of user ids")
+    })?;
+    let (user_ids, group_ids) = match body {
+        AssignBody::Users(ids) => (ids, Vec::new()),
+        AssignBody::Both { user_ids, group_ids } => (user_ids, group_ids),
+    };
+    if user_ids.len() + group_ids.len() > 200 {
+        return Err(ApiError::invalid("body", "at most 200 assignees at once"));
+    }
+    let view = load(&state, &id).await?;
+    for uid in &user_ids {
+        if users::get(&state.stores, *uid).await?.is_none() {
+            return Err(ApiError::not_found(format!("User {uid} not found")));
+        }
+    }
+    for gid in &group_ids {
+        if groups::get(&state.stores, *gid).await?.is_none() {
+            return Err(ApiError::not_found(format!("Group {gid} not found")));
+        }
+    }
+    let wanted: Vec<Assignee> =
+        user_ids.iter().map(|u| Assignee::User(*u)).chain(group_ids.iter().map(|g| Assignee::Group(*g))).collect();
+    let added = vps::assign(&state.stores, view.task.id, &wanted, &view.assignments).await?;
+    if !added.is_empty() {
+        record(&state, &caller, &client, "vps.assign", view.task.id, format!("{added:?}")).await?;
+    }
+    let total = user_ids.len() + group_ids.len();
+    Ok(Json(json!({
+        "message": format!("VPS {} assigned to {total} assignee(s).", view.task.id),
+        "task_id": view.task.id.to_string(),
+        "assigned_users": user_ids,
+        "assigned_groups": group_ids,
+    })))
+}
+
+async fn unassign(
+    state: &AppState,
+    caller: &Caller,
+    client: &ClientInfo,
+    id: &str,
+    who: Assignee,
+) -> ApiResult<Json<Value>> {
+    let view = load(state, id).await?;
+    if !view.assignments.iter().any(|a| a.assignee == who) {
+        return Err(ApiError::not_found("That assignee is not assigned to this VPS"));
+    }
+    vps::unassign(&state.stores, view.task.id, &[who]).await?;
+    record(state, caller, client, "vps.unassign", view.task.id, format!("{who:?}")).await?;
+    Ok(Json(json!({"message": format!("Unassigned from VPS {}.", view.task.id)})))
+}
+
+pub async fn unassign_user(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Operator>,
+    client: ClientInfo,
+    Path((id, user_id)): Path<(String, u64)>,
+) -> ApiResult<Json<Value>> {
+    unassign(&state, &caller, &client, &id, Assignee::User(user_id)).await
+}
+
+pub async fn unassign_group(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Operator>,
+    client: ClientInfo,
+    Path((id, group_id)): Path<(String, u64)>,
+) -> ApiResult<Json<Value>> {
+    unassign(&state, &caller, &client, &id, Assignee::Group(group_id)).await
+}
+
+pub async fn assignments(
+    State(state): State<AppState>,
+    _caller: Require<min::Operator>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let view = load(&state, &id).await?;
+    let mut people = Vec::new();
+    let mut teams = Vec::new();
+    for a in &view.assignments {
+        match a.assignee {
+            Assignee::User(uid) => {
+                if let Some(u) = users::get(&state.stores, uid).await? {
+                    people.push(json!({"user_id": u.id, "username": u.username, "display_name": u.display_name, "assigned_at": a.assigned_at}));
+                }
+            }
+            Assignee::Group(gid) => {
+                if let Some(g) = groups::get(&state.stores, gid).await? {
+                    teams.push(json!({"group_id": g.id, "name": g.name, "assigned_at": a.assigned_at}));
+                }
+            }
+        }
+    }
+    Ok(Json(json!({"task_id": view.task.id.to_string(), "assignments": people, "group_assignments": teams})))
+}

@@ -1,0 +1,73 @@
+//! `POST /api/authorize`: may the caller connect to (or manage) a VPS? What an
+//! SSH proxy or terminal gateway asks with the user's credentials. Warm, it
+//! costs one Redis round trip (the caller, with their groups) and one DynamoDB
+//! Query (the VPS with its assignments).
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::auth::{Authenticated, ClientInfo};
+use shared::extract;
+use shared::model::Role;
+use shared::model::task::TaskStatus;
+use shared::store::audit::{self, Outcome};
+use shared::store::vps;
+use shared::{ApiError, ApiResult, AppState};
+
+#[derive(Deserialize)]
+pub struct Question {
+    resource: String,
+    action: String,
+}
+
+/// `connect`: the owner, an assigned user, a member of an assigned group, or
+/// an operator (owners and assignees only while the VPS is approved and alive). `manage`:
+/// operators. 200 `{allowed: true, user, user_id, role}` or 403 (audited).
+pub async fn authorize(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    extract::Json(question): extract::Json<Question>,
+) -> ApiResult<Json<Value>> {
+    let vps_id = question
+        .resource
+        .strip_prefix("vps:")
+        .and_then(|id| id.parse::<u64>().ok())
+        .ok_or_else(|| ApiError::invalid("resource", "expected vps:<id>"))?;
+    let manage = match question.action.as_str() {
+        "connect" => false,
+        "manage" => true,
+        _ => return Err(ApiError::invalid("action", "expected connect or manage")),
+    };
+    let operator = caller.role().at_least(Role::Operator);
+    let allowed = match vps::read(&state.stores, vps_id).await? {
+        None if operator => return Err(ApiError::not_found("VPS not found")),
+        // Others learn nothing about which VPS exist.
+        None => false,
+        Some(_) if operator => true,
+        Some(_) if manage => false,
+        Some(view) => match caller.user() {
+            Some(user) => {
+                let groups: Vec<u64> = user.groups.iter().map(|g| g.id).collect();
+                // Waiting for approval, it runs nowhere yet; ended, it grants nothing.
+                let live = view.task.status.is_active() && view.task.status != TaskStatus::PendingApproval;
+                live && view.grants_connect(user.id, &groups)
+            }
+            None => false,
+        },
+    };
+    let (username, user_id) = caller.actor();
+    if !allowed {
+        let event = client
+            .event(caller.actor(), "vps.authorize", Outcome::Denied)
+            .target(question.resource.clone())
+            .detail(question.action.clone());
+        audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+        return Err(ApiError::forbidden(
+            "not_allowed",
+            format!("Not allowed to {} {}", question.action, question.resource),
+        ));
+    }
+    Ok(Json(json!({"allowed": true, "user": username, "user_id": user_id, "role": caller.role()})))
+}

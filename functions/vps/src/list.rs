@@ -1,0 +1,112 @@
+//! `GET /api/vps` (viewer+) and `GET /api/vps/my` (user+).
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::auth::{Caller, Require, min};
+use shared::extract::Query;
+use shared::model::Role;
+use shared::model::task::TaskType;
+use shared::store::groups;
+use shared::store::tasks::{self, Filter};
+use shared::store::users;
+use shared::store::vps::{self, Assignee, VpsView};
+use shared::{ApiResult, AppState, page};
+
+/// A VPS as listed: the task (redacted unless the caller owns it or is an
+/// operator) with `assignees` (users, as the original) and `assigned_groups`.
+pub async fn describe(state: &AppState, caller: &Caller, view: &VpsView) -> ApiResult<Value> {
+    let full = caller.role().at_least(Role::Operator)
+        || (view.task.owner.id.is_some() && view.task.owner.id == caller.user_id());
+    let mut body = task_json(view, full);
+    let mut people = Vec::new();
+    let mut group_ids = Vec::new();
+    for a in &view.assignments {
+        match a.assignee {
+            Assignee::User(id) => {
+                if let Some(u) = users::get(&state.stores, id).await? {
+                    people.push(json!({"id": u.id, "username": u.username, "display_name": u.display_name}));
+                }
+            }
+            Assignee::Group(id) => group_ids.push(id),
+        }
+    }
+    let named = if group_ids.is_empty() { Vec::new() } else { groups::refs(&state.stores, &group_ids).await? };
+    if let Some(map) = body.as_object_mut() {
+        map.insert("assignees".into(), json!(people));
+        map.insert("assigned_groups".into(), json!(named));
+    }
+    Ok(body)
+}
+
+/// The task part of a VPS, as the tasks group shows tasks.
+fn task_json(view: &VpsView, full: bool) -> Value {
+    let t = &view.task;
+    json!({
+        "task_id": t.id.to_string(),
+        "task_type": "vps",
+        "name": t.spec.name,
+        "status": t.status,
+        "owner_id": t.owner.id,
+        "owner_username": if t.owner_deleted { format!("{} (deleted)", t.owner.username) } else { t.owner.username.clone() },
+        "required_cores": t.spec.required_cores,
+        "required_gpus": t.spec.required_gpus,
+        "required_memory_bytes": t.spec.required_memory_bytes,
+        "targets": t.spec.target.iter().collect::<Vec<_>>(),
+        "container_name": t.spec.container_name,
+        "registry_image": t.spec.registry_image,
+        "submitted_at": t.submitted_at,
+        "updated_at": t.updated_at,
+        "command": if full { json!(t.spec.command) } else { Value::Null },
+        "redacted": !full,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Viewer>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let limit = page::limit(q.limit)?;
+    let after = q.cursor.as_deref().map(page::decode).transpose()?;
+    let filter = Filter { task_type: Some(TaskType::Vps), ..Filter::default() };
+    let (found, next) = tasks::list(&state.stores, &filter, false, limit, after.as_deref()).await?;
+    let mut out = Vec::with_capacity(found.len());
+    for task in found {
+        if let Some(view) = vps::read(&state.stores, task.id).await? {
+            out.push(describe(&state, &caller, &view).await?);
+        }
+    }
+    Ok(page::respond(out, next.map(|n| page::encode(&n))))
+}
+
+/// What the caller owns, is assigned to, or is assigned to through a group.
+pub async fn my(State(state): State<AppState>, Require(caller, ..): Require<min::User>) -> ApiResult<Json<Vec<Value>>> {
+    let Some(me) = caller.user() else {
+        return Ok(Json(Vec::new()));
+    };
+    let mut ids = vps::assigned_to(&state.stores, Assignee::User(me.id)).await?;
+    for group in &me.groups {
+        ids.extend(vps::assigned_to(&state.stores, Assignee::Group(group.id)).await?);
+    }
+    let owned = Filter { owner: Some(Some(me.id)), task_type: Some(TaskType::Vps), ..Filter::default() };
+    let (mine, _) = tasks::list(&state.stores, &owned, false, 500, None).await?;
+    ids.extend(mine.iter().map(|t| t.id));
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.dedup();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(view) = vps::read(&state.stores, id).await? {
+            out.push(describe(&state, &caller, &view).await?);
+        }
+    }
+    Ok(Json(out))
+}

@@ -1,0 +1,223 @@
+//! VPS assignments in the `tasks` table. A VPS is a task of type `vps`.
+//!
+//! Key layout: an assignment lives in its VPS's partition, `TASK#<vps id>` /
+//! `ASSIGN#U#<user id>` or `ASSIGN#G#<group id>`, so one Query returns the VPS
+//! and everyone assigned to it (the single DynamoDB read `/api/authorize`
+//! spends); `gsi1pk = ASSIGNEE#U#<id>` / `ASSIGNEE#G#<id>` lists what a user or
+//! group is assigned to (for `/api/vps/my` and the cascades).
+
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+use serde::Serialize;
+
+use super::dynamo::{built, store_error};
+use super::item::{Item, get_n, get_s, key, n, opt_n, s};
+use super::tasks::{TaskRecord, task_pk};
+use super::{StoreError, Stores};
+use crate::model::Timestamp;
+
+/// Who a VPS is assigned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Assignee {
+    User(u64),
+    Group(u64),
+}
+
+impl Assignee {
+    fn sort_key(self) -> String {
+        match self {
+            Self::User(id) => format!("ASSIGN#U#{id:020}"),
+            Self::Group(id) => format!("ASSIGN#G#{id:020}"),
+        }
+    }
+
+    fn index_partition(self) -> String {
+        match self {
+            Self::User(id) => format!("ASSIGNEE#U#{id}"),
+            Self::Group(id) => format!("ASSIGNEE#G#{id}"),
+        }
+    }
+}
+
+/// One assignment, with when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assignment {
+    #[serde(skip)]
+    pub assignee: Assignee,
+    pub assigned_at: Timestamp,
+}
+
+/// A VPS with its assignments, read together.
+#[derive(Debug, Clone)]
+pub struct VpsView {
+    pub task: TaskRecord,
+    pub assignments: Vec<Assignment>,
+}
+
+impl VpsView {
+    /// Whether `user_id` (in `group_ids`) may connect: owner, assigned, or in an assigned group.
+    pub fn grants_connect(&self, user_id: u64, group_ids: &[u64]) -> bool {
+        self.task.owner.id == Some(user_id)
+            || self.assignments.iter().any(|a| match a.assignee {
+                Assignee::User(id) => id == user_id,
+                Assignee::Group(id) => group_ids.contains(&id),
+            })
+    }
+}
+
+fn parse_assignment(item: &Item) -> Result<Assignment, StoreError> {
+    let kind = get_s(item, "assignee_kind")?;
+    let id: u64 = get_n(item, "assignee_id")?;
+    let assignee = if kind == "group" { Assignee::Group(id) } else { Assignee::User(id) };
+    Ok(Assignment { assignee, assigned_at: Timestamp::from_millis(opt_n(item, "assigned_at_ms").unwrap_or(0)) })
+}
+
+/// The VPS and its assignments, in one Query of its partition. `None` if there
+/// is no such task or it is not a VPS.
+pub async fn read(stores: &Stores, vps_id: u64) -> Result<Option<VpsView>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = stores
+            .dynamo
+            .query()
+            .table_name(&stores.tables.tasks)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(task_pk(vps_id)))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(store_error)?;
+        items.extend(out.items().iter().cloned());
+        match out.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => break,
+        }
+    }
+    let mut task = None;
+    let mut assignments = Vec::new();
+    for item in &items {
+        match get_s(item, "sk")?.as_str() {
+            "TASK" => task = Some(super::tasks::from_item(item)?),
+            sk if sk.starts_with("ASSIGN#") => assignments.push(parse_assignment(item)?),
+            _ => {}
+        }
+    }
+    Ok(task.filter(|t| t.spec.task_type == crate::model::task::TaskType::Vps).map(|task| VpsView { task, assignments }))
+}
+
+async fn batch_write(stores: &Stores, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    for chunk in requests.chunks(25) {
+        let mut pending = Some(chunk.to_vec());
+        // Unprocessed items come back under load; send those again.
+        for _ in 0..8 {
+            let Some(batch) = pending.take().filter(|b| !b.is_empty()) else { break };
+            let out = stores
+                .dynamo
+                .batch_write_item()
+                .request_items(&stores.tables.tasks, batch)
+                .send()
+                .await
+                .map_err(store_error)?;
+            pending = out.unprocessed_items().and_then(|u| u.get(&stores.tables.tasks)).cloned();
+            if pending.as_ref().is_some_and(|p| !p.is_empty()) {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        if pending.is_some_and(|p| !p.is_empty()) {
+            return Err(StoreError::unavailable(
+                super::Store::DynamoDb,
+                anyhow::anyhow!("batch write kept being throttled"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Assigns the VPS to every assignee (already assigned ones are left as they were).
+pub async fn assign(
+    stores: &Stores,
+    vps_id: u64,
+    assignees: &[Assignee],
+    existing: &[Assignment],
+) -> Result<Vec<Assignee>, StoreError> {
+    let now = Timestamp::now();
+    let mut added = Vec::new();
+    let mut requests = Vec::new();
+    for assignee in assignees {
+        if existing.iter().any(|a| a.assignee == *assignee) || added.contains(assignee) {
+            continue;
+        }
+        let (kind, id) = match assignee {
+            Assignee::User(id) => ("user", *id),
+            Assignee::Group(id) => ("group", *id),
+        };
+        let mut item = key(task_pk(vps_id), assignee.sort_key());
+        item.extend([
+            ("gsi1pk".to_owned(), s(assignee.index_partition())),
+            ("gsi1sk".to_owned(), s(format!("{vps_id:020}"))),
+            ("vps_id".to_owned(), n(vps_id)),
+            ("assignee_kind".to_owned(), s(kind)),
+            ("assignee_id".to_owned(), n(id)),
+            ("assigned_at_ms".to_owned(), n(now.millis())),
+        ]);
+        let put = built(PutRequest::builder().set_item(Some(item)).build())?;
+        requests.push(WriteRequest::builder().put_request(put).build());
+        added.push(*assignee);
+    }
+    batch_write(stores, requests).await?;
+    Ok(added)
+}
+
+/// Removes assignments of one VPS.
+pub async fn unassign(stores: &Stores, vps_id: u64, assignees: &[Assignee]) -> Result<(), StoreError> {
+    let mut requests = Vec::new();
+    for assignee in assignees {
+        let delete = built(DeleteRequest::builder().set_key(Some(key(task_pk(vps_id), assignee.sort_key()))).build())?;
+        requests.push(WriteRequest::builder().delete_request(delete).build());
+    }
+    batch_write(stores, requests).await
+}
+
+/// The ids of the VPS an assignee is assigned to.
+pub async fn assigned_to(stores: &Stores, assignee: Assignee) -> Result<Vec<u64>, StoreError> {
+    let mut ids = Vec::new();
+    let mut start = None;
+    loop {
+        let out = stores
+            .dynamo
+            .query()
+            .table_name(&stores.tables.tasks)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :p")
+            .expression_attribute_values(":p", s(assignee.index_partition()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(store_error)?;
+        for item in out.items() {
+            ids.push(get_n(item, "vps_id")?);
+        }
+        match out.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => return Ok(ids),
+        }
+    }
+}
+
+/// Removes every assignment of a user or group (when it is deleted).
+pub async fn unassign_everywhere(stores: &Stores, assignee: Assignee) -> Result<usize, StoreError> {
+    let vps_ids = assigned_to(stores, assignee).await?;
+    for vps_id in &vps_ids {
+        unassign(stores, *vps_id, &[assignee]).await?;
+    }
+    Ok(vps_ids.len())
+}
+
+/// Removes every assignment of a VPS (when it ends).
+pub async fn clear(stores: &Stores, vps_id: u64) -> Result<(), StoreError> {
+    if let Some(view) = read(stores, vps_id).await? {
+        let all: Vec<Assignee> = view.assignments.iter().map(|a| a.assignee).collect();
+        unassign(stores, vps_id, &all).await?;
+    }
+    Ok(())
+}
