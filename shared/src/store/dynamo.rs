@@ -165,6 +165,42 @@ pub async fn next_id(client: &aws_sdk_dynamodb::Client, table: &str, name: &str)
         .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("counter {name} returned no value")))
 }
 
+/// Every item of one partition (`attr = value`), following pages, optionally
+/// on an index and limited to sort keys that begin with `prefix`.
+pub async fn query_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    index: Option<&str>,
+    attr: &str,
+    value: &str,
+    prefix: Option<(&str, &str)>,
+) -> Result<Vec<super::item::Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let mut request = client
+            .query()
+            .table_name(table)
+            .set_index_name(index.map(str::to_owned))
+            .expression_attribute_names("#p", attr)
+            .expression_attribute_values(":p", super::item::s(value))
+            .set_exclusive_start_key(start);
+        request = match prefix {
+            Some((sort_attr, begins)) => request
+                .key_condition_expression("#p = :p AND begins_with(#s, :b)")
+                .expression_attribute_names("#s", sort_attr)
+                .expression_attribute_values(":b", super::item::s(begins)),
+            None => request.key_condition_expression("#p = :p"),
+        };
+        let out = request.send().await.map_err(store_error)?;
+        items.extend(out.items().iter().cloned());
+        match out.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => return Ok(items),
+        }
+    }
+}
+
 /// `ADD value :delta` on the counter `COUNTER`/`name`, as a transaction action.
 pub fn counter_action(
     table: &str,

@@ -244,28 +244,9 @@ pub async fn update(
 
 /// The user ids of a group's members (all of them; groups are small).
 pub async fn member_ids(stores: &Stores, id: u64) -> Result<Vec<u64>, StoreError> {
-    let mut ids = Vec::new();
-    let mut start = None;
-    loop {
-        let out = stores
-            .dynamo
-            .query()
-            .table_name(&stores.tables.identity)
-            .key_condition_expression("pk = :g AND begins_with(sk, :m)")
-            .expression_attribute_values(":g", s(group_pk(id)))
-            .expression_attribute_values(":m", s("MEMBER#"))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(store_error)?;
-        for item in out.items() {
-            ids.push(get_n(item, "user_id")?);
-        }
-        match out.last_evaluated_key() {
-            Some(k) if !k.is_empty() => start = Some(k.clone()),
-            _ => return Ok(ids),
-        }
-    }
+    let members = Some(("sk", "MEMBER#"));
+    let items = dynamo::query_all(&stores.dynamo, &stores.tables.identity, None, "pk", &group_pk(id), members).await?;
+    items.iter().map(|item| get_n(item, "user_id")).collect()
 }
 
 /// Adds or removes `group_id` in the user's set, bumping the user's version

@@ -18,7 +18,7 @@ use redis::Script;
 use serde::{Deserialize, Serialize};
 
 use super::audit::AuditEvent;
-use super::dynamo::{self, Failure, built, classify, store_error, unless_gone};
+use super::dynamo::{self, Failure, built, classify, unless_gone};
 use super::item::{Item, get_n, get_s, key, n, opt_n, s};
 use super::kv::Redis;
 use super::user_cache::{self, CachedUser};
@@ -187,31 +187,13 @@ async fn get_by_hash(stores: &Stores, hash: &str) -> Result<Option<TokenRecord>,
     item.as_ref().map(TokenRecord::from_item).transpose()
 }
 
-/// A user's tokens, newest first (a user has few; 1,000 at most are read).
+/// A user's tokens, newest first.
 pub async fn list_of(stores: &Stores, user_id: u64) -> Result<Vec<TokenRecord>, StoreError> {
-    let mut tokens = Vec::new();
-    let mut start = None;
-    loop {
-        let out = stores
-            .dynamo
-            .query()
-            .table_name(&stores.tables.tokens)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :owner")
-            .expression_attribute_values(":owner", s(owner_pk(user_id)))
-            .scan_index_forward(false)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(store_error)?;
-        for item in out.items() {
-            tokens.push(TokenRecord::from_item(item)?);
-        }
-        match out.last_evaluated_key() {
-            Some(k) if !k.is_empty() && tokens.len() < 1000 => start = Some(k.clone()),
-            _ => return Ok(tokens),
-        }
-    }
+    let owner = owner_pk(user_id);
+    let items = dynamo::query_all(&stores.dynamo, &stores.tables.tokens, Some("gsi1"), "gsi1pk", &owner, None).await?;
+    let mut tokens = items.iter().map(TokenRecord::from_item).collect::<Result<Vec<_>, _>>()?;
+    tokens.sort_by_key(|t| std::cmp::Reverse(t.id));
+    Ok(tokens)
 }
 
 /// Deletes a token and its lookups (with its audit event, if given). `false`

@@ -9,7 +9,7 @@
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use serde::Serialize;
 
-use super::dynamo::{built, store_error};
+use super::dynamo::{self, built, store_error};
 use super::item::{Item, get_n, get_s, key, n, opt_n, s};
 use super::tasks::{TaskRecord, task_pk};
 use super::{StoreError, Stores};
@@ -74,25 +74,7 @@ fn parse_assignment(item: &Item) -> Result<Assignment, StoreError> {
 /// The VPS and its assignments, in one Query of its partition. `None` if there
 /// is no such task or it is not a VPS.
 pub async fn read(stores: &Stores, vps_id: u64) -> Result<Option<VpsView>, StoreError> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = stores
-            .dynamo
-            .query()
-            .table_name(&stores.tables.tasks)
-            .key_condition_expression("pk = :p")
-            .expression_attribute_values(":p", s(task_pk(vps_id)))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(store_error)?;
-        items.extend(out.items().iter().cloned());
-        match out.last_evaluated_key() {
-            Some(k) if !k.is_empty() => start = Some(k.clone()),
-            _ => break,
-        }
-    }
+    let items = dynamo::query_all(&stores.dynamo, &stores.tables.tasks, None, "pk", &task_pk(vps_id), None).await?;
     let mut task = None;
     let mut assignments = Vec::new();
     for item in &items {
@@ -180,28 +162,10 @@ pub async fn unassign(stores: &Stores, vps_id: u64, assignees: &[Assignee]) -> R
 
 /// The ids of the VPS an assignee is assigned to.
 pub async fn assigned_to(stores: &Stores, assignee: Assignee) -> Result<Vec<u64>, StoreError> {
-    let mut ids = Vec::new();
-    let mut start = None;
-    loop {
-        let out = stores
-            .dynamo
-            .query()
-            .table_name(&stores.tables.tasks)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :p")
-            .expression_attribute_values(":p", s(assignee.index_partition()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(store_error)?;
-        for item in out.items() {
-            ids.push(get_n(item, "vps_id")?);
-        }
-        match out.last_evaluated_key() {
-            Some(k) if !k.is_empty() => start = Some(k.clone()),
-            _ => return Ok(ids),
-        }
-    }
+    let partition = assignee.index_partition();
+    let items =
+        dynamo::query_all(&stores.dynamo, &stores.tables.tasks, Some("gsi1"), "gsi1pk", &partition, None).await?;
+    items.iter().map(|item| get_n(item, "vps_id")).collect()
 }
 
 /// Removes every assignment of a user or group (when it is deleted).
