@@ -82,7 +82,12 @@ async fn serve() -> anyhow::Result<()> {
     if state.keys.dispatcher.is_some() {
         tokio::spawn(retry_dispatch_forever(state.clone()));
     }
-    shared::app::serve_local(listener, krv_server::routes().into_router(state), shared::app::shutdown_signal()).await?;
+    let mut app = krv_server::routes().into_router(state);
+    if settings.web_dir.is_dir() {
+        tracing::info!(dir = %settings.web_dir.display(), "serving the web panel at /");
+        app = krv_server::with_web(app, &settings.web_dir);
+    }
+    shared::app::serve_local(listener, app, shared::app::shutdown_signal()).await?;
     if let Some(mut store) = store {
         store.stop().await;
     }

@@ -15,6 +15,9 @@ pub struct ServerSettings {
     pub dynamodb: DynamoMode,
     /// `CREATE_TABLES` (default true): create missing tables at start.
     pub create_tables: bool,
+    /// `WEB_DIR` (default `web/dist`): the web panel's built files, served at
+    /// `/` when the folder exists.
+    pub web_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +44,13 @@ impl ServerSettings {
         } else {
             DynamoMode::External
         };
-        Ok(Self { bind, port, dynamodb, create_tables: env.flag("CREATE_TABLES", true)? })
+        Ok(Self {
+            bind,
+            port,
+            dynamodb,
+            create_tables: env.flag("CREATE_TABLES", true)?,
+            web_dir: env.string_or("WEB_DIR", "web/dist").into(),
+        })
     }
 }
 

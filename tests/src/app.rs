@@ -92,6 +92,20 @@ impl TestApp {
         Self::build(Arc::clone(&self.stack), self.env.clone(), self.endpoint.clone()).await
     }
 
+    /// Serves the router on a loopback port (as the local server does, peer
+    /// addresses included), for clients that need a real socket: the CLI, a
+    /// browser, load generators. Returns the base URL; the server stops when
+    /// the returned guard is dropped.
+    pub async fn serve(&self) -> (String, ServerGuard) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = self.router.clone();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+        });
+        (url, ServerGuard(task))
+    }
+
     /// Sends a request through the whole router (layers included).
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
         let response = self.router.clone().oneshot(request).await.expect("the router is infallible");
@@ -186,6 +200,15 @@ impl TestApp {
             .body(Body::from(body.to_string()))
             .expect("request");
         self.send(request).await
+    }
+}
+
+/// Stops a server started by [`TestApp::serve`] when dropped.
+pub struct ServerGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

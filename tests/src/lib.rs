@@ -7,5 +7,5 @@ pub mod bins;
 pub mod lambda;
 pub mod stack;
 
-pub use app::{ADMIN_SECRET, Auth, PASSWORD, REGISTER_SECRET, TestApp, TestResponse};
+pub use app::{ADMIN_SECRET, Auth, PASSWORD, REGISTER_SECRET, ServerGuard, TestApp, TestResponse};
 pub use stack::{RedisServer, TestStack};
