@@ -7,7 +7,8 @@ use krv_tests::TestApp;
 use tower::ServiceExt;
 
 async fn fetch(router: &axum::Router, path: &str) -> (StatusCode, String) {
-    let response = router.clone().oneshot(Request::get(path).body(Body::empty()).expect("request")).await.expect("infallible");
+    let response =
+        router.clone().oneshot(Request::get(path).body(Body::empty()).expect("request")).await.expect("infallible");
     let status = response.status();
     let bytes = response.into_body().collect().await.expect("body").to_bytes();
     (status, String::from_utf8_lossy(&bytes).into_owned())

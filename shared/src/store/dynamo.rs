@@ -20,7 +20,11 @@ pub struct Endpoint {
 
 /// Builds the client once. `timeout` bounds one operation including retries, so
 /// an unreachable endpoint becomes an error in well under two seconds.
-pub async fn connect(endpoint: &Endpoint, timeout: Duration) -> aws_sdk_dynamodb::Client {
+pub async fn connect(
+    endpoint: &Endpoint,
+    timeout: Duration,
+    io: std::sync::Arc<super::io::IoCounters>,
+) -> aws_sdk_dynamodb::Client {
     let region = RegionProviderChain::default_provider().or_else("us-east-1");
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(region)
@@ -44,7 +48,10 @@ pub async fn connect(endpoint: &Endpoint, timeout: Duration) -> aws_sdk_dynamodb
             aws_sdk_dynamodb::config::Credentials::new("embedded", "embedded", None, None, "embedded"),
         );
     }
-    aws_sdk_dynamodb::Client::new(&loader.load().await)
+    let config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await)
+        .interceptor(super::io::CountDynamoCalls(io))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 /// Error codes that mean "the service is busy or broken right now".

@@ -16,11 +16,12 @@ pub struct Redis {
     /// Prefix of every key, so runs can share a server.
     prefix: String,
     timeout: Duration,
+    io: std::sync::Arc<super::io::IoCounters>,
 }
 
 impl Redis {
     /// Prepares the connection; it is opened on first use and re-opened after failures.
-    pub fn connect(settings: &StoreSettings) -> Result<Self, StoreError> {
+    pub fn connect(settings: &StoreSettings, io: std::sync::Arc<super::io::IoCounters>) -> Result<Self, StoreError> {
         let client = redis::Client::open(settings.redis_url.expose_secret())
             .map_err(|e| StoreError::Internal(anyhow::anyhow!("REDIS_URL: {e}")))?;
         let timeout = settings.timeout;
@@ -32,7 +33,7 @@ impl Redis {
             .set_max_delay(Duration::from_millis(100));
         let manager = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| StoreError::Internal(anyhow::anyhow!("redis connection manager: {e}")))?;
-        Ok(Self { manager, prefix: format!("{}:", settings.table_prefix), timeout })
+        Ok(Self { manager, prefix: format!("{}:", settings.table_prefix), timeout, io })
     }
 
     /// The full key for `name` under this deployment's prefix.
@@ -63,6 +64,7 @@ impl Redis {
     }
 
     async fn bounded<T>(&self, fut: impl Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
+        self.io.redis_round_trip();
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(classify(err)),

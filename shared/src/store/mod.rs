@@ -10,6 +10,7 @@ pub mod aws {
 pub mod dynamo;
 pub mod groups;
 pub mod invitations;
+pub mod io;
 pub mod item;
 pub mod kv;
 pub mod sessions;
@@ -67,15 +68,19 @@ pub struct Stores {
     pub dynamo: aws_sdk_dynamodb::Client,
     pub redis: kv::Redis,
     pub tables: Tables,
+    /// Round trips made through these clients.
+    pub io: std::sync::Arc<io::IoCounters>,
 }
 
 impl Stores {
     /// Builds the clients; nothing is contacted yet.
     pub async fn connect(settings: &StoreSettings, endpoint: &dynamo::Endpoint) -> Result<Self, StoreError> {
+        let io = std::sync::Arc::new(io::IoCounters::default());
         Ok(Self {
-            dynamo: dynamo::connect(endpoint, settings.timeout).await,
-            redis: kv::Redis::connect(settings)?,
+            dynamo: dynamo::connect(endpoint, settings.timeout, std::sync::Arc::clone(&io)).await,
+            redis: kv::Redis::connect(settings, std::sync::Arc::clone(&io))?,
             tables: Tables::new(&settings.table_prefix),
+            io,
         })
     }
 }

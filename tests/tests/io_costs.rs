@@ -1,0 +1,99 @@
+//! What one warm request costs in store round trips, counted by the service's
+//! own instrumentation: the targets of BENCHMARKS.md (one Redis round trip and
+//! no DynamoDB call to authenticate; at most one DynamoDB read to authorize).
+
+use http::{Method, StatusCode};
+use krv_tests::{Auth, TestApp, TestResponse};
+use serde_json::json;
+use shared::store::io::IoSnapshot;
+
+/// The store round trips of one request.
+async fn cost(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    auth: Auth<'_>,
+    body: Option<&serde_json::Value>,
+) -> (TestResponse, IoSnapshot) {
+    let before = app.state.stores.io.snapshot();
+    let response = app.call(method, path, auth, body).await;
+    (response, app.state.stores.io.snapshot() - before)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::print_stdout, reason = "the table is copied into BENCHMARKS.md by bench/run")]
+async fn warm_requests_cost_what_the_benchmarks_promise() {
+    let app = TestApp::start().await;
+    let admin = app.first_admin("admin").await;
+    let member = app.create_user(&admin, "member", "user").await;
+    app.create_user(&admin, "oper", "operator").await;
+    let operator = app.login("oper").await;
+    let session = app.login("member").await;
+    let (token, _) = app.create_token(&session, "bench").await;
+    let group = app
+        .call(Method::POST, "/api/auth/groups", Auth::Bearer(&admin), Some(&json!({"name": "g"})))
+        .await
+        .json()["id"]
+        .as_u64()
+        .expect("group");
+    app.call(Method::PUT, &format!("/api/auth/groups/{group}/members/{member}"), Auth::Bearer(&admin), None).await;
+    let vps = app
+        .call(
+            Method::POST,
+            "/api/tasks",
+            Auth::Bearer(&operator),
+            Some(&json!({"task_type": "vps", "command": "ssh-ed25519 A"})),
+        )
+        .await
+        .json()["task_ids"][0]
+        .as_str()
+        .expect("vps")
+        .to_owned();
+    app.call(
+        Method::POST,
+        &format!("/api/vps/{vps}/assign"),
+        Auth::Bearer(&operator),
+        Some(&json!({"group_ids": [group]})),
+    )
+    .await;
+    let question = json!({"resource": format!("vps:{vps}"), "action": "connect"});
+
+    // Warm everything once (cache fills, the once-a-minute activity stamps).
+    for auth in [Auth::Cookie(&session), Auth::Bearer(&token), Auth::Bearer(&operator)] {
+        app.call(Method::GET, "/api/auth/me", auth, None).await.assert_status(StatusCode::OK);
+    }
+    app.call(Method::POST, "/api/authorize", Auth::Cookie(&session), Some(&question))
+        .await
+        .assert_status(StatusCode::OK);
+    app.call(Method::GET, "/api/tasks/pending-approval/count", Auth::Bearer(&operator), None).await;
+
+    let scenarios = [
+        ("GET /api/health", cost(&app, Method::GET, "/api/health", Auth::None, None).await, (0, 0)),
+        (
+            "GET /api/auth/me (session cookie)",
+            cost(&app, Method::GET, "/api/auth/me", Auth::Cookie(&session), None).await,
+            (1, 0),
+        ),
+        (
+            "GET /api/auth/me (API token)",
+            cost(&app, Method::GET, "/api/auth/me", Auth::Bearer(&token), None).await,
+            (1, 0),
+        ),
+        (
+            "POST /api/authorize (VPS via group)",
+            cost(&app, Method::POST, "/api/authorize", Auth::Cookie(&session), Some(&question)).await,
+            (1, 1),
+        ),
+        (
+            "GET /api/tasks/pending-approval/count",
+            cost(&app, Method::GET, "/api/tasks/pending-approval/count", Auth::Bearer(&operator), None).await,
+            (1, 1),
+        ),
+    ];
+    println!("| request | Redis round trips | DynamoDB calls |\n|---|---|---|");
+    for (name, (response, io), (redis, dynamo)) in &scenarios {
+        response.assert_status(StatusCode::OK);
+        println!("| {name} | {} | {} |", io.redis_round_trips, io.dynamo_calls);
+        assert_eq!((io.redis_round_trips, io.dynamo_calls), (*redis, *dynamo), "{name}");
+    }
+}
