@@ -1,4 +1,4 @@
-.PHONY: dev test up down lint fmt tables
+.PHONY: dev test up down lint fmt tables infra bench
 
 ## Start the local stack and the API on http://127.0.0.1:8000
 dev:
@@ -20,6 +20,15 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+## Regenerate infra/template.json from the routes and tables, and check it offline
+infra:
+	cargo run -q -p krv-infra --bin sam-template > infra/template.json
+	scripts/check-infra
+
+## Run the benchmarks (see BENCHMARKS.md)
+bench:
+	bench/run
 
 ## Regenerate localstack/tables/*.json from the table definitions in code
 tables:

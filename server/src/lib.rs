@@ -2,8 +2,10 @@
 //!
 //! Lambda binaries never link this crate, so the embedded store stays out of them.
 
+pub mod backup;
 pub mod embedded;
 pub mod settings;
+pub mod tls;
 
 use std::path::Path;
 
@@ -32,7 +34,7 @@ pub fn routes() -> Routes {
 /// are files, and unknown ones get `index.html` (the panel routes in the
 /// browser); unknown `/api` paths stay JSON 404s.
 pub fn with_web(api: Router, dist: &Path) -> Router {
-    let spa = ServeDir::new(dist).not_found_service(ServeFile::new(dist.join("index.html")));
+    let spa = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
     let web = tower::service_fn(move |request: Request| {
         let spa = spa.clone();
         async move {

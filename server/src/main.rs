@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use krv_server::backup::{self, StoreLock};
 use krv_server::embedded::{self, EmbeddedDynamo};
 use krv_server::settings::{DynamoMode, ServerSettings};
+use krv_server::tls;
 use shared::config::{Config, LogFormat, StoreSettings, exit_with};
 use shared::env::Env;
 use shared::store::dynamo::Endpoint;
@@ -36,6 +38,12 @@ enum Command {
         #[arg(long, default_value = ".data/stack/dynamodb.sqlite")]
         db_path: String,
     },
+    /// Write a consistent copy of the embedded store (`DYNAMODB_DATA_PATH`) to
+    /// FILE. Safe while the service runs.
+    Backup { file: PathBuf },
+    /// Replace the embedded store's contents (`DYNAMODB_DATA_PATH`) with the
+    /// backup FILE. The service must be stopped.
+    Restore { file: PathBuf },
 }
 
 #[tokio::main]
@@ -46,6 +54,8 @@ async fn main() {
         Command::CreateTables => create_tables().await,
         Command::TableJson { dir } => table_json(&dir),
         Command::Dynamodb { listen, db_path } => dynamodb(listen, &db_path).await,
+        Command::Backup { file } => backup_to(&file),
+        Command::Restore { file } => restore_from(&file),
     };
     if let Err(err) = result {
         eprintln!("krv-server: {err:#}");
@@ -58,9 +68,18 @@ async fn serve() -> anyhow::Result<()> {
     let settings = ServerSettings::from(&Env::process()).unwrap_or_else(|e| exit_with(&e));
     telemetry::init(config.log_format);
 
+    let tls = match &settings.tls {
+        Some(files) => Some(tls::load(files).await?),
+        None => None,
+    };
+
     let mut store = None;
+    let mut store_lock = None;
     let endpoint = match &settings.dynamodb {
         DynamoMode::Embedded { path } => {
+            if path != ":memory:" {
+                store_lock = Some(StoreLock::acquire(path)?);
+            }
             let started = EmbeddedDynamo::start(embedded::open(path)?, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
             tracing::info!(path = %path, endpoint = %started.endpoint(), "embedded DynamoDB store started");
             let endpoint = Endpoint { url: Some(started.endpoint()) };
@@ -78,7 +97,7 @@ async fn serve() -> anyhow::Result<()> {
     let addr = SocketAddr::new(settings.bind, settings.port);
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    tracing::info!(%addr, "serving the KohakuRiver API");
+    tracing::info!(%addr, tls = tls.is_some(), "serving the KohakuRiver API");
     if state.keys.dispatcher.is_some() {
         tokio::spawn(retry_dispatch_forever(state.clone()));
     }
@@ -87,10 +106,15 @@ async fn serve() -> anyhow::Result<()> {
         tracing::info!(dir = %settings.web_dir.display(), "serving the web panel at /");
         app = krv_server::with_web(app, &settings.web_dir);
     }
-    shared::app::serve_local(listener, app, shared::app::shutdown_signal()).await?;
+    match tls {
+        Some(config) => tls::serve(listener, app, config, shared::app::shutdown_signal()).await?,
+        None => shared::app::serve_local(listener, app, shared::app::shutdown_signal()).await?,
+    }
+    tracing::info!("requests finished; stopping");
     if let Some(mut store) = store {
         store.stop().await;
     }
+    drop(store_lock);
     Ok(())
 }
 
@@ -128,11 +152,38 @@ fn table_json(dir: &std::path::Path) -> anyhow::Result<()> {
 
 async fn dynamodb(listen: SocketAddr, db_path: &str) -> anyhow::Result<()> {
     telemetry::init(LogFormat::Text);
+    let _lock = if db_path == ":memory:" { None } else { Some(StoreLock::acquire(db_path)?) };
     let mut store = EmbeddedDynamo::start(embedded::open(db_path)?, listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     tracing::info!(endpoint = %store.endpoint(), path = %db_path, "DynamoDB-compatible store serving");
     shared::app::shutdown_signal().await;
     store.stop().await;
+    Ok(())
+}
+
+/// The embedded store's file: `DYNAMODB_DATA_PATH` (backup and restore only
+/// make sense for the embedded store).
+fn embedded_data_path() -> anyhow::Result<String> {
+    let settings = ServerSettings::from(&Env::process()).unwrap_or_else(|e| exit_with(&e));
+    match settings.dynamodb {
+        DynamoMode::Embedded { path } => Ok(path),
+        DynamoMode::External => anyhow::bail!(
+            "the store is an external DynamoDB (DYNAMODB_EMBEDDED or AWS_ENDPOINT_URL is set): back it up with its own tools"
+        ),
+    }
+}
+
+fn backup_to(file: &std::path::Path) -> anyhow::Result<()> {
+    let data_path = embedded_data_path()?;
+    backup::backup(&data_path, file)?;
+    eprintln!("krv-server: backed up {data_path} to {}", file.display());
+    Ok(())
+}
+
+fn restore_from(file: &std::path::Path) -> anyhow::Result<()> {
+    let data_path = embedded_data_path()?;
+    backup::restore(&data_path, file)?;
+    eprintln!("krv-server: restored {data_path} from {}", file.display());
     Ok(())
 }

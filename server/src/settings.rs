@@ -2,6 +2,7 @@
 //! no embedded store).
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use shared::env::{Env, EnvError};
 
@@ -18,6 +19,18 @@ pub struct ServerSettings {
     /// `WEB_DIR` (default `web/dist`): the web panel's built files, served at
     /// `/` when the folder exists.
     pub web_dir: std::path::PathBuf,
+    /// `TLS_CERT_FILE` and `TLS_KEY_FILE`: serve HTTPS with these PEM files
+    /// (both or neither).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of the server's certificate (chain) and private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `TLS_CERT_FILE`: the certificate, followed by any intermediates.
+    pub cert: PathBuf,
+    /// `TLS_KEY_FILE`: the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +42,7 @@ pub enum DynamoMode {
 }
 
 impl ServerSettings {
+    /// Reads the given source; every problem names its variable.
     pub fn from(env: &Env) -> Result<Self, EnvError> {
         let bind = env.parsed_or("BIND_ADDRESS", IpAddr::from([127, 0, 0, 1]), "an IP address such as 0.0.0.0")?;
         let port = env.number_in("PORT", 8000u16, 1..=65535)?;
@@ -50,7 +64,26 @@ impl ServerSettings {
             dynamodb,
             create_tables: env.flag("CREATE_TABLES", true)?,
             web_dir: env.string_or("WEB_DIR", "web/dist").into(),
+            tls: tls_files(env)?,
         })
+    }
+}
+
+/// `TLS_CERT_FILE` and `TLS_KEY_FILE`: both set, or neither (plain HTTP).
+fn tls_files(env: &Env) -> Result<Option<TlsFiles>, EnvError> {
+    let cert = env.get("TLS_CERT_FILE");
+    let key = env.get("TLS_KEY_FILE");
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert: cert.into(), key: key.into() })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(EnvError {
+            var: "TLS_KEY_FILE".into(),
+            problem: "required when TLS_CERT_FILE is set (the PEM file of the certificate's private key)".into(),
+        }),
+        (None, Some(_)) => Err(EnvError {
+            var: "TLS_CERT_FILE".into(),
+            problem: "required when TLS_KEY_FILE is set (the PEM file of the certificate chain)".into(),
+        }),
     }
 }
 
@@ -73,5 +106,18 @@ mod tests {
         assert!(matches!(s.dynamodb, DynamoMode::Embedded { .. }));
         assert!(ServerSettings::from(&Env::from_map([("DYNAMODB_EMBEDDED", "perhaps")])).is_err());
         assert!(ServerSettings::from(&Env::from_map([("PORT", "70000")])).is_err());
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let s = ServerSettings::from(&Env::from_map::<&str, &str>([])).expect("defaults");
+        assert_eq!(s.tls, None);
+        let s = ServerSettings::from(&Env::from_map([("TLS_CERT_FILE", "/c.pem"), ("TLS_KEY_FILE", "/k.pem")]))
+            .expect("both");
+        assert_eq!(s.tls, Some(TlsFiles { cert: "/c.pem".into(), key: "/k.pem".into() }));
+        let err = ServerSettings::from(&Env::from_map([("TLS_CERT_FILE", "/c.pem")])).expect_err("key missing");
+        assert_eq!(err.var, "TLS_KEY_FILE");
+        let err = ServerSettings::from(&Env::from_map([("TLS_KEY_FILE", "/k.pem")])).expect_err("cert missing");
+        assert_eq!(err.var, "TLS_CERT_FILE");
     }
 }

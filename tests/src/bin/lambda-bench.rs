@@ -14,8 +14,17 @@ use krv_tests::lambda::LambdaRuntime;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-const FUNCTIONS: &[&str] =
-    &["krv-health", "krv-auth", "krv-tokens", "krv-users", "krv-invitations", "krv-groups", "krv-tasks", "krv-vps", "krv-admin"];
+const FUNCTIONS: &[&str] = &[
+    "krv-health",
+    "krv-auth",
+    "krv-tokens",
+    "krv-users",
+    "krv-invitations",
+    "krv-groups",
+    "krv-tasks",
+    "krv-vps",
+    "krv-admin",
+];
 const WARM: usize = 300;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -27,7 +36,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[expect(clippy::print_stdout, reason = "the report is this program's output")]
 async fn main() {
     let app = TestApp::start().await;
-    let fixture: serde_json::Value = serde_json::from_str(include_str!("../../fixtures/apigw-v2/health-ready.json")).expect("fixture");
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("../../fixtures/apigw-v2/health-ready.json")).expect("fixture");
     let (endpoint, redis) = {
         let stack = app.stack.lock().await;
         (stack.dynamo.endpoint(), stack.redis.url())

@@ -1,0 +1,175 @@
+//! HTTP to the service: bearer authentication, JSON in and out, cursor
+//! pagination, and the mapping of failures to exit codes.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use reqwest::header::{AUTHORIZATION, HeaderMap};
+use reqwest::{Method, Url};
+use serde_json::Value;
+
+use crate::error::{CliError, SERVER};
+
+/// The largest page the service hands out.
+const MAX_PAGE: usize = 500;
+/// The header carrying the next page's cursor.
+const NEXT_CURSOR: &str = "x-next-cursor";
+
+/// A client for one server, with the credentials it sends.
+pub struct Client {
+    http: reqwest::Client,
+    /// The server's base URL (no trailing slash).
+    pub base: String,
+    token: Option<String>,
+}
+
+/// A successful answer.
+pub struct Answer {
+    /// The response headers (cookies, cursors).
+    pub headers: HeaderMap,
+    /// The JSON body (`null` when empty).
+    pub body: Value,
+}
+
+impl Client {
+    /// A client for `base`, authenticating with `token` when given.
+    pub fn new(base: String, token: Option<String>) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("kohakuriver-cli/", env!("CARGO_PKG_VERSION")))
+            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Self { http, base, token })
+    }
+
+    /// The same server with other credentials.
+    pub fn with_token(&self, token: Option<String>) -> Self {
+        Self { http: self.http.clone(), base: self.base.clone(), token }
+    }
+
+    /// Whether a token is configured.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url> {
+        let mut url = Url::parse(&format!("{}{path}", self.base)).with_context(|| format!("bad URL {path}"))?;
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query {
+                pairs.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Sends one request; any non-2xx answer becomes a [`CliError`] with the
+    /// server's `detail`, and a transport failure one naming the URL.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Answer> {
+        let url = self.url(path, query)?;
+        let mut request = self.http.request(method, url.clone());
+        if let Some(token) = &self.token {
+            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|err| transport_error(&url, &err))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.map_err(|err| transport_error(&url, &err))?;
+        let body: Value =
+            if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        if status.is_success() {
+            return Ok(Answer { headers, body });
+        }
+        let mut message = body["detail"].as_str().map_or_else(|| format!("HTTP {status} from {url}"), str::to_owned);
+        if let Some(errors) = body["errors"].as_array() {
+            for e in errors {
+                let line = format!("{}: {}", e["field"].as_str().unwrap_or("?"), e["message"].as_str().unwrap_or(""));
+                // A single field error is often the detail itself.
+                if !message.contains(&line) {
+                    message.push_str(&format!("\n  {line}"));
+                }
+            }
+        }
+        if status.as_u16() == 401 && self.token.is_none() {
+            message.push_str(&format!(" (not logged in to {}: run `kohakuriver auth login`)", self.base));
+        }
+        Err(CliError::new(CliError::code_for_status(status.as_u16()), message).into())
+    }
+
+    /// GET → JSON.
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        Ok(self.send(Method::GET, path, &[], None).await?.body)
+    }
+
+    /// POST (optional JSON body) → JSON.
+    pub async fn post(&self, path: &str, body: Option<&Value>) -> Result<Value> {
+        Ok(self.send(Method::POST, path, &[], body).await?.body)
+    }
+
+    /// PUT (optional JSON body) → JSON.
+    pub async fn put(&self, path: &str, body: Option<&Value>) -> Result<Value> {
+        Ok(self.send(Method::PUT, path, &[], body).await?.body)
+    }
+
+    /// PATCH with a JSON body → JSON.
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value> {
+        Ok(self.send(Method::PATCH, path, &[], Some(body)).await?.body)
+    }
+
+    /// DELETE → JSON.
+    pub async fn delete(&self, path: &str) -> Result<Value> {
+        Ok(self.send(Method::DELETE, path, &[], None).await?.body)
+    }
+
+    /// Every item of a paginated list, following `X-Next-Cursor`, up to `max` items.
+    pub async fn list(&self, path: &str, query: &[(&str, String)], max: Option<usize>) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let want = max.map_or(MAX_PAGE, |m| m.saturating_sub(items.len()).clamp(1, MAX_PAGE));
+            let mut q = query.to_vec();
+            q.push(("limit", want.to_string()));
+            if let Some(c) = &cursor {
+                q.push(("cursor", c.clone()));
+            }
+            let answer = self.send(Method::GET, path, &q, None).await?;
+            let page = match answer.body {
+                Value::Array(page) => page,
+                other => anyhow::bail!("expected a JSON array from {path}, got {other}"),
+            };
+            let empty = page.is_empty();
+            items.extend(page);
+            if let Some(m) = max
+                && items.len() >= m
+            {
+                items.truncate(m);
+                break;
+            }
+            cursor = answer.headers.get(NEXT_CURSOR).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            if cursor.is_none() || empty {
+                break;
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// A request that got no HTTP answer: exit code 6, naming the URL tried.
+fn transport_error(url: &Url, err: &reqwest::Error) -> anyhow::Error {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let what = if err.is_timeout() { "timed out talking to" } else { "could not connect to" };
+    CliError::new(SERVER, format!("{what} {url}: {cause}")).into()
+}

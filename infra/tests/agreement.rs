@@ -1,0 +1,118 @@
+//! `infra/template.json` agrees with the code: the routes the local server
+//! serves, the table definitions, least-privilege policies, no secret literals.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde_json::Value;
+use shared::store::tables::TABLES;
+
+fn committed() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("template.json");
+    let text = std::fs::read_to_string(&path).expect("infra/template.json exists");
+    serde_json::from_str(&text).expect("template is JSON")
+}
+
+const REGENERATE: &str = "regenerate with `cargo run -q -p krv-infra --bin sam-template > infra/template.json`";
+
+#[test]
+fn the_committed_template_is_the_generated_one() {
+    assert_eq!(committed(), krv_infra::template(), "infra/template.json is stale; {REGENERATE}");
+}
+
+#[test]
+fn every_local_route_goes_to_its_groups_function_and_nothing_else_is_routed() {
+    let template = committed();
+    let resources = template["Resources"].as_object().expect("resources");
+    let mut routed: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for (id, resource) in resources {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        for event in resource["Properties"]["Events"].as_object().expect("events").values() {
+            assert_eq!(event["Type"], "HttpApi", "{id}");
+            let p = &event["Properties"];
+            routed.insert((
+                id.clone(),
+                p["Method"].as_str().expect("method").to_owned(),
+                p["Path"].as_str().expect("path").to_owned(),
+            ));
+        }
+    }
+    let served: BTreeSet<(String, String, String)> = krv_server::routes()
+        .list()
+        .iter()
+        .map(|r| (krv_infra::function_id(r.group), r.method.to_string(), r.path.to_owned()))
+        .collect();
+    let missing: Vec<_> = served.difference(&routed).collect();
+    let extra: Vec<_> = routed.difference(&served).collect();
+    assert!(missing.is_empty(), "routes the template does not route: {missing:?}; {REGENERATE}");
+    assert!(extra.is_empty(), "template routes the server does not serve: {extra:?}; {REGENERATE}");
+}
+
+#[test]
+fn the_tables_match_their_definitions() {
+    let template = committed();
+    let resources = template["Resources"].as_object().expect("resources");
+    let tables: BTreeMap<&String, &Value> =
+        resources.iter().filter(|(_, r)| r["Type"] == "AWS::DynamoDB::Table").collect();
+    assert_eq!(tables.len(), TABLES.len());
+    for def in TABLES {
+        let table =
+            &tables.get(&krv_infra::table_id(def.name)).unwrap_or_else(|| panic!("{} missing", def.name))["Properties"];
+        assert_eq!(table["TableName"]["Fn::Sub"], format!("${{TablePrefix}}-{}", def.name));
+        let indexes: Vec<&str> = table["GlobalSecondaryIndexes"]
+            .as_array()
+            .expect("indexes")
+            .iter()
+            .filter_map(|i| i["IndexName"].as_str())
+            .collect();
+        assert_eq!(indexes, def.indexes, "{}", def.name);
+        assert_eq!(table["TimeToLiveSpecification"]["AttributeName"], "ttl");
+        assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    }
+}
+
+#[test]
+fn no_secret_is_a_literal() {
+    let template = committed();
+    let env = &template["Globals"]["Function"]["Environment"]["Variables"];
+    for name in ["SESSION_SIGNING_KEY", "ADMIN_SECRET", "ADMIN_REGISTER_SECRET"] {
+        let value = env[name]["Fn::Sub"].as_str().unwrap_or_else(|| panic!("{name} must be resolved at deploy time"));
+        assert!(value.starts_with("{{resolve:secretsmanager:"), "{name}: {value}");
+    }
+    for (id, resource) in template["Resources"].as_object().expect("resources") {
+        if let Some(vars) = resource["Properties"]["Environment"]["Variables"].as_object() {
+            for (name, value) in vars {
+                let secretish = name.contains("SECRET") || name.contains("KEY");
+                assert!(!(secretish && value.is_string()), "{id} sets {name} to a literal");
+            }
+        }
+    }
+}
+
+#[test]
+fn each_function_may_touch_only_its_own_tables_and_actions() {
+    let template = committed();
+    for (id, resource) in template["Resources"].as_object().expect("resources") {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let group = resource["Metadata"]["Binary"].as_str().and_then(|b| b.strip_prefix("krv-")).expect("binary name");
+        let allowed = krv_infra::access_of(group);
+        let statements = resource["Properties"]["Policies"][0]["Statement"].as_array().expect("statements");
+        assert_eq!(statements.len(), allowed.len(), "{id}");
+        for (statement, access) in statements.iter().zip(&allowed) {
+            assert_eq!(statement["Effect"], "Allow");
+            let actions: Vec<&str> =
+                statement["Action"].as_array().expect("actions").iter().filter_map(Value::as_str).collect();
+            assert!(actions.iter().all(|a| a.starts_with("dynamodb:") && !a.contains('*')), "{id}: {actions:?}");
+            let expected: Vec<String> = access.actions.iter().map(|a| format!("dynamodb:{a}")).collect();
+            assert_eq!(actions, expected, "{id} on {}", access.table);
+            for arn in statement["Resource"].as_array().expect("resources") {
+                let text = arn["Fn::Sub"].as_str().expect("ARN");
+                assert!(text.contains(&format!("table/${{TablePrefix}}-{}", access.table)), "{id}: {text}");
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router'
+import type { Role } from './api'
+import { can, loadMe, session } from './session'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Reachable without logging in. */
+    public?: boolean
+    /** The lowest role that sees the page. */
+    min?: Role
+    title?: string
+  }
+}
+
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: '/', redirect: '/account' },
+    { path: '/login', component: () => import('./views/LoginView.vue'), meta: { public: true, title: 'Log in' } },
+    { path: '/register', component: () => import('./views/RegisterView.vue'), meta: { public: true, title: 'Register' } },
+    { path: '/account', component: () => import('./views/AccountView.vue'), meta: { title: 'My account' } },
+    { path: '/users', component: () => import('./views/UsersView.vue'), meta: { min: 'operator', title: 'Users' } },
+    { path: '/invitations', component: () => import('./views/InvitationsView.vue'), meta: { min: 'operator', title: 'Invitations' } },
+    { path: '/groups', component: () => import('./views/GroupsView.vue'), meta: { min: 'operator', title: 'Groups' } },
+    { path: '/approvals', component: () => import('./views/ApprovalsView.vue'), meta: { min: 'operator', title: 'Approvals' } },
+    { path: '/audit', component: () => import('./views/AuditView.vue'), meta: { min: 'admin', title: 'Audit log' } },
+    { path: '/:rest(.*)*', component: () => import('./views/NotFoundView.vue'), meta: { public: true, title: 'Not found' } },
+  ],
+})
+
+router.beforeEach(async (to: RouteLocationNormalized) => {
+  if (!session.loaded) {
+    try {
+      await loadMe()
+    } catch {
+      // The service is unreachable: let the page show its own error.
+    }
+  }
+  if (to.meta.public) {
+    if (to.path === '/login' && session.user) return { path: (to.query.next as string) || '/account' }
+    return true
+  }
+  if (!session.user) return { path: '/login', query: to.fullPath !== '/account' ? { next: to.fullPath } : {} }
+  if (to.meta.min && !can(to.meta.min)) return { path: '/account' }
+  return true
+})
+
+router.afterEach((to) => {
+  document.title = to.meta.title ? `${to.meta.title} · KohakuRiver` : 'KohakuRiver'
+})
