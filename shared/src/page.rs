@@ -10,6 +10,13 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 
+/// The query string of a plain paginated list (`?limit=&cursor=`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 500;
 pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";

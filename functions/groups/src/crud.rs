@@ -32,16 +32,10 @@ fn parse_description(raw: &str) -> ApiResult<String> {
     Ok(raw.trim().to_owned())
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<page::PageQuery>,
 ) -> ApiResult<Response> {
     let limit = page::limit(q.limit)?;
     let after = page::decode_id('g', q.cursor.as_deref())?;

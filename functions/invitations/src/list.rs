@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use shared::auth::{ClientInfo, Require, min};
 use shared::extract::{Path, Query};
@@ -53,16 +53,10 @@ pub async fn view(state: &AppState, inv: &Invitation) -> ApiResult<InvitationVie
     })
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Admin>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<page::PageQuery>,
 ) -> ApiResult<Response> {
     let limit = page::limit(q.limit)?;
     let after = page::decode_id('i', q.cursor.as_deref())?;

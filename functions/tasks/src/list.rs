@@ -76,17 +76,11 @@ pub async fn get(
     Ok(Json(view(&task, sees_all(&caller, &task))))
 }
 
-#[derive(Deserialize)]
-pub struct PendingQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 /// Oldest first, in full (approvers must see `privileged` and `additional_mounts`).
 pub async fn pending(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
-    Query(q): Query<PendingQuery>,
+    Query(q): Query<page::PageQuery>,
 ) -> ApiResult<Response> {
     let limit = page::limit(q.limit)?;
     let after = q.cursor.as_deref().map(page::decode).transpose()?;

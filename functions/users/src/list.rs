@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
 use shared::auth::{Authenticated, Require, min};
 use shared::extract::{Path, Query};
 use shared::model::Role;
@@ -12,17 +11,11 @@ use shared::{ApiError, ApiResult, AppState, page};
 
 use crate::entry::{UserEntry, entries, find_user};
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 /// Newest first; `X-Next-Cursor` names the next page.
 pub async fn list_users(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<page::PageQuery>,
 ) -> ApiResult<Response> {
     let limit = page::limit(query.limit)?;
     let after = page::decode_id('u', query.cursor.as_deref())?;

@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::auth::{Caller, Require, min};
 use shared::extract::Query;
@@ -64,16 +63,10 @@ fn task_json(view: &VpsView, full: bool) -> Value {
     })
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Viewer>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<page::PageQuery>,
 ) -> ApiResult<Response> {
     let limit = page::limit(q.limit)?;
     let after = q.cursor.as_deref().map(page::decode).transpose()?;
