@@ -30,6 +30,10 @@ fn every_local_route_goes_to_its_groups_function_and_nothing_else_is_routed() {
             continue;
         }
         for event in resource["Properties"]["Events"].as_object().expect("events").values() {
+            if id == krv_infra::RETRY_FUNCTION {
+                assert_eq!(event["Type"], "Schedule", "the retry pass runs on a schedule, not behind the API");
+                continue;
+            }
             assert_eq!(event["Type"], "HttpApi", "{id}");
             let p = &event["Properties"];
             routed.insert((
@@ -77,7 +81,7 @@ fn the_tables_match_their_definitions() {
 fn no_secret_is_a_literal() {
     let template = committed();
     let env = &template["Globals"]["Function"]["Environment"]["Variables"];
-    for name in ["SESSION_SIGNING_KEY", "ADMIN_SECRET", "ADMIN_REGISTER_SECRET"] {
+    for name in ["SESSION_SIGNING_KEY", "ADMIN_SECRET", "ADMIN_REGISTER_SECRET", "DISPATCH_WEBHOOK_SECRET"] {
         let value = env[name]["Fn::Sub"].as_str().unwrap_or_else(|| panic!("{name} must be resolved at deploy time"));
         assert!(value.starts_with("{{resolve:secretsmanager:"), "{name}: {value}");
     }
@@ -115,4 +119,28 @@ fn each_function_may_touch_only_its_own_tables_and_actions() {
             }
         }
     }
+}
+
+#[test]
+fn failed_announcements_are_retried_on_a_schedule_when_a_webhook_is_configured() {
+    let template = committed();
+    let retry = &template["Resources"][krv_infra::RETRY_FUNCTION];
+    assert_eq!(retry["Metadata"]["Binary"], "krv-tasks-retry");
+    assert_eq!(retry["Condition"], "HasDispatchWebhook");
+    let events: Vec<&Value> = retry["Properties"]["Events"].as_object().expect("events").values().collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["Type"], "Schedule");
+    assert_eq!(
+        template["Conditions"]["HasDispatchWebhook"]["Fn::Not"][0]["Fn::Equals"][0]["Ref"],
+        "DispatchWebhookUrl"
+    );
+    assert_eq!(template["Parameters"]["DispatchWebhookUrl"]["Default"], "");
+}
+
+#[test]
+fn redis_is_reached_over_tls() {
+    let template = committed();
+    let url = &template["Globals"]["Function"]["Environment"]["Variables"]["REDIS_URL"]["Fn::Sub"];
+    assert!(url.as_str().is_some_and(|u| u.starts_with("rediss://")), "{url}");
+    assert_eq!(template["Resources"]["Redis"]["Properties"]["TransitEncryptionEnabled"], true);
 }

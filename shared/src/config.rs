@@ -88,10 +88,13 @@ pub struct StoreSettings {
     /// Upper bound of one store call, retries included: a dead store must turn
     /// into a 503 quickly rather than hang a request.
     pub timeout: Duration,
+    /// PEM certificates trusted for `rediss://` instead of the public roots
+    /// (`REDIS_CA_FILE`): self-hosted Redis behind a private CA.
+    pub redis_ca: Option<Vec<u8>>,
 }
 
 impl StoreSettings {
-    /// `TABLE_PREFIX`, `REDIS_URL`, `STORE_TIMEOUT_MS`.
+    /// `TABLE_PREFIX`, `REDIS_URL`, `REDIS_CA_FILE`, `STORE_TIMEOUT_MS`.
     pub fn from(env: &Env) -> Result<Self, EnvError> {
         let table_prefix = env.string_or("TABLE_PREFIX", "kohakuriver");
         if !table_prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -111,9 +114,32 @@ impl StoreSettings {
                 problem: "expected a redis:// or rediss:// URL (the value is not shown)".into(),
             });
         }
+        let redis_ca = match env.get("REDIS_CA_FILE") {
+            None => None,
+            Some(path) => {
+                if !redis_url.starts_with("rediss://") {
+                    return Err(EnvError {
+                        var: "REDIS_CA_FILE".into(),
+                        problem: "only applies to a rediss:// REDIS_URL (TLS)".into(),
+                    });
+                }
+                let pem = std::fs::read(&path).map_err(|e| EnvError {
+                    var: "REDIS_CA_FILE".into(),
+                    problem: format!("cannot read {path}: {e}"),
+                })?;
+                if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+                    return Err(EnvError {
+                        var: "REDIS_CA_FILE".into(),
+                        problem: format!("{path} holds no PEM certificate"),
+                    });
+                }
+                Some(pem)
+            }
+        };
         Ok(Self {
             table_prefix,
             redis_url: redis_url.into(),
+            redis_ca,
             timeout: Duration::from_millis(env.number_in("STORE_TIMEOUT_MS", 1500, 100..=30_000)?),
         })
     }

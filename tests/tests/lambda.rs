@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use http::StatusCode;
 use krv_tests::TestApp;
-use krv_tests::bins::binary;
 use krv_tests::lambda::LambdaRuntime;
 use serde_json::{Value, json};
 
@@ -41,36 +40,8 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("admin", "krv-admin"),
 ];
 
-/// A runtime emulator running the Lambda binary `bin` against `app`'s stores
-/// and settings.
 async fn lambda_for(app: &TestApp, bin: &str) -> LambdaRuntime {
-    let config = &app.state.config;
-    let stack = app.stack.lock().await;
-    let mut runtime = LambdaRuntime::start().await.expect("emulator starts");
-    let endpoint = stack.dynamo.endpoint();
-    let redis = stack.redis.url();
-    let key = config
-        .session_signing_key
-        .as_ref()
-        .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned())
-        .expect("signing key");
-    runtime
-        .spawn_function(
-            &binary(bin),
-            &[
-                ("AWS_ENDPOINT_URL", endpoint.as_str()),
-                ("REDIS_URL", redis.as_str()),
-                ("TABLE_PREFIX", config.stores.table_prefix.as_str()),
-                ("SESSION_SIGNING_KEY", key.as_str()),
-                ("ADMIN_REGISTER_SECRET", krv_tests::REGISTER_SECRET),
-                ("COOKIE_SECURE", "false"),
-                ("ARGON2_MEMORY_KIB", "64"),
-                ("ARGON2_ITERATIONS", "1"),
-                ("RUST_LOG", "warn"),
-            ],
-        )
-        .expect("function starts");
-    runtime
+    LambdaRuntime::for_app(app, bin, &[]).await
 }
 
 /// The API Gateway v2 response's status, headers and body (as JSON).

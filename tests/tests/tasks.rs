@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use http::Method;
+use krv_tests::lambda::LambdaRuntime;
 use krv_tests::{ADMIN_SECRET, Auth, TestApp, TestResponse};
 use serde_json::{Value, json};
 
@@ -156,7 +157,20 @@ async fn a_failing_webhook_never_loses_the_task_and_is_retried() {
         .send()
         .await
         .expect("update");
-    assert_eq!(krv_tasks::retry_dispatch(&app.state).await.expect("retry"), 1);
+    // On AWS the retry pass is its own Lambda on an EventBridge schedule: run
+    // the real binary with a scheduled event.
+    let retry = LambdaRuntime::for_app(
+        &app,
+        "krv-tasks-retry",
+        &[("DISPATCH_WEBHOOK_URL", &url), ("DISPATCH_WEBHOOK_SECRET", WEBHOOK_SECRET)],
+    )
+    .await;
+    let scheduled = json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-11-24T06:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/retry"], "detail": {}
+    });
+    assert_eq!(retry.invoke(scheduled).await, Ok(json!({"delivered": 1})));
     assert_eq!(receiver.verify(0)["task"]["task_id"], id.as_str());
     let task = app.call(Method::GET, &format!("/api/tasks/{id}"), Auth::Bearer(&op), None).await.json();
     assert_eq!(task["dispatch_state"], "delivered");

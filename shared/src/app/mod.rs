@@ -8,5 +8,5 @@ mod state;
 
 pub use layers::{RequestId, finish};
 pub use routes::{RouteInfo, Routes};
-pub use run::{run_lambda, serve_local, shutdown_signal};
+pub use run::{run_lambda, run_scheduled, serve_local, shutdown_signal};
 pub use state::{App, AppState, Keys};

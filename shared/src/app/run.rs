@@ -18,6 +18,27 @@ pub async fn run_lambda(routes: Routes) -> Result<(), lambda_http::Error> {
     lambda_http::run(routes.into_router(state)).await
 }
 
+/// The whole `main` of a scheduled Lambda (an EventBridge rule, no HTTP): the
+/// same configuration and clients as [`run_lambda`], then `job` once per
+/// invocation, whatever the event says. A store error fails the invocation so
+/// the schedule's failure metrics show it; the next tick tries again.
+pub async fn run_scheduled<F, Fut>(job: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(AppState) -> Fut,
+    Fut: Future<Output = Result<serde_json::Value, crate::store::StoreError>>,
+{
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    let config = Config::load_or_exit();
+    telemetry::init(config.log_format);
+    let state = AppState::connect(config, &Endpoint::default()).await?;
+    let job = &job;
+    lambda_runtime::run(lambda_runtime::service_fn(move |_: LambdaEvent<serde_json::Value>| {
+        let state = state.clone();
+        async move { job(state).await.map_err(lambda_http::Error::from) }
+    }))
+    .await
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves; requests in flight
 /// are finished first. Handlers see the peer address as `ConnectInfo<SocketAddr>`.
 pub async fn serve_local(

@@ -22,8 +22,17 @@ pub struct Redis {
 impl Redis {
     /// Prepares the connection; it is opened on first use and re-opened after failures.
     pub fn connect(settings: &StoreSettings, io: std::sync::Arc<super::io::IoCounters>) -> Result<Self, StoreError> {
-        let client = redis::Client::open(settings.redis_url.expose_secret())
-            .map_err(|e| StoreError::Internal(anyhow::anyhow!("REDIS_URL: {e}")))?;
+        let url = settings.redis_url.expose_secret();
+        // `rediss://` verifies the server against the bundled public roots
+        // (ElastiCache), or against `REDIS_CA_FILE` when a private CA signed it.
+        let client = match &settings.redis_ca {
+            Some(pem) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates { client_tls: None, root_cert: Some(pem.clone()) },
+            ),
+            None => redis::Client::open(url),
+        }
+        .map_err(|e| StoreError::Internal(anyhow::anyhow!("REDIS_URL: {e}")))?;
         let timeout = settings.timeout;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout.min(Duration::from_millis(500))))
