@@ -1,4 +1,4 @@
-.PHONY: dev test up down lint fmt tables infra bench
+.PHONY: dev test up down lint fmt tables infra package bench
 
 ## Start the local stack and the API on http://127.0.0.1:8000
 dev:
@@ -25,6 +25,10 @@ fmt:
 infra:
 	cargo run -q -p krv-infra --bin sam-template > infra/template.json
 	scripts/check-infra
+
+## Build every Lambda as a zip (target/lambda/<binary>/bootstrap.zip) and list the sizes
+package:
+	scripts/package-lambdas
 
 ## Run the benchmarks (see BENCHMARKS.md)
 bench:

@@ -88,10 +88,10 @@ pub fn template() -> Value {
             id.clone(),
             json!({
                 "Type": "AWS::Serverless::Function",
-                "Metadata": {"BuildMethod": "rust-cargolambda", "Binary": format!("krv-{group}")},
+                "Metadata": {"Binary": format!("krv-{group}")},
                 "Properties": {
                     "FunctionName": {"Fn::Sub": format!("${{TablePrefix}}-{group}")},
-                    "CodeUri": format!("../target/lambda/krv-{group}/"),
+                    "CodeUri": format!("../target/lambda/krv-{group}/bootstrap.zip"),
                     "Events": events,
                     "Policies": policy_of(group),
                     "LoggingConfig": {"LogGroup": {"Ref": format!("{id}Logs")}},
@@ -136,10 +136,10 @@ fn retry_function() -> Map<String, Value> {
         json!({
             "Type": "AWS::Serverless::Function",
             "Condition": "HasDispatchWebhook",
-            "Metadata": {"BuildMethod": "rust-cargolambda", "Binary": "krv-tasks-retry"},
+            "Metadata": {"Binary": "krv-tasks-retry"},
             "Properties": {
                 "FunctionName": {"Fn::Sub": "${TablePrefix}-tasks-retry"},
-                "CodeUri": "../target/lambda/krv-tasks-retry/",
+                "CodeUri": "../target/lambda/krv-tasks-retry/bootstrap.zip",
                 "Events": {"Every": {"Type": "Schedule", "Properties": {"Schedule": {"Ref": "DispatchRetrySchedule"}}}},
                 "Policies": policy_of("tasks-retry"),
                 "LoggingConfig": {"LogGroup": {"Ref": format!("{RETRY_FUNCTION}Logs")}},

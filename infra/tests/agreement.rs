@@ -144,3 +144,35 @@ fn redis_is_reached_over_tls() {
     assert!(url.as_str().is_some_and(|u| u.starts_with("rediss://")), "{url}");
     assert_eq!(template["Resources"]["Redis"]["Properties"]["TransitEncryptionEnabled"], true);
 }
+
+/// The binaries the `functions/` crates declare (`[[bin]] name = …`).
+fn lambda_binaries() -> BTreeSet<String> {
+    let functions = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    let mut names = BTreeSet::new();
+    for crate_dir in std::fs::read_dir(&functions).expect("functions/") {
+        let manifest = crate_dir.expect("entry").path().join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).expect("Cargo.toml");
+        let manifest: toml::Table = toml::from_str(&text).expect("TOML");
+        for bin in manifest.get("bin").and_then(|b| b.as_array()).into_iter().flatten() {
+            names.insert(bin["name"].as_str().expect("bin name").to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn every_function_deploys_the_zip_the_packaging_command_builds_for_its_binary() {
+    let template = committed();
+    let binaries = lambda_binaries();
+    let mut deployed = BTreeSet::new();
+    for (id, resource) in template["Resources"].as_object().expect("resources") {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let binary = resource["Metadata"]["Binary"].as_str().expect("binary name").to_owned();
+        assert!(binaries.contains(&binary), "{id} deploys {binary}, which no functions/ crate builds");
+        assert_eq!(resource["Properties"]["CodeUri"], format!("../target/lambda/{binary}/bootstrap.zip"), "{id}");
+        deployed.insert(binary);
+    }
+    assert_eq!(deployed, binaries, "every Lambda binary is deployed, once");
+}

@@ -44,6 +44,16 @@ pub fn decode(cursor: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this service issued"))
 }
 
+/// Unwraps a cursor made by [`encode`] whose position `valid` accepts; a
+/// forged position must never reach DynamoDB as a start key (an oversized key
+/// is a store error there, not a client's).
+pub fn decode_checked(cursor: Option<&str>, valid: impl Fn(&str) -> bool) -> Result<Option<String>, ApiError> {
+    match cursor.map(decode).transpose()? {
+        Some(position) if !valid(&position) => Err(ApiError::invalid("cursor", "is not a cursor this service issued")),
+        position => Ok(position),
+    }
+}
+
 /// A cursor naming the id to continue after, tagged with `kind` so cursors of
 /// one list are not taken by another.
 pub fn encode_id(kind: char, id: u64) -> String {

@@ -37,16 +37,16 @@ pub async fn list(
     if since > until {
         return Err(ApiError::invalid("since", "must not be after until"));
     }
-    let after = params
-        .cursor
-        .as_deref()
-        .map(|c| {
-            page::decode(c)?
-                .split_once('|')
-                .map(|(pk, sk)| (pk.to_owned(), sk.to_owned()))
-                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this service issued"))
-        })
-        .transpose()?;
+    // Filters become key values: bounded, so DynamoDB never sees an oversized key.
+    for (field, value) in [("actor", &params.actor), ("action", &params.action)] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
+            return Err(ApiError::invalid(field, "must be at most 100 characters long"));
+        }
+    }
+    let after = page::decode_checked(params.cursor.as_deref(), |p| {
+        p.len() <= 512 && p.split_once('|').is_some_and(|(pk, sk)| pk.contains('#') && sk.contains('#'))
+    })?
+    .and_then(|p| p.split_once('|').map(|(pk, sk)| (pk.to_owned(), sk.to_owned())));
     let query = AuditQuery {
         actor: params.actor.filter(|a| !a.is_empty()),
         action: params.action.filter(|a| !a.is_empty()),

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use shared::auth::{Require, min};
 use shared::extract::{Path, Query};
 use shared::model::task::{TaskStatus, TaskType};
+use shared::model::user::Username;
 use shared::store::tasks::{self, Filter, TaskRecord};
 use shared::store::users;
 use shared::{ApiError, ApiResult, AppState, page};
@@ -54,17 +55,22 @@ pub async fn list(
     let owner = match q.owner.as_deref() {
         None => None,
         Some("_system") => Some(None),
-        Some(name) => match users::find_by_username(&state.stores, &name.to_ascii_lowercase()).await? {
+        Some(name) => match users::find_by_username(&state.stores, &owner_key(name)?).await? {
             Some(user) => Some(Some(user.id)),
             // No such user owns nothing.
             None => return Ok(page::respond(Vec::<Value>::new(), None)),
         },
     };
-    let after = q.cursor.as_deref().map(page::decode).transpose()?;
+    let after = page::decode_checked(q.cursor.as_deref(), tasks::is_list_position)?;
     let filter = Filter { status, owner, task_type };
     let (found, next) = tasks::list(&state.stores, &filter, false, limit, after.as_deref()).await?;
     let views: Vec<Value> = found.iter().map(|t| view(t, sees_all(&caller, t))).collect();
     Ok(page::respond(views, next.map(|n| page::encode(&n))))
+}
+
+/// The lookup key of the `owner` filter: a username, or a 422.
+fn owner_key(name: &str) -> ApiResult<String> {
+    Username::parse(name).map(|n| n.key()).map_err(|_| ApiError::invalid("owner", "is not a username"))
 }
 
 pub async fn get(
@@ -83,7 +89,7 @@ pub async fn pending(
     Query(q): Query<page::PageQuery>,
 ) -> ApiResult<Response> {
     let limit = page::limit(q.limit)?;
-    let after = q.cursor.as_deref().map(page::decode).transpose()?;
+    let after = page::decode_checked(q.cursor.as_deref(), tasks::is_list_position)?;
     let filter = Filter { status: Some(TaskStatus::PendingApproval), ..Filter::default() };
     let (found, next) = tasks::list(&state.stores, &filter, true, limit, after.as_deref()).await?;
     let views: Vec<Value> = found.iter().map(|t| view(t, true)).collect();

@@ -89,6 +89,10 @@ async fn issue(
         Err(CreateError::NameTaken) => {
             Err(ApiError::conflict("token_name_taken", format!("You already have a token named {name:?}")))
         }
+        Err(CreateError::TooMany) => Err(ApiError::conflict(
+            "too_many_tokens",
+            format!("You hold {} tokens, the most allowed; revoke unused ones first", tokens::MAX_PER_USER),
+        )),
         Err(CreateError::Store(e)) => Err(e.into()),
     }
 }

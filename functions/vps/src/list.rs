@@ -69,7 +69,7 @@ pub async fn list(
     Query(q): Query<page::PageQuery>,
 ) -> ApiResult<Response> {
     let limit = page::limit(q.limit)?;
-    let after = q.cursor.as_deref().map(page::decode).transpose()?;
+    let after = page::decode_checked(q.cursor.as_deref(), tasks::is_list_position)?;
     let filter = Filter { task_type: Some(TaskType::Vps), ..Filter::default() };
     let (found, next) = tasks::list(&state.stores, &filter, false, limit, after.as_deref()).await?;
     let mut out = Vec::with_capacity(found.len());

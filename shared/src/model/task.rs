@@ -235,6 +235,9 @@ impl TaskSubmission {
             if self.required_gpus.iter().flatten().any(|g| *g > 255) {
                 err("required_gpus", "GPU indexes are 0 to 255");
             }
+            if self.required_gpus.iter().any(|gpus| gpus.len() > 64) {
+                err("required_gpus", "at most 64 GPUs per target");
+            }
         }
         if task_type == TaskType::Vps {
             if self.targets.len() > 1 {

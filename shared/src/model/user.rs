@@ -1,6 +1,7 @@
 //! Users as the API shows them, and username rules.
 
 use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
 
 use super::{Role, Timestamp};
 use crate::error::ApiError;
@@ -36,26 +37,35 @@ impl Username {
 /// "use the username".
 pub fn parse_display_name(raw: Option<&str>, username: &Username) -> Result<String, ApiError> {
     let name = raw.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(username.as_str());
-    if name.chars().count() > 100 {
-        return Err(ApiError::invalid("display_name", "must be at most 100 characters long"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid("display_name", "must not contain control characters"));
-    }
-    Ok(name.to_owned())
+    parse_label("display_name", name, 100)
 }
 
-/// A short human-chosen name (of a token, a group): trimmed, 1 to `max`
-/// characters, no control characters; a 422 on `field` otherwise.
+/// A short human-chosen name (of a token, a group, a person): Unicode in NFC
+/// (so "é" typed either way is one name), trimmed, 1 to `max` characters, and
+/// nothing invisible that could make two names look alike or reorder how a
+/// name reads; a 422 on `field` otherwise.
 pub fn parse_label(field: &str, raw: &str, max: usize) -> Result<String, ApiError> {
-    let name = raw.trim();
+    let name: String = raw.trim().nfc().collect();
     if name.is_empty() || name.chars().count() > max {
         return Err(ApiError::invalid(field, format!("must be 1 to {max} characters long")));
     }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid(field, "must not contain control characters"));
+    if name.chars().any(|c| c.is_control() || is_invisible_format(c)) {
+        return Err(ApiError::invalid(field, "must not contain control, invisible or text-direction characters"));
     }
-    Ok(name.to_owned())
+    Ok(name)
+}
+
+/// The key under which a name must be unique: NFC, then case folded (and
+/// NFC again, as lowercasing can decompose).
+pub fn name_key(name: &str) -> String {
+    name.nfc().collect::<String>().to_lowercase().nfc().collect()
+}
+
+/// Bidirectional controls ("Trojan Source"), zero-width space, word joiners and
+/// the byte-order mark. Zero-width (non-)joiners stay allowed: scripts and
+/// emoji sequences need them.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200b}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// The user object of the API (the original's fields plus `last_login_at`).
@@ -92,5 +102,14 @@ mod tests {
         assert_eq!(parse_display_name(Some("  "), &user).expect("ok"), "alice");
         assert_eq!(parse_display_name(Some("Alice A."), &user).expect("ok"), "Alice A.");
         assert!(parse_display_name(Some("a\u{0}b"), &user).is_err());
+    }
+
+    #[test]
+    fn names_are_nfc_and_keys_fold_case_and_form() {
+        assert_eq!(parse_label("name", " Cafe\u{301} ", 10).expect("ok"), "Caf\u{e9}");
+        assert_eq!(name_key("CAF\u{c9}"), name_key("cafe\u{301}"));
+        assert_ne!(name_key("cafe"), name_key("caf\u{e9}"));
+        assert!(parse_label("name", "\u{202e}txt", 10).is_err());
+        assert!(parse_label("name", "👩\u{200d}💻", 10).is_ok(), "emoji sequences keep their joiners");
     }
 }

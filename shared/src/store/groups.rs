@@ -56,7 +56,7 @@ pub fn group_pk(id: u64) -> String {
 }
 
 fn name_pk(name: &str) -> String {
-    format!("GROUPNAME#{}", name.to_lowercase())
+    format!("GROUPNAME#{}", crate::model::user::name_key(name))
 }
 
 fn member_sk(user_id: u64) -> String {
@@ -204,7 +204,7 @@ pub async fn update(
     let before = get(stores, id).await?.ok_or(GroupError::NotFound)?;
     let new_name = name.unwrap_or(&before.name);
     let new_description = description.unwrap_or(&before.description);
-    let renamed = new_name.to_lowercase() != before.name.to_lowercase();
+    let renamed = crate::model::user::name_key(new_name) != crate::model::user::name_key(&before.name);
     let update = built(
         Update::builder()
             .table_name(table)

@@ -62,6 +62,14 @@ fn sort_key(submitted: Timestamp, id: u64) -> String {
     format!("{:013}#{id:020}", submitted.millis())
 }
 
+/// Whether `position` has the shape [`list`] hands out (`<13 digits>#<20
+/// digits>`): anything else must not reach DynamoDB as a start key.
+pub fn is_list_position(position: &str) -> bool {
+    position.split_once('#').is_some_and(|(ms, id)| {
+        ms.len() == 13 && id.len() == 20 && ms.bytes().chain(id.bytes()).all(|b| b.is_ascii_digit())
+    })
+}
+
 fn owner_partition(owner: Option<u64>) -> String {
     owner.map_or_else(|| "OWNER#system".to_owned(), |id| format!("OWNER#{id}"))
 }

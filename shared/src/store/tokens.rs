@@ -13,7 +13,7 @@
 
 use std::sync::LazyLock;
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use redis::Script;
 use serde::{Deserialize, Serialize};
 
@@ -109,8 +109,32 @@ pub struct Issued {
 pub enum CreateError {
     #[error("name taken")]
     NameTaken,
+    #[error("the user holds the most tokens allowed")]
+    TooMany,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The most tokens one user may hold, so a user's token list (unpaginated,
+/// as the original's clients expect) stays small.
+pub const MAX_PER_USER: u32 = 100;
+
+/// `ADD count :delta` on the user's token counter; with `cap`, only while it
+/// is below the cap (the counter and the token are one transaction, so many
+/// concurrent creations cannot pass it).
+fn count_action(table: &str, user_id: u64, delta: i64, cap: Option<u32>) -> Result<TransactWriteItem, StoreError> {
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(format!("TOKENCOUNT#{user_id}"), "COUNT")))
+        .update_expression("ADD #c :d")
+        .expression_attribute_names("#c", "count")
+        .expression_attribute_values(":d", n(delta));
+    if let Some(cap) = cap {
+        update = update
+            .condition_expression("attribute_not_exists(#c) OR #c < :cap")
+            .expression_attribute_values(":cap", n(cap));
+    }
+    Ok(TransactWriteItem::builder().update(built(update.build())?).build())
 }
 
 fn put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
@@ -157,12 +181,16 @@ pub async fn create(
         put(table, by_name)?,
         put(table, by_id)?,
         audit(&record).transact_put(stores, retention_days)?,
+        count_action(table, user_id, 1, Some(MAX_PER_USER))?,
     ];
     match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
         Ok(_) => Ok(Issued { token, record }),
         Err(err) => match classify(err) {
             Failure::TransactionCanceled(reasons) if reasons.get(1).is_some_and(|r| r == "ConditionalCheckFailed") => {
                 Err(CreateError::NameTaken)
+            }
+            Failure::TransactionCanceled(reasons) if reasons.get(4).is_some_and(|r| r == "ConditionalCheckFailed") => {
+                Err(CreateError::TooMany)
             }
             Failure::TransactionCanceled(reasons) => {
                 Err(StoreError::Internal(anyhow::anyhow!("token creation cancelled: {reasons:?}")).into())
@@ -227,6 +255,7 @@ pub async fn revoke(
         TransactWriteItem::builder().delete(remove).build(),
         delete(table, name_pk(token.user_id, &token.name), "TOKENNAME")?,
         delete(table, id_pk(token.id), "TOKENID")?,
+        count_action(table, token.user_id, -1, None)?,
     ];
     if let Some(event) = audit {
         items.push(event.transact_put(stores, retention_days)?);
@@ -246,6 +275,16 @@ pub async fn revoke_all_of(stores: &Stores, user_id: u64) -> Result<usize, Store
     for token in &tokens {
         revoke(stores, token, None, 0).await?;
     }
+    // The counter goes with the user (ids are never reused, so this only
+    // keeps the table tidy).
+    stores
+        .dynamo
+        .delete_item()
+        .table_name(&stores.tables.tokens)
+        .set_key(Some(key(format!("TOKENCOUNT#{user_id}"), "COUNT")))
+        .send()
+        .await
+        .map_err(dynamo::store_error)?;
     Ok(tokens.len())
 }
 
