@@ -59,6 +59,17 @@ pub struct PasswordHashing {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+    /// `ARGON2_MAX_CONCURRENT`: hashes running at once in this process; more
+    /// wait their turn. Defaults to one core fewer than the machine has (at
+    /// least one), so a burst of logins never takes every core from the
+    /// requests that need none.
+    pub max_concurrent: u32,
+}
+
+/// One core fewer than the machine has, at least one.
+fn default_hashing_slots() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    u32::try_from(cores.saturating_sub(1).max(1)).unwrap_or(1)
 }
 
 /// Failed-login throttling limits (SPEC section 4).
@@ -231,6 +242,7 @@ impl Config {
                 memory_kib: env.number_in("ARGON2_MEMORY_KIB", 19_456, 8..=4_194_304)?,
                 iterations: env.number_in("ARGON2_ITERATIONS", 2, 1..=100)?,
                 parallelism: env.number_in("ARGON2_PARALLELISM", 1, 1..=16)?,
+                max_concurrent: env.number_in("ARGON2_MAX_CONCURRENT", default_hashing_slots(), 1..=1024)?,
             },
             login_throttle: LoginThrottle {
                 free_failures: env.number_in("LOGIN_FREE_FAILURES", 5, 1..=1000)?,
@@ -328,7 +340,15 @@ mod tests {
         assert!(config.auth_enabled);
         assert_eq!(config.session_expire_hours, 24);
         assert!(config.cookie_secure);
-        assert_eq!(config.password_hashing, PasswordHashing { memory_kib: 19_456, iterations: 2, parallelism: 1 });
+        assert_eq!(
+            config.password_hashing,
+            PasswordHashing {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1,
+                max_concurrent: default_hashing_slots()
+            }
+        );
         assert_eq!(config.login_throttle.free_failures, 5);
         assert_eq!(config.login_throttle.lockout_failures, 10);
         assert_eq!(config.login_throttle.address_failures, 100);

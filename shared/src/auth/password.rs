@@ -1,11 +1,12 @@
 //! Passwords: argon2id hashing off the async runtime, and the password policy.
 
 use std::collections::HashSet;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
 
 use crate::config::PasswordHashing;
 use crate::error::ApiError;
@@ -45,13 +46,26 @@ pub fn check_new(field: &str, password: &str, username: &Username) -> Result<(),
 #[derive(Debug, Clone)]
 pub struct Hasher {
     params: Params,
+    /// Turns to hash: bounded below the core count, so hashing cannot starve
+    /// the runtime's threads (other requests would wait for a core).
+    slots: Arc<Semaphore>,
 }
 
 impl Hasher {
     pub fn new(cfg: PasswordHashing) -> Result<Self, ApiError> {
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("argon2 parameters: {e}")))?;
-        Ok(Self { params })
+        let slots = Arc::new(Semaphore::new(usize::try_from(cfg.max_concurrent).unwrap_or(1).max(1)));
+        Ok(Self { params, slots })
+    }
+
+    /// Runs `work` on a blocking thread once a hashing slot is free.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        let _slot = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing slots: {e}")))?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing task: {e}")))
     }
 
     fn argon2(&self) -> Argon2<'static> {
@@ -62,12 +76,11 @@ impl Hasher {
     pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
         let argon2 = self.argon2();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
+        self.run(move || {
             let salt = SaltString::generate(&mut OsRng);
             argon2.hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
         })
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing task: {e}")))?
+        .await?
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing: {e}")))
     }
 
@@ -78,7 +91,7 @@ impl Hasher {
         let argon2 = self.argon2();
         let password = password.to_owned();
         let stored = stored.map(str::to_owned);
-        tokio::task::spawn_blocking(move || match stored.as_deref().map(PasswordHash::new) {
+        self.run(move || match stored.as_deref().map(PasswordHash::new) {
             Some(Ok(hash)) => argon2.verify_password(password.as_bytes(), &hash).is_ok(),
             Some(Err(_)) | None => {
                 // Equal cost to a verification: one argon2 run with the same parameters.
@@ -88,7 +101,6 @@ impl Hasher {
             }
         })
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("verification task: {e}")))
     }
 }
 
@@ -96,8 +108,32 @@ impl Hasher {
 mod tests {
     use super::*;
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashing_takes_a_slot_and_gives_it_back() {
+        let hasher = Hasher::new(PasswordHashing { memory_kib: 64, iterations: 1, parallelism: 1, max_concurrent: 1 })
+            .expect("params");
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let busy = hasher.clone();
+        let held = tokio::spawn(async move { busy.run(move || wait.recv().is_ok()).await });
+        while hasher.slots.available_permits() != 0 {
+            tokio::task::yield_now().await;
+        }
+        // The only slot is taken: a second hash waits rather than running.
+        let second = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.hash("another-password").await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!second.is_finished(), "a second hash must wait for the slot");
+        release.send(()).expect("release");
+        assert!(held.await.expect("join").expect("ran"));
+        assert!(second.await.expect("join").is_ok());
+        assert_eq!(hasher.slots.available_permits(), 1);
+    }
+
     fn hasher() -> Hasher {
-        Hasher::new(PasswordHashing { memory_kib: 64, iterations: 1, parallelism: 1 }).expect("params")
+        Hasher::new(PasswordHashing { memory_kib: 64, iterations: 1, parallelism: 1, max_concurrent: 1 })
+            .expect("params")
     }
 
     #[test]
