@@ -5,6 +5,7 @@
 pub mod app;
 pub mod bins;
 pub mod lambda;
+pub mod load;
 pub mod stack;
 
 pub use app::{ADMIN_SECRET, Auth, PASSWORD, REGISTER_SECRET, ServerGuard, TestApp, TestResponse};
