@@ -6,6 +6,8 @@ pub mod app;
 pub mod bins;
 pub mod lambda;
 pub mod load;
+pub mod proc_stats;
+pub mod server_process;
 pub mod stack;
 
 pub use app::{ADMIN_SECRET, Auth, PASSWORD, REGISTER_SECRET, ServerGuard, TestApp, TestResponse};

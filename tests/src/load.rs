@@ -70,13 +70,29 @@ pub struct LoadClient {
     http: reqwest::Client,
     started: Instant,
     samples: Arc<Mutex<Vec<Sample>>>,
+    /// Whether [`LoadClient::send`] keeps its samples (a long soak checks
+    /// each answer as it comes instead of keeping millions of them).
+    keep: bool,
 }
 
 impl LoadClient {
-    /// A client for the service at `base` (`http://127.0.0.1:PORT`).
+    /// A client for the service at `base` (`http://127.0.0.1:PORT`) that
+    /// keeps every sample.
     pub fn new(base: &str) -> Self {
         let http = reqwest::Client::builder().timeout(CLIENT_TIMEOUT).build().expect("HTTP client builds");
-        Self { base: base.to_owned(), http, started: Instant::now(), samples: Arc::new(Mutex::new(Vec::new())) }
+        Self {
+            base: base.to_owned(),
+            http,
+            started: Instant::now(),
+            samples: Arc::new(Mutex::new(Vec::new())),
+            keep: true,
+        }
+    }
+
+    /// Like [`LoadClient::new`], but keeping no samples: the caller checks
+    /// each one [`LoadClient::send`] returns.
+    pub fn unrecorded(base: &str) -> Self {
+        Self { keep: false, ..Self::new(base) }
     }
 
     /// Time since this client was made (the clock samples are measured on).
@@ -129,7 +145,9 @@ impl LoadClient {
             Err(e) => (None, None, Value::Null, Some(format!("{e:?}")), None),
         };
         let sample = Sample { op, sent, answered: self.now(), status, retry_after, body, error };
-        self.samples.lock().expect("samples lock").push(sample.clone());
+        if self.keep {
+            self.samples.lock().expect("samples lock").push(sample.clone());
+        }
         (sample, session)
     }
 
