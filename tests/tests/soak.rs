@@ -10,9 +10,9 @@
 //!   [`FD_SLACK`];
 //! - no memory leak: after the warm-up its resident memory (`VmRSS`) never
 //!   exceeds the warm-up's peak by more than [`RSS_SLACK_KIB`], however long
-//!   the run. At the ~600 requests a second this machine reaches (debug
+//!   the run. At the 400–600 requests a second this machine reaches (debug
 //!   build), a leak of 1 KiB a request fails the default 30 s run, and one of
-//!   100 bytes the 300 s run.
+//!   about 100 bytes the 300 s run (results in BENCHMARKS.md).
 //!
 //! Logins succeed every time, and the login throttle counts failures only, so
 //! the soak never trips it and needs no throttle settings. Password hashing
