@@ -118,13 +118,12 @@ async fn user_client(
     let mut round = 0u64;
     while !stop.load(Ordering::SeqCst) {
         round += 1;
-        if round % LOGIN_EVERY == 0
+        if round.is_multiple_of(LOGIN_EVERY)
             && let Some(fresh) = login(&client, &tally, &name).await
+            && let Some(old) = session.replace(fresh)
         {
-            if let Some(old) = session.replace(fresh) {
-                let request = client.request(Method::POST, "/api/auth/logout", Some(&old), None);
-                expect(&client, &tally, "logout", request, StatusCode::OK).await;
-            }
+            let request = client.request(Method::POST, "/api/auth/logout", Some(&old), None);
+            expect(&client, &tally, "logout", request, StatusCode::OK).await;
         }
         if let Some(session) = &session {
             let request = client.request(Method::GET, "/api/auth/me", Some(session), None);
