@@ -11,7 +11,7 @@
 //!   there, and nothing is half-applied (users and their username
 //!   reservations, role and admin counters, invitation uses and the users
 //!   registered with them, tokens and their lookup items, tasks and the
-//!   pending-approval counter).
+//!   pending-approval counter, and one audit event per change made).
 //!
 //! Sessions live only in Redis, and the test Redis keeps no data across a
 //! restart, so a session may answer 401 after Redis comes back; its client
@@ -593,6 +593,24 @@ async fn check_stored(app: &TestApp, acked: &Acked) {
     for id in &acked.approved {
         assert_eq!(status.get(id).map(String::as_str), Some("assigning"), "acknowledged approval of task {id}");
     }
+    // Audit events go into the same transactions: one per change made, none for
+    // a change that failed.
+    let audit = scan(app, &tables.audit).await;
+    let events = |action: &str| {
+        audit
+            .iter()
+            .filter(|e| get_s(e, "action").ok().as_deref() == Some(action))
+            .filter(|e| get_s(e, "outcome").ok().as_deref() == Some("success"))
+            .count()
+    };
+    let assigning = status.values().filter(|s| *s == "assigning").count();
+    // Every user but the first admin (registered with the secret) was made by an admin or an invitation.
+    assert_eq!(events("user.create"), users.len() - viewers - 1, "user.create events vs users");
+    assert_eq!(events("invitation.use"), viewers, "invitation.use events vs users registered with it");
+    assert_eq!(events("token.create"), records.len(), "token.create events vs tokens");
+    assert_eq!(events("task.submit"), status.len(), "task.submit events vs tasks (one task per submission)");
+    assert_eq!(events("task.approve"), assigning, "task.approve events vs approved tasks");
+
     let badge = app
         .call(http::Method::GET, "/api/tasks/pending-approval/count", Auth::Bearer(&admin_of(app).await), None)
         .await;
