@@ -414,6 +414,7 @@ async fn store_outages_under_load_answer_503_quickly_recover_and_lose_no_acknowl
         check_outage(&samples, outage);
     }
     check_stored(&app, &acked).await;
+    check_redis_expiry(&app).await;
 }
 
 /// Every answer: in time, and either the expected success or a proper 503,
@@ -615,6 +616,37 @@ async fn check_stored(app: &TestApp, acked: &Acked) {
         .call(http::Method::GET, "/api/tasks/pending-approval/count", Auth::Bearer(&admin_of(app).await), None)
         .await;
     assert_eq!(badge.json()["count"].as_u64(), Some(u64::try_from(pending).expect("count")), "the badge as served");
+}
+
+/// Redis holds nothing for good: every key of this deployment (sessions and
+/// their per-user indexes, caches, throttle counters, activity markers) has a
+/// TTL, so no write cut short by an outage leaves an entry that never expires.
+/// The one exception by design is the index of all live sessions (`allsess`),
+/// which every login prunes of expired entries instead.
+async fn check_redis_expiry(app: &TestApp) {
+    let redis = &app.state.stores.redis;
+    let pruned_instead = redis.key("allsess");
+    let mut cursor = 0u64;
+    let mut keys: Vec<String> = Vec::new();
+    loop {
+        let mut scan = redis::cmd("SCAN");
+        scan.arg(cursor).arg("MATCH").arg(redis.key("*")).arg("COUNT").arg(1000);
+        let (next, batch): (u64, Vec<String>) = redis.query(&scan).await.expect("scan redis");
+        keys.extend(batch);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    assert!(!keys.is_empty(), "no key in Redis after the run");
+    let mut forever = Vec::new();
+    for key in &keys {
+        let ttl: i64 = redis.query(redis::cmd("PTTL").arg(key)).await.expect("pttl");
+        if ttl == -1 && *key != pruned_instead {
+            forever.push(key.clone());
+        }
+    }
+    assert!(forever.is_empty(), "{} of {} Redis keys never expire: {forever:?}", forever.len(), keys.len());
 }
 
 /// A fresh session of the admin (sessions may have died with Redis' data).
