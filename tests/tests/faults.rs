@@ -17,19 +17,17 @@
 //! restart, so a session may answer 401 after Redis comes back; its client
 //! logs in again, which is part of what "recovers" means here.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use krv_tests::invariants::{self, Snapshot};
 use krv_tests::load::{LoadClient, Sample};
+use krv_tests::store_faults::StoreFault;
 use krv_tests::{Auth, PASSWORD, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use shared::store::item::{get_n, get_s, opt_n};
-
-type Item = HashMap<String, AttributeValue>;
+use shared::store::item::get_n;
 
 /// The promise: an answer, success or 503, within this long.
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
@@ -264,85 +262,23 @@ async fn until_all_succeed(client: &LoadClient, since: Duration, limit: Duration
     }
 }
 
-/// A way a store fails. Stopped stores refuse connections at once; a frozen
-/// Redis and an unresponsive DynamoDB accept them and never answer, so only
-/// the service's own timeouts stand between a client and a hang.
-#[derive(Debug, Clone, Copy)]
-enum Fault {
-    RedisStopped,
-    DynamoStopped,
-    BothStopped,
-    RedisFrozen,
-    DynamoUnresponsive,
-}
-
 /// In order: Redis, then DynamoDB, then both, each started again after its
-/// outage; then the two hanging kinds.
-const FAULTS: [Fault; 5] =
-    [Fault::RedisStopped, Fault::DynamoStopped, Fault::BothStopped, Fault::RedisFrozen, Fault::DynamoUnresponsive];
+/// outage; then the two kinds that hang.
+const FAULTS: [StoreFault; 5] = [
+    StoreFault::RedisStopped,
+    StoreFault::DynamoStopped,
+    StoreFault::BothStopped,
+    StoreFault::RedisFrozen,
+    StoreFault::DynamoUnresponsive,
+];
 
-impl Fault {
-    fn name(self) -> &'static str {
-        match self {
-            Self::RedisStopped => "Redis stopped",
-            Self::DynamoStopped => "DynamoDB stopped",
-            Self::BothStopped => "both stores stopped",
-            Self::RedisFrozen => "Redis frozen",
-            Self::DynamoUnresponsive => "DynamoDB unresponsive",
-        }
-    }
-
-    fn lasts(self) -> Duration {
-        match self {
-            Self::RedisFrozen | Self::DynamoUnresponsive => HANG,
-            _ => OUTAGE,
-        }
-    }
-
-    fn redis(self) -> bool {
-        matches!(self, Self::RedisStopped | Self::BothStopped | Self::RedisFrozen)
-    }
-
-    fn dynamo(self) -> bool {
-        matches!(self, Self::DynamoStopped | Self::BothStopped | Self::DynamoUnresponsive)
-    }
-
-    async fn begin(self, app: &TestApp) {
-        let mut stack = app.stack.lock().await;
-        match self {
-            Self::RedisFrozen => stack.redis.freeze().expect("redis freezes"),
-            Self::DynamoUnresponsive => stack.hang_dynamo().await.expect("dynamodb hangs"),
-            _ => {
-                if self.redis() {
-                    stack.redis.stop();
-                }
-                if self.dynamo() {
-                    stack.dynamo.stop().await;
-                }
-            }
-        }
-    }
-
-    async fn end(self, app: &TestApp) {
-        let mut stack = app.stack.lock().await;
-        match self {
-            Self::RedisFrozen => stack.redis.thaw().expect("redis thaws"),
-            Self::DynamoUnresponsive => stack.unhang_dynamo().await.expect("dynamodb answers again"),
-            _ => {
-                if self.redis() {
-                    stack.redis.restart().await.expect("redis restarts");
-                }
-                if self.dynamo() {
-                    stack.dynamo.restart().await.expect("dynamodb restarts");
-                }
-            }
-        }
-    }
+fn lasts(fault: StoreFault) -> Duration {
+    if fault.hangs() { HANG } else { OUTAGE }
 }
 
 /// One outage, from when to when (on the client's clock).
 struct Outage {
-    fault: Fault,
+    fault: StoreFault,
     down: Duration,
     up: Duration,
     recovered_in: Duration,
@@ -378,11 +314,11 @@ async fn store_outages_under_load_answer_503_quickly_recover_and_lose_no_acknowl
 
     let mut outages = Vec::new();
     for fault in FAULTS {
-        fault.begin(&app).await;
+        fault.begin(&mut *app.stack.lock().await).await.expect("the fault begins");
         let down = client.now();
-        tokio::time::sleep(fault.lasts()).await;
+        tokio::time::sleep(lasts(fault)).await;
         let up = client.now();
-        fault.end(&app).await;
+        fault.end(&mut *app.stack.lock().await).await.expect("the stores come back");
         let restarted = client.now();
         let recovered_in = until_all_succeed(&client, restarted, RECOVERY, &format!("{} ended", fault.name())).await;
         outages.push(Outage { fault, down, up, recovered_in });
@@ -414,7 +350,6 @@ async fn store_outages_under_load_answer_503_quickly_recover_and_lose_no_acknowl
         check_outage(&samples, outage);
     }
     check_stored(&app, &acked).await;
-    check_redis_expiry(&app).await;
 }
 
 /// Every answer: in time, and either the expected success or a proper 503,
@@ -429,11 +364,8 @@ fn check_answers(samples: &[Sample], outages: &[Outage]) {
             .min()
             .unwrap_or(Duration::MAX)
     };
-    let lost: Vec<(Duration, Duration)> = outages
-        .iter()
-        .filter(|o| matches!(o.fault, Fault::RedisStopped | Fault::BothStopped))
-        .map(|o| (o.down, relogged(o.up)))
-        .collect();
+    let lost: Vec<(Duration, Duration)> =
+        outages.iter().filter(|o| o.fault.loses_redis_data()).map(|o| (o.down, relogged(o.up))).collect();
     let mut bad = Vec::new();
     for s in samples {
         let expected = s.status.is_some_and(|st| st.as_u16() == expected_status(s.op));
@@ -476,102 +408,29 @@ fn check_outage(samples: &[Sample], outage: &Outage) {
     }
 }
 
-/// Every item of `table` (a test may scan; request handling never does).
-async fn scan(app: &TestApp, table: &str) -> Vec<Item> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = app
-            .state
-            .stores
-            .dynamo
-            .scan()
-            .table_name(table)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan after the stores came back");
-        items.extend(out.items().iter().cloned());
-        match out.last_evaluated_key() {
-            Some(k) if !k.is_empty() => start = Some(k.clone()),
-            _ => return items,
-        }
-    }
-}
-
-fn pk(item: &Item) -> String {
-    get_s(item, "pk").expect("pk")
-}
-
-fn sk(item: &Item) -> String {
-    get_s(item, "sk").expect("sk")
-}
-
-fn counter(items: &[Item], name: &str) -> i64 {
-    items.iter().find(|i| pk(i) == "COUNTER" && sk(i) == name).and_then(|i| opt_n(i, "value")).unwrap_or(0)
-}
-
-/// The stored state, read straight from DynamoDB, against what was acknowledged.
+/// The stored state, read straight from DynamoDB, consistent in itself (see
+/// `krv_tests::invariants`) and holding every acknowledged write.
 async fn check_stored(app: &TestApp, acked: &Acked) {
     assert!(!acked.users.is_empty() && !acked.invited.is_empty(), "no user creation was acknowledged");
     assert!(!acked.approved.is_empty() && !acked.tokens.is_empty(), "no approval or token was acknowledged");
-    let tables = &app.state.stores.tables;
+    let stored = Snapshot::read(&app.state.stores).await.expect("stores readable after the run");
 
-    // Users: each with exactly its username reservation, and the counters exact.
-    let identity = scan(app, &tables.identity).await;
-    let users: HashMap<u64, &Item> =
-        identity.iter().filter(|i| sk(i) == "USER").map(|i| (get_n(i, "id").expect("user id"), i)).collect();
-    let reservations: HashMap<String, u64> = identity
-        .iter()
-        .filter(|i| sk(i) == "USERNAME")
-        .map(|i| (pk(i).trim_start_matches("USERNAME#").to_owned(), get_n(i, "user_id").expect("reserved id")))
-        .collect();
-    assert_eq!(reservations.len(), users.len(), "username reservations and users differ in number");
-    for (id, user) in &users {
-        let name_key = get_s(user, "username_key").expect("username_key");
-        assert_eq!(reservations.get(&name_key), Some(id), "user {id} ({name_key}) without its reservation");
-    }
+    // Users: each with exactly its username reservation, the counters exact.
+    let users = stored.consistent_users();
     for (id, name) in acked.users.iter().chain(&acked.invited) {
-        let user = users.get(id).unwrap_or_else(|| panic!("acknowledged user {id} ({name}) is missing"));
-        assert_eq!(&get_s(user, "username").expect("username"), name);
+        let (stored_name, _, _) = users.get(id).unwrap_or_else(|| panic!("acknowledged user {id} ({name}) is missing"));
+        assert_eq!(stored_name, name);
     }
-    let role_of = |u: &&Item| get_s(u, "role").expect("role");
-    for role in ["viewer", "user", "operator", "admin"] {
-        let holding = users.values().filter(|u| role_of(u) == role).count();
-        assert_eq!(counter(&identity, &format!("role:{role}")), i64::try_from(holding).expect("count"), "{role} count");
-    }
-    let active_admins = users
-        .values()
-        .filter(|u| role_of(u) == "admin" && u.get("is_active").and_then(|v| v.as_bool().ok()) == Some(&true));
-    assert_eq!(counter(&identity, "active_admins"), i64::try_from(active_admins.count()).expect("count"));
 
     // The invitation: one use per user it registered (only it makes viewers).
-    let invitations = scan(app, &tables.invitations).await;
-    let invitation = invitations.iter().find(|i| sk(i) == "INV").expect("the invitation");
-    let viewers = users.values().filter(|u| role_of(u) == "viewer").count();
-    assert_eq!(
-        get_n::<usize>(invitation, "uses").expect("uses"),
-        viewers,
-        "invitation uses vs users registered with it"
-    );
+    let viewers = users.values().filter(|(_, role, _)| role == "viewer").count();
+    let invitations = stored.invitations();
+    let [invitation] = invitations.as_slice() else { panic!("{} invitations, expected one", invitations.len()) };
+    assert_eq!(get_n::<usize>(invitation, "uses").expect("uses"), viewers, "invitation uses vs users it registered");
 
-    // Tokens: each with both lookup items, no lookup without its token.
-    let token_items = scan(app, &tables.tokens).await;
-    let by_kind = |kind: &str| -> HashMap<String, String> {
-        token_items.iter().filter(|i| sk(i) == kind).map(|i| (pk(i), get_s(i, "hash").expect("hash"))).collect()
-    };
-    let (by_id, by_name) = (by_kind("TOKENID"), by_kind("TOKENNAME"));
-    let records: Vec<&Item> = token_items.iter().filter(|i| sk(i) == "TOKEN").collect();
-    assert_eq!((by_id.len(), by_name.len()), (records.len(), records.len()), "token lookups vs tokens");
-    let mut token_ids = HashSet::new();
-    for record in &records {
-        let (id, hash) = (get_n::<u64>(record, "id").expect("id"), get_s(record, "hash").expect("hash"));
-        let owner = get_n::<u64>(record, "user_id").expect("owner");
-        let name = get_s(record, "name").expect("name").to_lowercase();
-        assert_eq!(by_id.get(&format!("TOKENID#{id}")), Some(&hash), "token {id} without its id lookup");
-        assert_eq!(by_name.get(&format!("TOKENNAME#{owner}#{name}")), Some(&hash), "token {id} without its name");
-        token_ids.insert(id);
-    }
+    // Tokens: each with both lookup items, none without its token; the
+    // acknowledged ones there and working.
+    let token_ids = stored.consistent_tokens();
     for (id, token) in &acked.tokens {
         assert!(token_ids.contains(id), "acknowledged token {id} is missing");
         app.call(http::Method::GET, "/api/auth/me", Auth::Bearer(token), None)
@@ -580,73 +439,34 @@ async fn check_stored(app: &TestApp, acked: &Acked) {
     }
 
     // Tasks: the badge counter equals the tasks waiting; acknowledged ones are there.
-    let task_items = scan(app, &tables.tasks).await;
-    let status: HashMap<u64, String> = task_items
-        .iter()
-        .filter(|i| sk(i) == "TASK")
-        .map(|i| (get_n(i, "id").expect("task id"), get_s(i, "status").expect("status")))
-        .collect();
-    let pending = status.values().filter(|s| *s == "pending_approval").count();
-    assert_eq!(counter(&task_items, "pending_approval"), i64::try_from(pending).expect("count"), "badge vs tasks");
+    let status = stored.consistent_tasks();
     for id in &acked.tasks {
         assert!(status.contains_key(id), "acknowledged task {id} is missing");
     }
     for id in &acked.approved {
         assert_eq!(status.get(id).map(String::as_str), Some("assigning"), "acknowledged approval of task {id}");
     }
-    // Audit events go into the same transactions: one per change made, none for
-    // a change that failed.
-    let audit = scan(app, &tables.audit).await;
-    let events = |action: &str| {
-        audit
-            .iter()
-            .filter(|e| get_s(e, "action").ok().as_deref() == Some(action))
-            .filter(|e| get_s(e, "outcome").ok().as_deref() == Some("success"))
-            .count()
-    };
-    let assigning = status.values().filter(|s| *s == "assigning").count();
-    // Every user but the first admin (registered with the secret) was made by an admin or an invitation.
-    assert_eq!(events("user.create"), users.len() - viewers - 1, "user.create events vs users");
-    assert_eq!(events("invitation.use"), viewers, "invitation.use events vs users registered with it");
-    assert_eq!(events("token.create"), records.len(), "token.create events vs tokens");
-    assert_eq!(events("task.submit"), status.len(), "task.submit events vs tasks (one task per submission)");
-    assert_eq!(events("task.approve"), assigning, "task.approve events vs approved tasks");
 
+    // Audit events go into the same transactions: one per change made, none
+    // for a change that failed. Every user but the first admin (registered
+    // with the secret) was made by an admin or an invitation.
+    let assigning = status.values().filter(|s| *s == "assigning").count();
+    assert_eq!(stored.events("user.create"), users.len() - viewers - 1, "user.create events vs users");
+    assert_eq!(stored.events("invitation.use"), viewers, "invitation.use events vs users registered with it");
+    assert_eq!(stored.events("token.create"), token_ids.len(), "token.create events vs tokens");
+    assert_eq!(stored.events("task.submit"), status.len(), "task.submit events vs tasks (one per submission)");
+    assert_eq!(stored.events("task.approve"), assigning, "task.approve events vs approved tasks");
+
+    // The badge as served agrees.
+    let pending = status.values().filter(|s| *s == "pending_approval").count();
     let badge = app
         .call(http::Method::GET, "/api/tasks/pending-approval/count", Auth::Bearer(&admin_of(app).await), None)
         .await;
     assert_eq!(badge.json()["count"].as_u64(), Some(u64::try_from(pending).expect("count")), "the badge as served");
-}
 
-/// Redis holds nothing for good: every key of this deployment (sessions and
-/// their per-user indexes, caches, throttle counters, activity markers) has a
-/// TTL, so no write cut short by an outage leaves an entry that never expires.
-/// The one exception by design is the index of all live sessions (`allsess`),
-/// which every login prunes of expired entries instead.
-async fn check_redis_expiry(app: &TestApp) {
-    let redis = &app.state.stores.redis;
-    let pruned_instead = redis.key("allsess");
-    let mut cursor = 0u64;
-    let mut keys: Vec<String> = Vec::new();
-    loop {
-        let mut scan = redis::cmd("SCAN");
-        scan.arg(cursor).arg("MATCH").arg(redis.key("*")).arg("COUNT").arg(1000);
-        let (next, batch): (u64, Vec<String>) = redis.query(&scan).await.expect("scan redis");
-        keys.extend(batch);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
-    assert!(!keys.is_empty(), "no key in Redis after the run");
-    let mut forever = Vec::new();
-    for key in &keys {
-        let ttl: i64 = redis.query(redis::cmd("PTTL").arg(key)).await.expect("pttl");
-        if ttl == -1 && *key != pruned_instead {
-            forever.push(key.clone());
-        }
-    }
-    assert!(forever.is_empty(), "{} of {} Redis keys never expire: {forever:?}", forever.len(), keys.len());
+    // Nothing in Redis lives for ever.
+    let keys = invariants::check_redis_expiry(&app.state.stores.redis).await.expect("redis keys expire");
+    assert!(keys > 0, "no key in Redis after the run");
 }
 
 /// A fresh session of the admin (sessions may have died with Redis' data).
