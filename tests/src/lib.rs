@@ -4,8 +4,13 @@
 
 pub mod app;
 pub mod bins;
+pub mod invariants;
 pub mod lambda;
+pub mod load;
+pub mod proc_stats;
+pub mod server_process;
 pub mod stack;
+pub mod store_faults;
 
 pub use app::{ADMIN_SECRET, Auth, PASSWORD, REGISTER_SECRET, ServerGuard, TestApp, TestResponse};
 pub use stack::{RedisServer, TestStack};

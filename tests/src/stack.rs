@@ -75,6 +75,25 @@ impl RedisServer {
         self.stop();
         self.spawn().await
     }
+
+    /// Suspends the server (SIGSTOP): connections stay open and nothing
+    /// answers, as when Redis hangs or the network drops packets. A killed
+    /// server refuses connections at once; a frozen one makes every client wait.
+    pub fn freeze(&self) -> anyhow::Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Resumes a frozen server (SIGCONT) with its data and connections.
+    pub fn thaw(&self) -> anyhow::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let child = self.child.as_ref().ok_or_else(|| anyhow::anyhow!("redis-server is not running"))?;
+        let status = Command::new("kill").args([signal, &child.id().to_string()]).status()?;
+        anyhow::ensure!(status.success(), "kill {signal} failed");
+        Ok(())
+    }
 }
 
 impl Drop for RedisServer {
@@ -109,6 +128,8 @@ pub fn free_port() -> anyhow::Result<u16> {
 pub struct TestStack {
     pub dynamo: EmbeddedDynamo,
     pub redis: RedisServer,
+    /// While DynamoDB is unresponsive: the listener that takes its place.
+    black_hole: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestStack {
@@ -116,6 +137,34 @@ impl TestStack {
         let db = embedded::open(":memory:")?;
         let dynamo = EmbeddedDynamo::start(db, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let redis = RedisServer::start().await?;
-        Ok(Self { dynamo, redis })
+        Ok(Self { dynamo, redis, black_hole: None })
+    }
+
+    /// Makes DynamoDB unresponsive: the store stops serving and a listener on
+    /// its address accepts connections and never answers, so clients wait for
+    /// their own timeouts (as with a hung endpoint or a dropped route) instead
+    /// of being refused at once.
+    pub async fn hang_dynamo(&mut self) -> anyhow::Result<()> {
+        self.dynamo.stop().await;
+        let listener = tokio::net::TcpListener::bind(self.dynamo.addr()).await?;
+        self.black_hole = Some(tokio::spawn(async move {
+            // Held, never read or answered; dropped when the task is aborted.
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        }));
+        Ok(())
+    }
+
+    /// Ends [`TestStack::hang_dynamo`]: the waiting connections are closed and
+    /// the store serves again on its address, with its data.
+    pub async fn unhang_dynamo(&mut self) -> anyhow::Result<()> {
+        if let Some(task) = self.black_hole.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        self.dynamo.restart().await?;
+        Ok(())
     }
 }

@@ -230,11 +230,28 @@ async fn session(state: &AppState, token: &str) -> Result<Resolved, ApiError> {
     }))
 }
 
-/// Records activity; a failure is worth a log line, not a failed request.
-async fn stamp_last_seen(state: &AppState, user_id: u64, now_ms: i64) {
-    if let Err(e) = users::touch_last_seen(&state.stores, user_id, Timestamp::from_millis(now_ms)).await {
-        tracing::warn!(error = %e, user_id, "could not record last_seen_at");
+/// How long a request waits for its activity stamps (`last_seen_at`,
+/// `last_used_at`). They are best effort and may be a minute stale anyway;
+/// unbounded, a due stamp made a request wait out a whole store timeout on a
+/// hung DynamoDB before doing its own work, and a token request with both
+/// stamps due waited out two (3 s with the default timeout) — past the 2 s
+/// in which every answer, 503 included, must come. A healthy DynamoDB answers
+/// an UpdateItem in a few milliseconds, far inside this budget.
+const STAMP_BUDGET: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Runs one activity stamp within [`STAMP_BUDGET`]; a failure or an overrun
+/// is worth a log line, not a failed or late request.
+async fn stamp(what: &'static str, write: impl Future<Output = Result<(), crate::store::StoreError>>) {
+    match tokio::time::timeout(STAMP_BUDGET, write).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not record {what}"),
+        Err(_) => tracing::warn!("recording {what} took over {STAMP_BUDGET:?}; skipped"),
     }
+}
+
+/// Records activity (see [`stamp`]).
+async fn stamp_last_seen(state: &AppState, user_id: u64, now_ms: i64) {
+    stamp("last_seen_at", users::touch_last_seen(&state.stores, user_id, Timestamp::from_millis(now_ms))).await;
 }
 
 /// An API token: valid while it exists, has not expired and its owner is
@@ -263,14 +280,18 @@ async fn api_token(state: &AppState, token: &str) -> Result<Resolved, ApiError> 
     if owner.deleted || !owner.is_active {
         return Ok(Resolved::Invalid);
     }
-    if found.stamp_last_used
-        && let Err(e) = tokens::touch_last_used(&state.stores, &hash, now).await
-    {
-        tracing::warn!(error = %e, token_id = entry.id, "could not record last_used_at");
-    }
-    if found.stamp_last_seen {
-        stamp_last_seen(state, owner.id, now.millis()).await;
-    }
+    // Both stamps at once, so the request waits at most one budget for them.
+    let used = async {
+        if found.stamp_last_used {
+            stamp("last_used_at", tokens::touch_last_used(&state.stores, &hash, now)).await;
+        }
+    };
+    let seen = async {
+        if found.stamp_last_seen {
+            stamp_last_seen(state, owner.id, now.millis()).await;
+        }
+    };
+    tokio::join!(used, seen);
     Ok(Resolved::Caller(Caller { identity: Identity::User(owner), via: Via::ApiToken { id: entry.id } }))
 }
 

@@ -1,0 +1,475 @@
+//! Store faults under load (issue #13): while several clients read and write
+//! over real HTTP, Redis stops, then DynamoDB, then both, and each comes back.
+//!
+//! What must hold:
+//! - every answer comes within 2 s, and every failure is a JSON `{"detail"}`
+//!   503 with `Retry-After` (never a 500, a hang or a dropped connection);
+//! - during a DynamoDB outage warm credentials still authenticate (`/me`);
+//! - after each restart every kind of request succeeds again within a bounded
+//!   time, without restarting the service;
+//! - afterwards, in DynamoDB itself: every write acknowledged with a 2xx is
+//!   there, and nothing is half-applied (users and their username
+//!   reservations, role and admin counters, invitation uses and the users
+//!   registered with them, tokens and their lookup items, tasks and the
+//!   pending-approval counter, and one audit event per change made).
+//!
+//! Sessions live only in Redis, and the test Redis keeps no data across a
+//! restart, so a session may answer 401 after Redis comes back; its client
+//! logs in again, which is part of what "recovers" means here.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use krv_tests::invariants::{self, Snapshot};
+use krv_tests::load::{LoadClient, Sample};
+use krv_tests::store_faults::StoreFault;
+use krv_tests::{Auth, PASSWORD, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use shared::store::item::get_n;
+
+/// The promise: an answer, success or 503, within this long.
+const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+/// How long a store stays stopped, and how long one hangs (longer: each
+/// request then takes a store timeout to fail, so fewer fit in).
+const OUTAGE: Duration = Duration::from_secs(3);
+const HANG: Duration = Duration::from_secs(5);
+/// Steady load before the first outage and after each recovery, so writes are
+/// acknowledged in calm periods too.
+const STEADY: Duration = Duration::from_secs(2);
+/// How long every kind of request may take to succeed again after a restart.
+const RECOVERY: Duration = Duration::from_secs(10);
+/// A pause between one worker's requests: a steady load that leaves the two
+/// cores room for the stores.
+const PACE: Duration = Duration::from_millis(10);
+
+/// Every kind of request the workers send, with the status that means success.
+/// `login` is not listed: it is only sent when a session was lost.
+const OPS: &[(&str, u16)] = &[
+    ("me-session", 200),
+    ("me-token", 200),
+    ("list-users", 200),
+    ("list-tasks", 200),
+    ("pending-count", 200),
+    ("create-user", 201),
+    ("register-invited", 201),
+    ("submit-task", 202),
+    ("approve-task", 200),
+    ("create-token", 201),
+];
+
+/// Writes whose requests need DynamoDB (none can succeed while it is down).
+const WRITES: &[&str] = &["create-user", "register-invited", "submit-task", "approve-task", "create-token", "login"];
+
+fn expected_status(op: &str) -> u16 {
+    OPS.iter().find(|(name, _)| *name == op).map_or(200, |(_, status)| *status)
+}
+
+/// The credentials and codes the workers use.
+struct Fixture {
+    admin_token: String,
+    operator_token: String,
+    user_token: String,
+    reader: String,
+    invitation_code: String,
+}
+
+/// What the service acknowledged with a 2xx.
+#[derive(Default)]
+struct Acked {
+    users: Vec<(u64, String)>,
+    invited: Vec<(u64, String)>,
+    tasks: Vec<u64>,
+    approved: Vec<u64>,
+    tokens: Vec<(u64, String)>,
+}
+
+type Shared = Arc<Mutex<Acked>>;
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let admin_session = app.first_admin("boss").await;
+    let (admin_token, _) = app.create_token(&admin_session, "load").await;
+    app.create_user(&admin_session, "oper", "operator").await;
+    let (operator_token, _) = app.create_token(&app.login("oper").await, "load").await;
+    app.create_user(&admin_session, "worker", "user").await;
+    let (user_token, _) = app.create_token(&app.login("worker").await, "load").await;
+    app.create_user(&admin_session, "reader", "user").await;
+    // Only invitations create viewers here, so the viewers are exactly the
+    // users registered with the invitation (checked against its use count).
+    let body = json!({"role": "viewer", "max_uses": 1000, "expires_hours": 24});
+    let response = app.call(http::Method::POST, "/api/auth/invitations", Auth::Bearer(&admin_token), Some(&body)).await;
+    response.assert_status(http::StatusCode::CREATED);
+    let invitation_code = response.json()["code"].as_str().expect("invitation code").to_owned();
+    Fixture { admin_token, operator_token, user_token, reader: "reader".into(), invitation_code }
+}
+
+fn user_id(sample: &Sample) -> Option<u64> {
+    sample.body["user"]["id"].as_u64()
+}
+
+/// `/me` with a session, logging in again whenever the session is gone.
+async fn session_reader(client: LoadClient, fx: Arc<Fixture>, stop: Arc<AtomicBool>) {
+    let mut session: Option<String> = None;
+    while !stop.load(Ordering::SeqCst) {
+        match &session {
+            None => {
+                let body = json!({"username": fx.reader, "password": PASSWORD});
+                let (sample, cookie) =
+                    client.send("login", client.request(Method::POST, "/api/auth/login", None, Some(&body))).await;
+                if sample.is_success() {
+                    session = cookie;
+                }
+            }
+            Some(token) => {
+                let (sample, _) =
+                    client.send("me-session", client.request(Method::GET, "/api/auth/me", Some(token), None)).await;
+                if sample.status == Some(StatusCode::UNAUTHORIZED) {
+                    session = None;
+                }
+            }
+        }
+        tokio::time::sleep(PACE).await;
+    }
+}
+
+/// `/me` with an API token (warm: served from the Redis cache alone).
+async fn token_me(client: LoadClient, fx: Arc<Fixture>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        client.send("me-token", client.request(Method::GET, "/api/auth/me", Some(&fx.user_token), None)).await;
+        tokio::time::sleep(PACE).await;
+    }
+}
+
+/// Reads with API tokens that need DynamoDB: the user list, the task list, the badge.
+async fn token_reader(client: LoadClient, fx: Arc<Fixture>, stop: Arc<AtomicBool>) {
+    let reads: [(&'static str, &str, &str); 3] = [
+        ("list-users", "/api/auth/users?limit=5", &fx.admin_token),
+        ("list-tasks", "/api/tasks?limit=5", &fx.user_token),
+        ("pending-count", "/api/tasks/pending-approval/count", &fx.operator_token),
+    ];
+    let mut i = 0usize;
+    while !stop.load(Ordering::SeqCst) {
+        let (op, path, token) = reads[i % reads.len()];
+        client.send(op, client.request(Method::GET, path, Some(token), None)).await;
+        i += 1;
+        tokio::time::sleep(PACE).await;
+    }
+}
+
+/// An admin creating users (each attempt with a new name, never retried).
+async fn user_creator(client: LoadClient, fx: Arc<Fixture>, stop: Arc<AtomicBool>, acked: Shared) {
+    let mut n = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        n += 1;
+        let name = format!("made-{n}");
+        let body = json!({"username": name, "password": PASSWORD, "role": "user"});
+        let request = client.request(Method::POST, "/api/auth/register", Some(&fx.admin_token), Some(&body));
+        let (sample, _) = client.send("create-user", request).await;
+        if sample.is_success()
+            && let Some(id) = user_id(&sample)
+        {
+            acked.lock().expect("acked lock").users.push((id, name));
+        }
+        tokio::time::sleep(PACE).await;
+    }
+}
+
+/// Anonymous registrations with the invitation code.
+async fn invited_registrar(client: LoadClient, fx: Arc<Fixture>, stop: Arc<AtomicBool>, acked: Shared) {
+    let mut n = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        n += 1;
+        let name = format!("invited-{n}");
+        let body = json!({"username": name, "password": PASSWORD, "invitation_code": fx.invitation_code});
+        let request = client.request(Method::POST, "/api/auth/register", None, Some(&body));
+        let (sample, _) = client.send("register-invited", request).await;
+        if sample.is_success()
+            && let Some(id) = user_id(&sample)
+        {
+            acked.lock().expect("acked lock").invited.push((id, name));
+        }
+        tokio::time::sleep(PACE).await;
+    }
+}
+
+/// A user submitting tasks and an operator approving each acknowledged one once.
+async fn task_flow(client: LoadClient, fx: Arc<Fixture>, stop: Arc<AtomicBool>, acked: Shared) {
+    let mut waiting: Vec<u64> = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        if let Some(id) = waiting.pop() {
+            let path = format!("/api/approve/{id}");
+            let (sample, _) =
+                client.send("approve-task", client.request(Method::POST, &path, Some(&fx.operator_token), None)).await;
+            if sample.is_success() {
+                acked.lock().expect("acked lock").approved.push(id);
+            }
+        } else {
+            let body = json!({"command": "make", "arguments": ["all"]});
+            let request = client.request(Method::POST, "/api/tasks", Some(&fx.user_token), Some(&body));
+            let (sample, _) = client.send("submit-task", request).await;
+            if sample.is_success() {
+                let ids: Vec<u64> = sample.body["task_ids"]
+                    .as_array()
+                    .map(|ids| ids.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
+                    .unwrap_or_default();
+                acked.lock().expect("acked lock").tasks.extend(&ids);
+                waiting.extend(ids);
+            }
+        }
+        tokio::time::sleep(PACE).await;
+    }
+}
+
+/// A user creating API tokens.
+async fn token_creator(client: LoadClient, fx: Arc<Fixture>, stop: Arc<AtomicBool>, acked: Shared) {
+    let mut n = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        n += 1;
+        let body = json!({"name": format!("script-{n}")});
+        let request = client.request(Method::POST, "/api/auth/tokens", Some(&fx.user_token), Some(&body));
+        let (sample, _) = client.send("create-token", request).await;
+        if sample.is_success()
+            && let (Some(id), Some(token)) = (sample.body["id"].as_u64(), sample.body["token"].as_str())
+        {
+            acked.lock().expect("acked lock").tokens.push((id, token.to_owned()));
+        }
+        tokio::time::sleep(PACE).await;
+    }
+}
+
+/// Waits until every kind of request has succeeded at least once after
+/// `since`; fails the test if that takes longer than `limit`. Returns how long it took.
+async fn until_all_succeed(client: &LoadClient, since: Duration, limit: Duration, after: &str) -> Duration {
+    loop {
+        let samples = client.samples();
+        let missing: Vec<&str> = OPS
+            .iter()
+            .map(|(op, _)| *op)
+            .filter(|op| !samples.iter().any(|s| s.op == *op && s.sent >= since && s.is_success()))
+            .collect();
+        if missing.is_empty() {
+            return client.now().saturating_sub(since);
+        }
+        if client.now() > since + limit {
+            let last: Vec<String> = missing
+                .iter()
+                .filter_map(|op| samples.iter().rev().find(|s| s.op == *op).map(Sample::describe))
+                .collect();
+            panic!("no success within {limit:?} after {after} for {missing:?}; last answers:\n{}", last.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// In order: Redis, then DynamoDB, then both, each started again after its
+/// outage; then the two kinds that hang.
+const FAULTS: [StoreFault; 5] = [
+    StoreFault::RedisStopped,
+    StoreFault::DynamoStopped,
+    StoreFault::BothStopped,
+    StoreFault::RedisFrozen,
+    StoreFault::DynamoUnresponsive,
+];
+
+fn lasts(fault: StoreFault) -> Duration {
+    if fault.hangs() { HANG } else { OUTAGE }
+}
+
+/// One outage, from when to when (on the client's clock).
+struct Outage {
+    fault: StoreFault,
+    down: Duration,
+    up: Duration,
+    recovered_in: Duration,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn store_outages_under_load_answer_503_quickly_recover_and_lose_no_acknowledged_write() {
+    // The production store timeout, so the 2 s bound is checked as deployed.
+    let app = TestApp::start_with(&[("STORE_TIMEOUT_MS", "1500")]).await;
+    let fx = Arc::new(fixture(&app).await);
+    let (url, _server) = app.serve().await;
+    let client = LoadClient::new(&url);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Shared = Arc::default();
+
+    let mut workers = vec![
+        tokio::spawn(session_reader(client.clone(), Arc::clone(&fx), Arc::clone(&stop))),
+        tokio::spawn(token_me(client.clone(), Arc::clone(&fx), Arc::clone(&stop))),
+        tokio::spawn(token_reader(client.clone(), Arc::clone(&fx), Arc::clone(&stop))),
+    ];
+    workers.push(tokio::spawn(user_creator(client.clone(), Arc::clone(&fx), Arc::clone(&stop), Arc::clone(&acked))));
+    workers.push(tokio::spawn(invited_registrar(
+        client.clone(),
+        Arc::clone(&fx),
+        Arc::clone(&stop),
+        Arc::clone(&acked),
+    )));
+    workers.push(tokio::spawn(task_flow(client.clone(), Arc::clone(&fx), Arc::clone(&stop), Arc::clone(&acked))));
+    workers.push(tokio::spawn(token_creator(client.clone(), Arc::clone(&fx), Arc::clone(&stop), Arc::clone(&acked))));
+
+    until_all_succeed(&client, Duration::ZERO, RECOVERY, "the start").await;
+    tokio::time::sleep(STEADY).await;
+
+    let mut outages = Vec::new();
+    for fault in FAULTS {
+        fault.begin(&mut *app.stack.lock().await).await.expect("the fault begins");
+        let down = client.now();
+        tokio::time::sleep(lasts(fault)).await;
+        let up = client.now();
+        fault.end(&mut *app.stack.lock().await).await.expect("the stores come back");
+        let restarted = client.now();
+        let recovered_in = until_all_succeed(&client, restarted, RECOVERY, &format!("{} ended", fault.name())).await;
+        outages.push(Outage { fault, down, up, recovered_in });
+        tokio::time::sleep(STEADY).await;
+    }
+
+    stop.store(true, Ordering::SeqCst);
+    for worker in workers {
+        tokio::time::timeout(Duration::from_secs(30), worker).await.expect("workers stop").expect("worker task");
+    }
+    let samples = client.samples();
+    let acked = std::mem::take(&mut *acked.lock().expect("acked lock"));
+    for o in &outages {
+        let (name, down, up) = (o.fault.name(), o.down.as_secs_f64(), o.up.as_secs_f64());
+        eprintln!("{name}: {down:.1}s–{up:.1}s, every kind of request succeeded again {:?} after", o.recovered_in);
+    }
+    eprintln!(
+        "{} requests; acknowledged: {} users, {} invited, {} tasks, {} approvals, {} tokens",
+        samples.len(),
+        acked.users.len(),
+        acked.invited.len(),
+        acked.tasks.len(),
+        acked.approved.len(),
+        acked.tokens.len()
+    );
+
+    check_answers(&samples, &outages);
+    for outage in &outages {
+        check_outage(&samples, outage);
+    }
+    check_stored(&app, &acked).await;
+}
+
+/// Every answer: in time, and either the expected success or a proper 503,
+/// or a 401 for a session that Redis lost (only between a restart of Redis
+/// that wiped its data and the next successful login).
+fn check_answers(samples: &[Sample], outages: &[Outage]) {
+    let relogged = |after: Duration| {
+        samples
+            .iter()
+            .filter(|s| s.op == "login" && s.is_success() && s.sent >= after)
+            .map(|s| s.answered)
+            .min()
+            .unwrap_or(Duration::MAX)
+    };
+    let lost: Vec<(Duration, Duration)> =
+        outages.iter().filter(|o| o.fault.loses_redis_data()).map(|o| (o.down, relogged(o.up))).collect();
+    let mut bad = Vec::new();
+    for s in samples {
+        let expected = s.status.is_some_and(|st| st.as_u16() == expected_status(s.op));
+        let lost_session = s.op == "me-session"
+            && s.status == Some(StatusCode::UNAUTHORIZED)
+            && lost.iter().any(|(from, to)| s.sent >= *from && s.sent <= *to);
+        if s.latency() >= ANSWER_WITHIN || !(expected || s.is_well_formed_503() || lost_session) {
+            bad.push(s.describe());
+        }
+    }
+    assert!(bad.is_empty(), "{} of {} answers were late or wrong:\n{}", bad.len(), samples.len(), bad.join("\n"));
+}
+
+/// During an outage: Redis down means every request here is refused with a
+/// 503 (each one needs Redis); DynamoDB down alone refuses every write and
+/// every list, while warm credentials keep `/me` working.
+fn check_outage(samples: &[Sample], outage: &Outage) {
+    let during: Vec<&Sample> = samples.iter().filter(|s| s.within(outage.down, outage.up)).collect();
+    let name = outage.fault.name();
+    let refused = during.iter().filter(|s| s.is_well_formed_503()).count();
+    assert!(refused >= 5, "only {refused} requests were refused while {name}");
+    if outage.fault.redis() {
+        let served: Vec<String> = during.iter().filter(|s| !s.is_well_formed_503()).map(|s| s.describe()).collect();
+        assert!(served.is_empty(), "answers other than 503 while {name}:\n{}", served.join("\n"));
+    } else {
+        let applied: Vec<String> = during
+            .iter()
+            .filter(|s| (WRITES.contains(&s.op) || s.op.starts_with("list-")) && !s.is_well_formed_503())
+            .map(|s| s.describe())
+            .collect();
+        assert!(applied.is_empty(), "writes or lists not refused while {name}:\n{}", applied.join("\n"));
+        for op in ["me-token", "me-session"] {
+            let answers: Vec<String> = during.iter().filter(|s| s.op == op).map(|s| s.describe()).collect();
+            assert!(
+                during.iter().any(|s| s.op == op && s.is_success()),
+                "{op} never succeeded while {name} (warm credentials must keep working); answers:\n{}",
+                answers.join("\n")
+            );
+        }
+    }
+}
+
+/// The stored state, read straight from DynamoDB, consistent in itself (see
+/// `krv_tests::invariants`) and holding every acknowledged write.
+async fn check_stored(app: &TestApp, acked: &Acked) {
+    assert!(!acked.users.is_empty() && !acked.invited.is_empty(), "no user creation was acknowledged");
+    assert!(!acked.approved.is_empty() && !acked.tokens.is_empty(), "no approval or token was acknowledged");
+    let stored = Snapshot::read(&app.state.stores).await.expect("stores readable after the run");
+
+    // Users: each with exactly its username reservation, the counters exact.
+    let users = stored.consistent_users();
+    for (id, name) in acked.users.iter().chain(&acked.invited) {
+        let (stored_name, _, _) = users.get(id).unwrap_or_else(|| panic!("acknowledged user {id} ({name}) is missing"));
+        assert_eq!(stored_name, name);
+    }
+
+    // The invitation: one use per user it registered (only it makes viewers).
+    let viewers = users.values().filter(|(_, role, _)| role == "viewer").count();
+    let invitations = stored.invitations();
+    let [invitation] = invitations.as_slice() else { panic!("{} invitations, expected one", invitations.len()) };
+    assert_eq!(get_n::<usize>(invitation, "uses").expect("uses"), viewers, "invitation uses vs users it registered");
+
+    // Tokens: each with both lookup items, none without its token; the
+    // acknowledged ones there and working.
+    let token_ids = stored.consistent_tokens();
+    for (id, token) in &acked.tokens {
+        assert!(token_ids.contains(id), "acknowledged token {id} is missing");
+        app.call(http::Method::GET, "/api/auth/me", Auth::Bearer(token), None)
+            .await
+            .assert_status(http::StatusCode::OK);
+    }
+
+    // Tasks: the badge counter equals the tasks waiting; acknowledged ones are there.
+    let status = stored.consistent_tasks();
+    for id in &acked.tasks {
+        assert!(status.contains_key(id), "acknowledged task {id} is missing");
+    }
+    for id in &acked.approved {
+        assert_eq!(status.get(id).map(String::as_str), Some("assigning"), "acknowledged approval of task {id}");
+    }
+
+    // Audit events go into the same transactions: one per change made, none
+    // for a change that failed. Every user but the first admin (registered
+    // with the secret) was made by an admin or an invitation.
+    let assigning = status.values().filter(|s| *s == "assigning").count();
+    assert_eq!(stored.events("user.create"), users.len() - viewers - 1, "user.create events vs users");
+    assert_eq!(stored.events("invitation.use"), viewers, "invitation.use events vs users registered with it");
+    assert_eq!(stored.events("token.create"), token_ids.len(), "token.create events vs tokens");
+    assert_eq!(stored.events("task.submit"), status.len(), "task.submit events vs tasks (one per submission)");
+    assert_eq!(stored.events("task.approve"), assigning, "task.approve events vs approved tasks");
+
+    // The badge as served agrees.
+    let pending = status.values().filter(|s| *s == "pending_approval").count();
+    let badge = app
+        .call(http::Method::GET, "/api/tasks/pending-approval/count", Auth::Bearer(&admin_of(app).await), None)
+        .await;
+    assert_eq!(badge.json()["count"].as_u64(), Some(u64::try_from(pending).expect("count")), "the badge as served");
+
+    // Nothing in Redis lives for ever.
+    let keys = invariants::check_redis_expiry(&app.state.stores.redis).await.expect("redis keys expire");
+    assert!(keys > 0, "no key in Redis after the run");
+}
+
+/// A fresh session of the admin (sessions may have died with Redis' data).
+async fn admin_of(app: &TestApp) -> String {
+    app.login("boss").await
+}
