@@ -110,6 +110,7 @@ impl Snapshot {
         let records: Vec<&Item> = self.tokens.iter().filter(|i| sk(i) == "TOKEN").collect();
         assert_eq!((by_id.len(), by_name.len()), (records.len(), records.len()), "token lookups vs tokens");
         let mut ids = HashSet::new();
+        let mut per_owner: HashMap<u64, i64> = HashMap::new();
         for record in records {
             let (id, hash) = (get_n::<u64>(record, "id").expect("id"), get_s(record, "hash").expect("hash"));
             let owner = get_n::<u64>(record, "user_id").expect("owner");
@@ -117,6 +118,13 @@ impl Snapshot {
             assert_eq!(by_id.get(&format!("TOKENID#{id}")), Some(&hash), "token {id} without its id lookup");
             assert_eq!(by_name.get(&format!("TOKENNAME#{owner}#{name}")), Some(&hash), "token {id} without its name");
             ids.insert(id);
+            *per_owner.entry(owner).or_default() += 1;
+        }
+        // The per-user counter behind the token cap moves with the tokens.
+        for item in self.tokens.iter().filter(|i| sk(i) == "COUNT") {
+            let owner: u64 = pk(item).trim_start_matches("TOKENCOUNT#").parse().expect("counter owner");
+            let counted = get_n::<i64>(item, "count").expect("count");
+            assert_eq!(counted, per_owner.get(&owner).copied().unwrap_or(0), "token counter of user {owner}");
         }
         ids
     }

@@ -71,6 +71,9 @@ struct Fixture {
     admin_token: String,
     operator_token: String,
     user_token: String,
+    /// API tokens of users who only create tokens: a user holds at most
+    /// `tokens::MAX_PER_USER`, so the creator moves to the next one.
+    token_holders: Vec<String>,
     reader: String,
     invitation_code: String,
 }
@@ -95,13 +98,19 @@ async fn fixture(app: &TestApp) -> Fixture {
     app.create_user(&admin_session, "worker", "user").await;
     let (user_token, _) = app.create_token(&app.login("worker").await, "load").await;
     app.create_user(&admin_session, "reader", "user").await;
+    let mut token_holders = Vec::new();
+    for i in 0..TOKEN_HOLDERS {
+        let name = format!("scripter{i}");
+        app.create_user(&admin_session, &name, "user").await;
+        token_holders.push(app.create_token(&app.login(&name).await, "load").await.0);
+    }
     // Only invitations create viewers here, so the viewers are exactly the
     // users registered with the invitation (checked against its use count).
     let body = json!({"role": "viewer", "max_uses": 1000, "expires_hours": 24});
     let response = app.call(http::Method::POST, "/api/auth/invitations", Auth::Bearer(&admin_token), Some(&body)).await;
     response.assert_status(http::StatusCode::CREATED);
     let invitation_code = response.json()["code"].as_str().expect("invitation code").to_owned();
-    Fixture { admin_token, operator_token, user_token, reader: "reader".into(), invitation_code }
+    Fixture { admin_token, operator_token, user_token, token_holders, reader: "reader".into(), invitation_code }
 }
 
 fn user_id(sample: &Sample) -> Option<u64> {
@@ -221,20 +230,29 @@ async fn task_flow(client: LoadClient, fx: Arc<Fixture>, stop: Arc<AtomicBool>, 
     }
 }
 
-/// A user creating API tokens.
+/// How many users the token creator goes through, and how many tokens it
+/// creates with each (below the cap, counting the holder's own).
+const TOKEN_HOLDERS: usize = 12;
+const TOKENS_PER_HOLDER: usize = 90;
+/// Token creation is paced apart: at most ~700 in a run, within the holders.
+const TOKEN_PACE: Duration = Duration::from_millis(50);
+
+/// Users creating API tokens, one after another.
 async fn token_creator(client: LoadClient, fx: Arc<Fixture>, stop: Arc<AtomicBool>, acked: Shared) {
-    let mut n = 0u64;
+    let (mut n, mut created) = (0u64, 0usize);
     while !stop.load(Ordering::SeqCst) {
         n += 1;
+        let holder = fx.token_holders.get(created / TOKENS_PER_HOLDER).expect("enough token holders for the run");
         let body = json!({"name": format!("script-{n}")});
-        let request = client.request(Method::POST, "/api/auth/tokens", Some(&fx.user_token), Some(&body));
+        let request = client.request(Method::POST, "/api/auth/tokens", Some(holder), Some(&body));
         let (sample, _) = client.send("create-token", request).await;
         if sample.is_success()
             && let (Some(id), Some(token)) = (sample.body["id"].as_u64(), sample.body["token"].as_str())
         {
             acked.lock().expect("acked lock").tokens.push((id, token.to_owned()));
+            created += 1;
         }
-        tokio::time::sleep(PACE).await;
+        tokio::time::sleep(TOKEN_PACE).await;
     }
 }
 
