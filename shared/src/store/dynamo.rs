@@ -227,6 +227,30 @@ pub fn counter_action(
     Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build())
 }
 
+/// `SET attr = at` on an item that still exists (activity stamps: last seen,
+/// last used); an item deleted meanwhile is left deleted, not recreated.
+pub async fn touch(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    sk: &str,
+    attr: &str,
+    at: crate::model::Timestamp,
+) -> Result<(), StoreError> {
+    use super::item::{key, n};
+    let result = client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key(pk, sk)))
+        .update_expression("SET #a = :t")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_names("#a", attr)
+        .expression_attribute_values(":t", n(at.millis()))
+        .send()
+        .await;
+    unless_gone(result).map(|_| ())
+}
+
 /// For a write conditioned on the item existing: `Ok(None)` when it no longer does.
 pub fn unless_gone<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Option<T>, StoreError>
 where

@@ -18,7 +18,7 @@ use redis::Script;
 use serde::{Deserialize, Serialize};
 
 use super::audit::AuditEvent;
-use super::dynamo::{self, Failure, built, classify, unless_gone};
+use super::dynamo::{self, Failure, built, classify};
 use super::item::{Item, get_n, get_s, key, n, opt_n, s};
 use super::kv::Redis;
 use super::user_cache::{self, CachedUser};
@@ -290,17 +290,7 @@ pub async fn revoke_all_of(stores: &Stores, user_id: u64) -> Result<usize, Store
 
 /// Records use, at most once a minute per token (the caller decides when).
 pub async fn touch_last_used(stores: &Stores, hash: &str, at: Timestamp) -> Result<(), StoreError> {
-    let result = stores
-        .dynamo
-        .update_item()
-        .table_name(&stores.tables.tokens)
-        .set_key(Some(key(token_pk(hash), "TOKEN")))
-        .update_expression("SET last_used_at_ms = :t")
-        .condition_expression("attribute_exists(pk)")
-        .expression_attribute_values(":t", n(at.millis()))
-        .send()
-        .await;
-    unless_gone(result).map(|_| ())
+    dynamo::touch(&stores.dynamo, &stores.tables.tokens, token_pk(hash), "TOKEN", "last_used_at_ms", at).await
 }
 
 /// What the cache keeps of a token: enough to authorize without DynamoDB.

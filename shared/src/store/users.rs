@@ -341,17 +341,7 @@ pub async fn list(
 
 /// When each user was last seen (written at most once a minute per user).
 pub async fn touch_last_seen(stores: &Stores, id: u64, at: Timestamp) -> Result<(), StoreError> {
-    let result = stores
-        .dynamo
-        .update_item()
-        .table_name(&stores.tables.identity)
-        .set_key(Some(key(user_pk(id), "USER")))
-        .update_expression("SET last_seen_at_ms = :t")
-        .condition_expression("attribute_exists(pk)")
-        .expression_attribute_values(":t", n(at.millis()))
-        .send()
-        .await;
-    unless_gone(result).map(|_| ())
+    dynamo::touch(&stores.dynamo, &stores.tables.identity, user_pk(id), "USER", "last_seen_at_ms", at).await
 }
 
 /// A change to a user's profile, role or activity.
