@@ -178,6 +178,35 @@ async fn a_failing_webhook_never_loses_the_task_and_is_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retry_pass_finds_a_due_announcement_past_the_first_page() {
+    let (receiver, url) = Receiver::start().await;
+    let (app, [_, op, _, _]) =
+        team(&[("DISPATCH_WEBHOOK_URL", &url), ("DISPATCH_WEBHOOK_SECRET", WEBHOOK_SECRET)]).await;
+    // Operators' tasks go straight to `assigning` and are announced at once:
+    // 150 delivered tasks stay in the status index ahead of the last one.
+    let mut last = String::new();
+    for i in 0..150 {
+        last = first_id(&submit(&app, &op, json!({"command": format!("job {i}")})).await);
+    }
+    assert_eq!(receiver.deliveries().len(), 150);
+    let stores = &app.state.stores;
+    stores
+        .dynamo
+        .update_item()
+        .table_name(&stores.tables.tasks)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("TASK#{last}")))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("TASK".into()))
+        .update_expression("SET dispatch_state = :p, dispatch_due_ms = :now")
+        .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S("pending".into()))
+        .expression_attribute_values(":now", aws_sdk_dynamodb::types::AttributeValue::N("0".into()))
+        .send()
+        .await
+        .expect("update");
+    assert_eq!(krv_tasks::retry_dispatch(&app.state).await.expect("retry"), 1, "the newest task is on page two");
+    assert_eq!(receiver.verify(150)["task"]["task_id"], last.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_concurrent_approvals_let_exactly_one_through() {
     let (app, [admin, op, alice, _]) = team(&[]).await;
     let other = app.another_instance().await;

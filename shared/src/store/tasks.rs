@@ -467,18 +467,33 @@ pub async fn set_dispatch(
 
 /// Tasks in `assigning` whose announcement is due for another try.
 pub async fn due_for_dispatch(stores: &Stores, now_ms: i64) -> Result<Vec<TaskRecord>, StoreError> {
-    let out = stores
-        .dynamo
-        .query()
-        .table_name(&stores.tables.tasks)
-        .index_name("gsi1")
-        .key_condition_expression("gsi1pk = :p")
-        .filter_expression("dispatch_state = :pending AND dispatch_due_ms <= :now")
-        .expression_attribute_values(":p", s("STATUS#assigning"))
-        .expression_attribute_values(":pending", s("pending"))
-        .expression_attribute_values(":now", n(now_ms))
-        .send()
-        .await
-        .map_err(store_error)?;
-    out.items().iter().map(TaskRecord::from_item).collect()
+    // Every page: delivered tasks stay `assigning` until the scheduler moves
+    // them on, so the due ones can sit past DynamoDB's first 1 MB.
+    let mut due = Vec::new();
+    let mut start = None;
+    loop {
+        let out = stores
+            .dynamo
+            .query()
+            .table_name(&stores.tables.tasks)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :p")
+            .filter_expression("dispatch_state = :pending AND dispatch_due_ms <= :now")
+            .expression_attribute_values(":p", s("STATUS#assigning"))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", n(now_ms))
+            // Pages of 100 evaluated tasks keep each call small.
+            .limit(100)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(store_error)?;
+        for item in out.items() {
+            due.push(TaskRecord::from_item(item)?);
+        }
+        match out.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => return Ok(due),
+        }
+    }
 }
