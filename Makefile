@@ -1,4 +1,4 @@
-.PHONY: dev test up down lint fmt tables infra bench
+.PHONY: dev test up down lint fmt tables infra bench openapi
 
 ## Start the local stack and the API on http://127.0.0.1:8000
 dev:
@@ -33,3 +33,7 @@ bench:
 ## Regenerate localstack/tables/*.json from the table definitions in code
 tables:
 	cargo run -q -p krv-server -- table-json localstack/tables
+
+## Regenerate docs/openapi.json (the API contract) from the handlers' annotations
+openapi:
+	cargo run -q -p krv-server -- openapi > docs/openapi.json

@@ -10,7 +10,8 @@ use shared::model::Timestamp;
 use shared::store::audit::{self, AuditQuery};
 use shared::{ApiError, ApiResult, AppState, page};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     actor: Option<String>,
     action: Option<String>,
@@ -24,6 +25,8 @@ fn time(field: &str, raw: Option<&str>) -> ApiResult<Option<Timestamp>> {
     raw.map(|r| Timestamp::parse(r).ok_or_else(|| ApiError::invalid(field, "expected an RFC 3339 time"))).transpose()
 }
 
+#[utoipa::path(get, path = "/api/admin/audit", tag = "admin", params(AuditParams),
+    responses((status = 200, description = "A page of audit events, newest first", body = Vec<shared::store::audit::AuditEvent>), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Admin>,

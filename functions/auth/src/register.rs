@@ -27,7 +27,7 @@ use shared::{ApiError, ApiResult, AppState};
 
 use crate::session;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
     username: String,
     password: String,
@@ -37,11 +37,22 @@ pub struct RegisterBody {
     role: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RegisterQuery {
+    /// Compat: an invitation code or the register secret.
     token: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth",
+    security((), ("session_cookie" = []), ("bearer" = []), ("admin_secret" = [])),
+    params(RegisterQuery), request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Created (and logged in, unless an admin created the user)", body = crate::schema::SessionStarted),
+        (status = 400, description = "Invalid, expired or used-up invitation code, or a body that is not JSON", body = shared::openapi::ErrorBody),
+        (status = 403, description = "No way in: no admin, invitation or valid register secret; or an admin exists already", body = shared::openapi::ErrorBody),
+        (status = 409, description = "Username already taken", body = shared::openapi::ErrorBody),
+    ))]
 pub async fn register(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,

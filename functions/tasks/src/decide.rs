@@ -74,6 +74,10 @@ async fn announce(state: &AppState, task: &TaskRecord) -> ApiResult<()> {
 }
 
 /// An operator may not approve their own task; an admin may.
+#[utoipa::path(post, path = "/api/approve/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
+    responses((status = 200, description = "Approved and dispatched", body = crate::schema::Decided),
+        (status = 403, description = "Below operator, or an operator's own task", body = shared::openapi::ErrorBody),
+        (status = 409, description = "The task is not pending approval", body = shared::openapi::ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -103,17 +107,23 @@ pub async fn approve(
     Ok(Json(json!({"message": "Task approved and dispatched", "task_id": task_id, "task": view(&approved, true)})))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReasonQuery {
+    /// Compat: the reason, when the body has none.
     reason: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct ReasonBody {
     reason: Option<String>,
 }
 
 /// `{reason}` in the body, or the original dashboard's `?reason=`.
+#[utoipa::path(post, path = "/api/reject/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)"), ReasonQuery),
+    request_body(content = Option<ReasonBody>, description = "Optional; `?reason=` works too"),
+    responses((status = 200, description = "Rejected", body = crate::schema::Rejected), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody),
+        (status = 409, description = "The task is not pending approval", body = shared::openapi::ErrorBody)))]
 pub async fn reject(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -151,6 +161,10 @@ pub async fn reject(
 }
 
 /// The owner, or an operator, withdraws a task that waits for approval.
+#[utoipa::path(post, path = "/api/tasks/{id}/cancel", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
+    responses((status = 200, description = "Cancelled", body = crate::schema::Decided),
+        (status = 403, description = "Neither the owner nor an operator", body = shared::openapi::ErrorBody),
+        (status = 409, description = "The task is not pending approval", body = shared::openapi::ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -179,12 +193,16 @@ pub async fn cancel(
     Ok(Json(json!({"message": "Task cancelled", "task_id": cancelled.id.to_string(), "task": view(&cancelled, true)})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = StatusReport)]
 pub struct StatusBody {
     status: String,
 }
 
 /// A scheduler reports progress along the allowed transitions only.
+#[utoipa::path(post, path = "/api/tasks/{id}/status", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")), request_body = StatusBody,
+    responses((status = 200, description = "The task in its new status", body = crate::schema::Progressed), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody),
+        (status = 409, description = "Not an allowed transition from the current status", body = shared::openapi::ErrorBody)))]
 pub async fn report_status(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,

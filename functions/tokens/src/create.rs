@@ -12,14 +12,16 @@ use shared::store::audit::Outcome;
 use shared::store::tokens::{self, CreateError};
 use shared::{ApiError, ApiResult, AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewToken)]
 pub struct CreateBody {
     name: String,
     expires_in_days: Option<u32>,
 }
 
 /// Shown once: the only time the token itself leaves the service.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CreatedToken)]
 struct Created {
     id: u64,
     name: String,
@@ -29,6 +31,8 @@ struct Created {
     expires_at: Option<Timestamp>,
 }
 
+#[utoipa::path(post, path = "/api/auth/tokens", tag = "tokens", request_body = CreateBody,
+    responses((status = 201, description = "Created; `token` is shown only now", body = Created), (status = 403, description = "The built-in system admin cannot own tokens", body = shared::openapi::ErrorBody), (status = 409, description = "The caller already has a token of that name", body = shared::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -39,6 +43,8 @@ pub async fn create(
 }
 
 /// The original CLI checks for 200 after logging in.
+#[utoipa::path(post, path = "/api/auth/tokens/create", tag = "tokens", request_body = CreateBody,
+    responses((status = 200, description = "Created; `token` is shown only now", body = Created), (status = 403, description = "The built-in system admin cannot own tokens", body = shared::openapi::ErrorBody), (status = 409, description = "The caller already has a token of that name", body = shared::openapi::ErrorBody)))]
 pub async fn create_compat(
     State(state): State<AppState>,
     caller: Authenticated,

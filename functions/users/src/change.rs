@@ -18,11 +18,13 @@ use shared::{ApiError, ApiResult, AppState};
 
 use crate::entry::find_user;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleBody {
     role: String,
 }
 
+#[utoipa::path(put, path = "/api/auth/users/{id}/role", tag = "users", params(("id" = u64, Path, description = "User id")), request_body = RoleBody,
+    responses((status = 200, description = "The user with the new role", body = shared::model::UserView), (status = 403, description = "Not an admin, or a change of oneself the guards refuse", body = shared::openapi::ErrorBody), (status = 409, description = "The last active admin, or a concurrent change", body = shared::openapi::ErrorBody)))]
 pub async fn set_role(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
@@ -35,13 +37,16 @@ pub async fn set_role(
     apply(&state, &caller, &client, id, change).await.map(|u| Json(u.view()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = UserChange)]
 pub struct PatchBody {
     display_name: Option<String>,
     role: Option<String>,
     is_active: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/api/auth/users/{id}", tag = "users", params(("id" = u64, Path, description = "User id")), request_body = PatchBody,
+    responses((status = 200, description = "The changed user", body = shared::model::UserView), (status = 403, description = "Not an admin, or a change of oneself the guards refuse", body = shared::openapi::ErrorBody), (status = 409, description = "The last active admin, or a concurrent change", body = shared::openapi::ErrorBody)))]
 pub async fn patch_user(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

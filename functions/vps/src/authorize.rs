@@ -15,7 +15,7 @@ use shared::store::audit::{self, Outcome};
 use shared::store::vps;
 use shared::{ApiError, ApiResult, AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Question {
     resource: String,
     action: String,
@@ -24,6 +24,9 @@ pub struct Question {
 /// `connect`: the owner, an assigned user, a member of an assigned group, or
 /// an operator (owners and assignees only while the VPS is approved and alive). `manage`:
 /// operators. 200 `{allowed: true, user, user_id, role}` or 403 (audited).
+#[utoipa::path(post, path = "/api/authorize", tag = "vps", request_body = Question,
+    responses((status = 200, description = "Allowed", body = crate::schema::Allowed),
+        (status = 403, description = "Not allowed", body = shared::openapi::ErrorBody)))]
 pub async fn authorize(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ApiError, FieldError};
 
 /// Every status a task can have (the original's, plus `cancelled`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     PendingApproval,
@@ -124,7 +124,7 @@ impl FromStr for TaskType {
 
 /// The KohakuRiver submission body. Unknown fields are ignored, as the
 /// original's clients send fields this service does not use.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct TaskSubmission {
     #[serde(default)]
     pub task_type: Option<String>,

@@ -59,7 +59,7 @@ pub fn parse_label(field: &str, raw: &str, max: usize) -> Result<String, ApiErro
 }
 
 /// The user object of the API (the original's fields plus `last_login_at`).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserView {
     pub id: u64,
     pub username: String,
