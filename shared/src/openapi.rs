@@ -29,6 +29,16 @@ pub struct SessionsEnded {
     pub sessions_ended: u64,
 }
 
+/// A role a user may hold (requests naming `anony` or anything else get 422).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum AssignableRole {
+    Viewer,
+    User,
+    Operator,
+    Admin,
+}
+
 /// Names of the security schemes (see docs/auth.md for the credentials).
 pub const SESSION_COOKIE: &str = "session_cookie";
 pub const BEARER: &str = "bearer";

@@ -15,8 +15,14 @@ use shared::{ApiError, ApiResult, AppState, page};
 pub struct AuditParams {
     actor: Option<String>,
     action: Option<String>,
+    /// Only events at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// Only events at or before this time (RFC 3339; default now).
+    #[param(format = DateTime)]
     until: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     cursor: Option<String>,
 }

@@ -29,11 +29,14 @@ use crate::session;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
+    #[schema(min_length = 3, max_length = 50, pattern = "^[A-Za-z0-9_.-]+$")]
     username: String,
     password: String,
     display_name: Option<String>,
     register_secret: Option<String>,
     invitation_code: Option<String>,
+    /// Only for an admin caller (default `user`).
+    #[schema(value_type = Option<shared::openapi::AssignableRole>)]
     role: Option<String>,
 }
 

@@ -16,12 +16,18 @@ use crate::list::view;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = NewInvitation)]
 pub struct CreateBody {
+    /// Default `user`; operators may invite only `viewer`s.
+    #[schema(value_type = Option<shared::openapi::AssignableRole>)]
     role: Option<String>,
+    #[schema(max_items = 20)]
     group_ids: Option<Vec<u64>>,
     /// The original dashboard's single group.
     group_id: Option<u64>,
     #[serde(alias = "max_usage")]
+    #[schema(minimum = 1, maximum = 1000)]
     max_uses: Option<u64>,
+    /// Hours until it expires, 1 to 720 (default 72).
+    #[schema(minimum = 1, maximum = 720)]
     expires_hours: Option<u32>,
 }
 

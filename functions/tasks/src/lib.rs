@@ -46,7 +46,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         decide::report_status
     ))]
     struct Doc;
-    Doc::openapi()
+    let mut doc = Doc::openapi();
+    // A rejection's body is optional (the reason may come as `?reason=`), which
+    // the annotation cannot say without a `null` alternative.
+    if let Some(body) = doc
+        .paths
+        .paths
+        .get_mut("/api/reject/{id}")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|op| op.request_body.as_mut())
+    {
+        body.required = Some(utoipa::openapi::Required::False);
+    }
+    doc
 }
 
 /// Retries the announcements that are due (the local server runs this

@@ -18,9 +18,14 @@ use crate::view::{sees_all, view};
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(value_type = Option<shared::model::task::TaskStatus>)]
     status: Option<String>,
+    /// A username (`_system` for the system admin's tasks).
     owner: Option<String>,
+    #[param(value_type = Option<shared::model::task::TaskType>)]
     task_type: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     cursor: Option<String>,
 }

@@ -16,6 +16,8 @@ use shared::{ApiError, ApiResult, AppState};
 #[schema(as = NewToken)]
 pub struct CreateBody {
     name: String,
+    /// Days until it expires, 1 to 3650; omitted, it never does.
+    #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<u32>,
 }
 

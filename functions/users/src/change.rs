@@ -20,6 +20,7 @@ use crate::entry::find_user;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleBody {
+    #[schema(value_type = shared::openapi::AssignableRole)]
     role: String,
 }
 
@@ -41,6 +42,7 @@ pub async fn set_role(
 #[schema(as = UserChange)]
 pub struct PatchBody {
     display_name: Option<String>,
+    #[schema(value_type = Option<shared::openapi::AssignableRole>)]
     role: Option<String>,
     is_active: Option<bool>,
 }

@@ -17,7 +17,11 @@ use shared::{ApiError, ApiResult, AppState};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Question {
+    /// `vps:<id>`.
+    #[schema(pattern = "^vps:[0-9]{1,19}$")]
     resource: String,
+    /// `connect` or `manage`.
+    #[schema(pattern = "^(connect|manage)$")]
     action: String,
 }
 
@@ -26,7 +30,8 @@ pub struct Question {
 /// operators. 200 `{allowed: true, user, user_id, role}` or 403 (audited).
 #[utoipa::path(post, path = "/api/authorize", tag = "vps", request_body = Question,
     responses((status = 200, description = "Allowed", body = crate::schema::Allowed),
-        (status = 403, description = "Not allowed", body = shared::openapi::ErrorBody)))]
+        (status = 403, description = "Not allowed", body = shared::openapi::ErrorBody),
+        (status = 404, description = "No such VPS (told to operators only; others get 403)", body = shared::openapi::ErrorBody)))]
 pub async fn authorize(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

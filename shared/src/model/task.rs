@@ -95,7 +95,7 @@ impl FromStr for TaskStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskType {
     Command,
@@ -127,6 +127,7 @@ impl FromStr for TaskType {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct TaskSubmission {
     #[serde(default)]
+    #[schema(value_type = Option<TaskType>)]
     pub task_type: Option<String>,
     #[serde(default)]
     pub command: Option<String>,
