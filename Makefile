@@ -1,4 +1,4 @@
-.PHONY: dev test up down lint fmt tables infra bench openapi
+.PHONY: dev test up down lint fmt tables infra bench openapi fuzz
 
 ## Start the local stack and the API on http://127.0.0.1:8000
 dev:
@@ -37,3 +37,7 @@ tables:
 ## Regenerate docs/openapi.json (the API contract) from the handlers' annotations
 openapi:
 	cargo run -q -p krv-server -- openapi > docs/openapi.json
+
+## Fuzz the running API against docs/openapi.json with schemathesis (part of `make test`)
+fuzz:
+	scripts/fuzz-api
