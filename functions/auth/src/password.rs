@@ -13,6 +13,8 @@ use shared::{ApiError, ApiResult, AppState};
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordBody {
     current_password: String,
+    /// At least 8 characters, at most 1024 bytes; not a common password, not containing the username.
+    #[schema(min_length = 8)]
     new_password: String,
 }
 

@@ -31,7 +31,11 @@ use crate::session;
 pub struct RegisterBody {
     #[schema(min_length = 3, max_length = 50, pattern = "^[A-Za-z0-9_.-]+$")]
     username: String,
+    /// At least 8 characters, at most 1024 bytes; not a common password, not containing the username.
+    #[schema(min_length = 8)]
     password: String,
+    /// At most 100 characters, no control characters; blank means the username.
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     display_name: Option<String>,
     register_secret: Option<String>,
     invitation_code: Option<String>,

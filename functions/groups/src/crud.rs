@@ -48,8 +48,15 @@ pub async fn list(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = NewGroup)]
 pub struct CreateBody {
+    /// 1 to 100 characters once trimmed, no control characters; unique.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     name: String,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     description: String,
 }
 
@@ -86,7 +93,13 @@ pub async fn get(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = GroupChange)]
 pub struct UpdateBody {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     name: Option<String>,
+    #[schema(max_length = 1000)]
     description: Option<String>,
 }
 

@@ -41,6 +41,8 @@ pub async fn set_role(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = UserChange)]
 pub struct PatchBody {
+    /// At most 100 characters, no control characters; blank means the username.
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     display_name: Option<String>,
     #[schema(value_type = Option<shared::openapi::AssignableRole>)]
     role: Option<String>,

@@ -17,7 +17,9 @@ use crate::entry::find_user;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = PasswordReset)]
 pub struct ResetBody {
+    /// At least 8 characters, at most 1024 bytes; not a common password, not containing the username.
     #[serde(alias = "new_password")]
+    #[schema(min_length = 8)]
     password: String,
 }
 
