@@ -36,7 +36,8 @@ tables:
 
 ## Regenerate docs/openapi.json (the API contract) from the handlers' annotations
 openapi:
-	cargo run -q -p krv-server -- openapi > docs/openapi.json
+	cargo run -q -p krv-server -- openapi > docs/openapi.json.tmp
+	mv docs/openapi.json.tmp docs/openapi.json
 
 ## Fuzz the running API against docs/openapi.json with schemathesis (part of `make test`)
 fuzz:

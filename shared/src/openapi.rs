@@ -7,12 +7,13 @@
 //! from what the operation declares, so they cannot be forgotten on one route
 //! and stay true: a body can be malformed, a query mistyped, a path name nothing.
 
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
+use utoipa::openapi::{ContentBuilder, Object, OpenApi, Ref, RefOr, Type};
 
 use crate::auth::cookie::SESSION_COOKIE as COOKIE_NAME;
 
@@ -159,6 +160,38 @@ fn add_pipeline_errors(method: &str, path: &str, operation: &mut Operation) {
     }
     if !store_free {
         add("503", "A backing store is unreachable, or authentication is disabled; see Retry-After");
+    }
+    let pages = params.iter().any(|p| p.parameter_in == ParameterIn::Query && p.name == "cursor");
+    add_headers(operation, pages);
+}
+
+/// The headers the answers carry: `WWW-Authenticate` on 401, `Retry-After`
+/// (whole seconds) on 429 and 503, `X-Next-Cursor` on a page that has a next one.
+fn add_headers(operation: &mut Operation, pages: bool) {
+    for (status, response) in operation.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else { continue };
+        let header = |schema_type: Type, description: &str| {
+            HeaderBuilder::new().schema(Object::with_type(schema_type)).description(Some(description)).build()
+        };
+        match status.as_str() {
+            "401" => {
+                response
+                    .headers
+                    .insert("WWW-Authenticate".to_owned(), header(Type::String, "`Bearer realm=\"kohakuriver\"`"));
+            }
+            "429" | "503" => {
+                response
+                    .headers
+                    .insert("Retry-After".to_owned(), header(Type::Integer, "Seconds to wait before trying again"));
+            }
+            "200" if pages => {
+                response.headers.insert(
+                    "X-Next-Cursor".to_owned(),
+                    header(Type::String, "The `cursor` of the next page; absent on the last page"),
+                );
+            }
+            _ => {}
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use http::StatusCode;
 use krv_tests::TestApp;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
@@ -64,6 +64,46 @@ fn every_operation_documents_a_success_and_its_errors_use_the_error_body() {
                 response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
                 "{method} {path} {status}"
             );
+        }
+    }
+}
+
+/// The answers the shared extractors and layers add (shared::openapi::finish).
+#[test]
+fn the_pipeline_answers_follow_what_each_operation_declares() {
+    let value = serde_json::to_value(krv_server::openapi::document()).expect("the document serializes");
+    let store_free = [("GET", "/api/health"), ("GET", "/api/auth/status"), ("GET", "/api/openapi.json")];
+    for (method, path) in operations(&value) {
+        let operation = &value["paths"][&path][method.to_ascii_lowercase()];
+        let responses = &operation["responses"];
+        let has = |status: &str| responses.get(status).is_some();
+        let name = format!("{method} {path}");
+        if store_free.contains(&(method.as_str(), path.as_str())) {
+            assert!(!has("401") && !has("503"), "{name} reads no credentials and no store");
+        } else {
+            assert!(has("503"), "{name} touches a store but has no 503");
+        }
+        // Only `security: [{}]` marks an operation that reads no credentials.
+        let anonymous_only = operation["security"] == json!([{}]);
+        if !anonymous_only {
+            assert!(has("401"), "{name} reads credentials but has no 401");
+        }
+        if operation.get("requestBody").is_some() {
+            for status in ["400", "413", "415", "422"] {
+                assert!(has(status), "{name} has a body but no {status}");
+            }
+        }
+        let params = operation["parameters"].as_array().cloned().unwrap_or_default();
+        if params.iter().any(|p| p["in"] == "path") {
+            assert!(has("404"), "{name} has a path id but no 404");
+        }
+        if params.iter().any(|p| p["in"] == "query") {
+            assert!(has("422"), "{name} has a query but no 422");
+        }
+        for (status, header) in [("401", "WWW-Authenticate"), ("429", "Retry-After"), ("503", "Retry-After")] {
+            if has(status) {
+                assert!(responses[status]["headers"].get(header).is_some(), "{name} {status} without {header}");
+            }
         }
     }
 }
