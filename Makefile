@@ -1,4 +1,4 @@
-.PHONY: dev test up down lint fmt tables infra package bench
+.PHONY: dev test up down lint fmt tables infra package bench openapi fuzz
 
 ## Start the local stack and the API on http://127.0.0.1:8000
 dev:
@@ -37,3 +37,12 @@ bench:
 ## Regenerate localstack/tables/*.json from the table definitions in code
 tables:
 	cargo run -q -p krv-server -- table-json localstack/tables
+
+## Regenerate docs/openapi.json (the API contract) from the handlers' annotations
+openapi:
+	cargo run -q -p krv-server -- openapi > docs/openapi.json.tmp
+	mv docs/openapi.json.tmp docs/openapi.json
+
+## Fuzz the running API against docs/openapi.json with schemathesis (part of `make test`)
+fuzz:
+	scripts/fuzz-api

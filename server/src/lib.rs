@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod embedded;
+pub mod openapi;
 pub mod settings;
 pub mod tls;
 

@@ -44,6 +44,8 @@ enum Command {
     /// Replace the embedded store's contents (`DYNAMODB_DATA_PATH`) with the
     /// backup FILE. The service must be stopped.
     Restore { file: PathBuf },
+    /// Print the OpenAPI 3.1 document of the API (what `docs/openapi.json` holds).
+    Openapi,
 }
 
 #[tokio::main]
@@ -56,11 +58,18 @@ async fn main() {
         Command::Dynamodb { listen, db_path } => dynamodb(listen, &db_path).await,
         Command::Backup { file } => backup_to(&file),
         Command::Restore { file } => restore_from(&file),
+        Command::Openapi => print_openapi(),
     };
     if let Err(err) = result {
         eprintln!("krv-server: {err:#}");
         std::process::exit(1);
     }
+}
+
+#[expect(clippy::print_stdout, reason = "printing the document is the command's purpose")]
+fn print_openapi() -> anyhow::Result<()> {
+    print!("{}", krv_server::openapi::json()?);
+    Ok(())
 }
 
 async fn serve() -> anyhow::Result<()> {

@@ -17,7 +17,7 @@ use crate::store::StoreError;
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// One invalid field of a request (422).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -121,11 +121,16 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error answer (`ErrorBody` in the OpenAPI document).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// A human sentence.
     detail: String,
+    /// A stable machine name (`username_taken`, `not_authenticated`, ...).
     code: &'a str,
+    /// The invalid fields, on 422 only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     errors: Option<&'a [FieldError]>,
 }
 

@@ -12,6 +12,7 @@ pub mod env;
 pub mod error;
 pub mod extract;
 pub mod model;
+pub mod openapi;
 pub mod page;
 pub mod store;
 pub mod telemetry;

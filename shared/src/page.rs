@@ -11,9 +11,13 @@ use serde::Serialize;
 use crate::error::ApiError;
 
 /// The query string of a plain paginated list (`?limit=&cursor=`).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `X-Next-Cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

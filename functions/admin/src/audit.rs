@@ -10,12 +10,23 @@ use shared::model::Timestamp;
 use shared::store::audit::{self, AuditQuery};
 use shared::{ApiError, ApiResult, AppState, page};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
+    /// Only events of this actor (a username, or `admin-secret`).
+    #[param(max_length = 100)]
     actor: Option<String>,
+    /// Only events of this action (e.g. `auth.login`).
+    #[param(max_length = 100)]
     action: Option<String>,
+    /// Only events at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// Only events at or before this time (RFC 3339; default now).
+    #[param(format = DateTime)]
     until: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -24,6 +35,8 @@ fn time(field: &str, raw: Option<&str>) -> ApiResult<Option<Timestamp>> {
     raw.map(|r| Timestamp::parse(r).ok_or_else(|| ApiError::invalid(field, "expected an RFC 3339 time"))).transpose()
 }
 
+#[utoipa::path(get, path = "/api/admin/audit", tag = "admin", params(AuditParams),
+    responses((status = 200, description = "A page of audit events, newest first", body = Vec<shared::store::audit::AuditEvent>), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Admin>,

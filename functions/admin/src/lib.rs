@@ -4,7 +4,10 @@
 mod audit;
 mod overview;
 
+mod schema;
+
 use shared::Routes;
+use utoipa::OpenApi;
 
 /// The group's routes.
 pub fn routes() -> Routes {
@@ -12,4 +15,12 @@ pub fn routes() -> Routes {
         .get("/api/admin/audit", audit::list)
         .get("/api/admin/stats", overview::stats)
         .get("/api/admin/config", overview::config)
+}
+
+/// The group's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(OpenApi)]
+    #[openapi(paths(audit::list, overview::stats, overview::config))]
+    struct Doc;
+    Doc::openapi()
 }

@@ -15,7 +15,7 @@ use shared::{ApiError, ApiResult, AppState};
 
 use crate::session;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     username: String,
     password: String,
@@ -26,6 +26,12 @@ const INVALID: &str = "Invalid username or password";
 /// Unknown user, wrong password and disabled account get the same answer in
 /// the same time (one argon2 run each); a throttled account gets 429 even with
 /// the right password.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(()), request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in; the session cookie is set", body = crate::schema::SessionStarted),
+        (status = 401, description = "Invalid username or password", body = shared::openapi::ErrorBody),
+        (status = 429, description = "Too many failed logins; see Retry-After", body = shared::openapi::ErrorBody),
+    ))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -85,6 +91,9 @@ pub async fn login(
 
 /// Ends the current session (if the request has one) and clears the cookie.
 /// Works without valid credentials, and with auth disabled, as the original.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    security((), ("session_cookie" = []), ("bearer" = []), ("admin_secret" = [])),
+    responses((status = 200, description = "Logged out; the cookie is cleared", body = shared::openapi::Message)))]
 pub async fn logout(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,

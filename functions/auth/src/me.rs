@@ -9,7 +9,7 @@ use shared::model::{Timestamp, UserView};
 use shared::store::groups::GroupRef;
 use shared::{ApiError, ApiResult, AppState};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Me {
     #[serde(flatten)]
     user: UserView,
@@ -20,6 +20,8 @@ pub struct Me {
 
 /// Anonymous callers get 401 (the original answered 200 with a pseudo user,
 /// which made its CLI accept invalid tokens; both original clients handle 401).
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    responses((status = 200, description = "The caller, their groups and how they authenticated", body = Me)))]
 pub async fn me(State(state): State<AppState>, Authenticated(caller): Authenticated) -> ApiResult<Json<Me>> {
     ensure_enabled(&state.config)?;
     let user = caller.view().ok_or_else(|| ApiError::unauthorized("Not authenticated"))?;

@@ -10,12 +10,21 @@ use shared::store::audit::{self, Outcome};
 use shared::store::{sessions, throttle, users};
 use shared::{ApiError, ApiResult, AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordBody {
     current_password: String,
+    /// At least 8 characters, at most 1024 bytes; not a common password, not containing the username.
+    #[schema(min_length = 8)]
     new_password: String,
 }
 
+/// Changes the caller's password; every other session ends.
+#[utoipa::path(post, path = "/api/auth/password", tag = "auth", request_body = PasswordBody,
+    responses(
+        (status = 200, description = "Changed", body = shared::openapi::SessionsEnded),
+        (status = 403, description = "Wrong current password, or the system admin (no password)", body = shared::openapi::ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = shared::openapi::ErrorBody),
+    ))]
 pub async fn change_password(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -27,21 +27,39 @@ use shared::{ApiError, ApiResult, AppState};
 
 use crate::session;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
+    #[schema(min_length = 3, max_length = 50, pattern = "^[A-Za-z0-9_.-]+$")]
     username: String,
+    /// At least 8 characters, at most 1024 bytes; not a common password, not containing the username.
+    #[schema(min_length = 8)]
     password: String,
+    /// At most 100 characters, no control characters; blank means the username.
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     display_name: Option<String>,
     register_secret: Option<String>,
     invitation_code: Option<String>,
+    /// Only for an admin caller (default `user`).
+    #[schema(value_type = Option<shared::openapi::AssignableRole>)]
     role: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RegisterQuery {
+    /// Compat: an invitation code or the register secret.
     token: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth",
+    security((), ("session_cookie" = []), ("bearer" = []), ("admin_secret" = [])),
+    params(RegisterQuery), request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Created (and logged in, unless an admin created the user)", body = crate::schema::SessionStarted),
+        (status = 400, description = "Invalid, expired or used-up invitation code, or a body that is not JSON", body = shared::openapi::ErrorBody),
+        (status = 403, description = "No way in: no admin, invitation or valid register secret; or an admin exists already", body = shared::openapi::ErrorBody),
+        (status = 409, description = "Username already taken", body = shared::openapi::ErrorBody),
+    ))]
 pub async fn register(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,

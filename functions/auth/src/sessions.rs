@@ -12,7 +12,7 @@ use shared::store::audit::{self, Outcome};
 use shared::store::sessions::{self, SessionRecord};
 use shared::{ApiError, ApiResult, AppState};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     id: String,
     created_at: Timestamp,
@@ -40,6 +40,9 @@ fn own_id(caller: &Caller) -> ApiResult<u64> {
     caller.user_id().ok_or_else(|| ApiError::forbidden("no_sessions", "The built-in system admin has no sessions"))
 }
 
+/// The caller's live sessions.
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
+    responses((status = 200, description = "Own live sessions", body = Vec<SessionView>), (status = 403, description = "The built-in system admin has no sessions", body = shared::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -50,6 +53,10 @@ pub async fn list(
     Ok(Json(found.iter().map(|s| view(s, &caller)).collect()))
 }
 
+/// Ends one of the caller's sessions.
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "auth",
+    params(("id" = String, Path, description = "A session id as `GET /api/auth/sessions` lists it")),
+    responses((status = 200, description = "Ended", body = shared::openapi::Message), (status = 403, description = "The built-in system admin has no sessions", body = shared::openapi::ErrorBody)))]
 pub async fn end_one(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -67,6 +74,9 @@ pub async fn end_one(
     Ok(Json(json!({"message": "Session revoked"})))
 }
 
+/// Ends every session of the caller but the current one.
+#[utoipa::path(delete, path = "/api/auth/sessions", tag = "auth",
+    responses((status = 200, description = "Ended", body = shared::openapi::SessionsEnded), (status = 403, description = "The built-in system admin has no sessions", body = shared::openapi::ErrorBody)))]
 pub async fn end_others(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

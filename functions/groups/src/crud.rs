@@ -32,6 +32,8 @@ fn parse_description(raw: &str) -> ApiResult<String> {
     Ok(raw.trim().to_owned())
 }
 
+#[utoipa::path(get, path = "/api/auth/groups", tag = "groups", params(page::PageQuery),
+    responses((status = 200, description = "A page of groups", body = Vec<shared::store::groups::Group>), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
@@ -43,13 +45,24 @@ pub async fn list(
     Ok(page::respond(found, next.map(|id| page::encode_id('g', id))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewGroup)]
 pub struct CreateBody {
+    /// 1 to 100 characters once trimmed, no control characters; unique.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     name: String,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     description: String,
 }
 
+#[utoipa::path(post, path = "/api/auth/groups", tag = "groups", request_body = CreateBody,
+    responses((status = 201, description = "Created", body = shared::store::groups::Group), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody),
+        (status = 409, description = "A group of that name exists", body = shared::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
@@ -67,6 +80,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(group)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/auth/groups/{id}", tag = "groups", params(("id" = u64, Path, description = "Group id")),
+    responses((status = 200, description = "The group", body = shared::store::groups::Group), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
@@ -75,15 +90,25 @@ pub async fn get(
     groups::get(&state.stores, id).await?.map(Json).ok_or_else(|| ApiError::not_found("Group not found"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = GroupChange)]
 pub struct UpdateBody {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     name: Option<String>,
+    #[schema(max_length = 1000)]
     description: Option<String>,
 }
 
 /// A rename reaches the members' cached group names at once (their entries are
 /// dropped); a member whose entry a concurrent request refills from a read made
 /// just before the rename shows the old name for at most ten minutes.
+#[utoipa::path(patch, path = "/api/auth/groups/{id}", tag = "groups", params(("id" = u64, Path, description = "Group id")), request_body = UpdateBody,
+    responses((status = 200, description = "The changed group", body = shared::store::groups::Group), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody),
+        (status = 409, description = "A group of that name exists, or a concurrent change", body = shared::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
@@ -117,6 +142,9 @@ pub async fn update(
 }
 
 /// Removes the group's VPS assignments and memberships, then the group.
+#[utoipa::path(delete, path = "/api/auth/groups/{id}", tag = "groups", params(("id" = u64, Path, description = "Group id")),
+    responses((status = 200, description = "Deleted with its memberships and VPS assignments", body = crate::schema::GroupDeleted), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody),
+        (status = 409, description = "A concurrent change", body = shared::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

@@ -4,7 +4,10 @@
 mod crud;
 mod members;
 
+mod schema;
+
 use shared::Routes;
+use utoipa::OpenApi;
 
 /// The group's routes.
 pub fn routes() -> Routes {
@@ -17,4 +20,21 @@ pub fn routes() -> Routes {
         .get("/api/auth/groups/{id}/members", members::list)
         .put("/api/auth/groups/{id}/members/{user_id}", members::add)
         .delete("/api/auth/groups/{id}/members/{user_id}", members::remove)
+}
+
+/// The group's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(OpenApi)]
+    #[openapi(paths(
+        crud::list,
+        crud::create,
+        crud::get,
+        crud::update,
+        crud::delete,
+        members::list,
+        members::add,
+        members::remove
+    ))]
+    struct Doc;
+    Doc::openapi()
 }

@@ -15,7 +15,7 @@ use shared::{ApiError, ApiResult, AppState};
 
 use crate::crud::refusal;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Member {
     id: u64,
     username: String,
@@ -24,6 +24,8 @@ pub struct Member {
     is_active: bool,
 }
 
+#[utoipa::path(get, path = "/api/auth/groups/{id}/members", tag = "groups", params(("id" = u64, Path, description = "Group id")),
+    responses((status = 200, description = "The members", body = Vec<Member>), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
@@ -45,6 +47,9 @@ pub async fn list(
     Ok(Json(members))
 }
 
+#[utoipa::path(put, path = "/api/auth/groups/{id}/members/{user_id}", tag = "groups", params(("id" = u64, Path, description = "Group id"), ("user_id" = u64, Path, description = "User id")),
+    responses((status = 200, description = "Added (or already a member)", body = crate::schema::MemberAdded), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody),
+        (status = 409, description = "A concurrent change", body = shared::openapi::ErrorBody)))]
 pub async fn add(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
@@ -63,6 +68,9 @@ pub async fn add(
     Ok(Json(json!({"message": message, "added": added})))
 }
 
+#[utoipa::path(delete, path = "/api/auth/groups/{id}/members/{user_id}", tag = "groups", params(("id" = u64, Path, description = "Group id"), ("user_id" = u64, Path, description = "User id")),
+    responses((status = 200, description = "Removed", body = shared::openapi::Message), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody),
+        (status = 409, description = "A concurrent change", body = shared::openapi::ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

@@ -13,14 +13,21 @@ use shared::{ApiError, ApiResult, AppState};
 
 use crate::list::view;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewInvitation)]
 pub struct CreateBody {
+    /// Default `user`; operators may invite only `viewer`s.
+    #[schema(value_type = Option<shared::openapi::AssignableRole>)]
     role: Option<String>,
+    #[schema(max_items = 20)]
     group_ids: Option<Vec<u64>>,
     /// The original dashboard's single group.
     group_id: Option<u64>,
     #[serde(alias = "max_usage")]
+    #[schema(minimum = 1, maximum = 1000)]
     max_uses: Option<u64>,
+    /// Hours until it expires, 1 to 720 (default 72).
+    #[schema(minimum = 1, maximum = 720)]
     expires_hours: Option<u32>,
 }
 
@@ -40,6 +47,11 @@ fn register_url(state: &AppState, headers: &HeaderMap, code: &str) -> String {
     format!("{}/register?token={code}", base.trim_end_matches('/'))
 }
 
+/// Creates an invitation (also at the compat `/create`, see [`create_compat`]).
+#[utoipa::path(post, path = "/api/auth/invitations", tag = "invitations", request_body = CreateBody,
+    responses((status = 201, description = "Created; `code` is shown only now", body = crate::schema::CreatedInvitation),
+        (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::openapi::ErrorBody),
+        (status = 404, description = "A group of `group_ids` does not exist", body = shared::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -107,4 +119,19 @@ pub async fn create(
         map.insert("register_url".into(), json!(url));
     }
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+/// The original dashboard's `POST /api/auth/invitations/create`: the same as [`create`].
+#[utoipa::path(post, path = "/api/auth/invitations/create", tag = "invitations", request_body = CreateBody,
+    responses((status = 201, description = "Created; `code` is shown only now", body = crate::schema::CreatedInvitation),
+        (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::openapi::ErrorBody),
+        (status = 404, description = "A group of `group_ids` does not exist", body = shared::openapi::ErrorBody)))]
+pub async fn create_compat(
+    state: State<AppState>,
+    caller: Require<min::Operator>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    body: shared::extract::Json<CreateBody>,
+) -> ApiResult<Response> {
+    create(state, caller, client, headers, body).await
 }

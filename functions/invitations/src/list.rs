@@ -16,7 +16,7 @@ use shared::{ApiError, ApiResult, AppState, page};
 /// An invitation as listed: never the code (only its stored hash exists), a
 /// short prefix to recognise it by, and the original dashboard's field names
 /// (`usage_count`, `max_usage`) next to the new ones.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct InvitationView {
     id: u64,
     role: Role,
@@ -53,6 +53,8 @@ pub async fn view(state: &AppState, inv: &Invitation) -> ApiResult<InvitationVie
     })
 }
 
+#[utoipa::path(get, path = "/api/auth/invitations", tag = "invitations", params(page::PageQuery),
+    responses((status = 200, description = "A page of invitations (never the codes)", body = Vec<InvitationView>), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Admin>,
@@ -68,6 +70,9 @@ pub async fn list(
     Ok(page::respond(views, next.map(|id| page::encode_id('i', id))))
 }
 
+#[utoipa::path(delete, path = "/api/auth/invitations/{id}", tag = "invitations",
+    params(("id" = u64, Path, description = "Invitation id")),
+    responses((status = 200, description = "Revoked", body = shared::openapi::Message), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

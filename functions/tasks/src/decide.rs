@@ -74,6 +74,10 @@ async fn announce(state: &AppState, task: &TaskRecord) -> ApiResult<()> {
 }
 
 /// An operator may not approve their own task; an admin may.
+#[utoipa::path(post, path = "/api/approve/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
+    responses((status = 200, description = "Approved and dispatched", body = crate::schema::Decided),
+        (status = 403, description = "Below operator, or an operator's own task", body = shared::openapi::ErrorBody),
+        (status = 409, description = "The task is not pending approval", body = shared::openapi::ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -103,17 +107,39 @@ pub async fn approve(
     Ok(Json(json!({"message": "Task approved and dispatched", "task_id": task_id, "task": view(&approved, true)})))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReasonQuery {
+    /// Compat: the reason, when the body has none.
+    #[param(max_length = 1000)]
     reason: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct ReasonBody {
+    #[schema(max_length = 1000)]
     reason: Option<String>,
+}
+
+/// The body's reason: none for an empty body or `null`; 400 for text that is
+/// not JSON, 422 for JSON of another shape (as the shared JSON extractor
+/// answers; the body is optional here, so that extractor cannot be used).
+fn reason_from_body(body: &[u8]) -> ApiResult<Option<String>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::bad_request("invalid_json", "Request body is not valid JSON"))?;
+    let parsed: Option<ReasonBody> = serde_json::from_value(value)
+        .map_err(|_| ApiError::invalid("reason", "expected {\"reason\": \"...\"} or no body"))?;
+    Ok(parsed.and_then(|b| b.reason))
 }
 
 /// `{reason}` in the body, or the original dashboard's `?reason=`.
+#[utoipa::path(post, path = "/api/reject/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)"), ReasonQuery),
+    request_body(content = ReasonBody, description = "Optional; `?reason=` works too"),
+    responses((status = 200, description = "Rejected", body = crate::schema::Rejected), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody),
+        (status = 409, description = "The task is not pending approval", body = shared::openapi::ErrorBody)))]
 pub async fn reject(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -122,13 +148,7 @@ pub async fn reject(
     Query(query): Query<ReasonQuery>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        serde_json::from_slice::<ReasonBody>(&body)
-            .map_err(|_| ApiError::bad_request("invalid_json", "Request body is not valid JSON"))?
-            .reason
-    };
+    let from_body = reason_from_body(&body)?;
     let reason = from_body.or(query.reason).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
         return Err(ApiError::invalid("reason", "must be at most 1000 characters long"));
@@ -151,6 +171,10 @@ pub async fn reject(
 }
 
 /// The owner, or an operator, withdraws a task that waits for approval.
+#[utoipa::path(post, path = "/api/tasks/{id}/cancel", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
+    responses((status = 200, description = "Cancelled", body = crate::schema::Decided),
+        (status = 403, description = "Neither the owner nor an operator", body = shared::openapi::ErrorBody),
+        (status = 409, description = "The task is not pending approval", body = shared::openapi::ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -179,12 +203,17 @@ pub async fn cancel(
     Ok(Json(json!({"message": "Task cancelled", "task_id": cancelled.id.to_string(), "task": view(&cancelled, true)})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = StatusReport)]
 pub struct StatusBody {
+    #[schema(value_type = shared::model::task::TaskStatus)]
     status: String,
 }
 
 /// A scheduler reports progress along the allowed transitions only.
+#[utoipa::path(post, path = "/api/tasks/{id}/status", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")), request_body = StatusBody,
+    responses((status = 200, description = "The task in its new status", body = crate::schema::Progressed), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody),
+        (status = 409, description = "Not an allowed transition from the current status", body = shared::openapi::ErrorBody)))]
 pub async fn report_status(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,

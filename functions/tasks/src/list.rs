@@ -16,11 +16,18 @@ use shared::{ApiError, ApiResult, AppState, page};
 
 use crate::view::{sees_all, view};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(value_type = Option<shared::model::task::TaskStatus>)]
     status: Option<String>,
+    /// A username (`_system` for the system admin's tasks).
+    #[param(pattern = r"^[A-Za-z0-9_.-]{3,50}$")]
     owner: Option<String>,
+    #[param(value_type = Option<shared::model::task::TaskType>)]
     task_type: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -36,6 +43,8 @@ pub async fn load(state: &AppState, raw_id: &str) -> ApiResult<TaskRecord> {
 
 /// Newest first. Everyone viewer+ sees every task; what only owners and
 /// operators may read is redacted for the others.
+#[utoipa::path(get, path = "/api/tasks", tag = "tasks", params(ListQuery),
+    responses((status = 200, description = "A page of tasks, newest first; others' details redacted below operator", body = Vec<crate::schema::TaskView>)))]
 pub async fn list(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Viewer>,
@@ -73,6 +82,8 @@ fn owner_key(name: &str) -> ApiResult<String> {
     Username::parse(name).map(|n| n.key()).map_err(|_| ApiError::invalid("owner", "is not a username"))
 }
 
+#[utoipa::path(get, path = "/api/tasks/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
+    responses((status = 200, description = "The task; details redacted unless the caller owns it or is an operator", body = crate::schema::TaskView)))]
 pub async fn get(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Viewer>,
@@ -82,7 +93,20 @@ pub async fn get(
     Ok(Json(view(&task, sees_all(&caller, &task))))
 }
 
+/// The original's `GET /api/status/{id}`: the same as [`get`].
+#[utoipa::path(get, path = "/api/status/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
+    responses((status = 200, description = "The task; details redacted unless the caller owns it or is an operator", body = crate::schema::TaskView)))]
+pub async fn get_compat(
+    state: State<AppState>,
+    caller: Require<min::Viewer>,
+    id: Path<String>,
+) -> ApiResult<Json<Value>> {
+    get(state, caller, id).await
+}
+
 /// Oldest first, in full (approvers must see `privileged` and `additional_mounts`).
+#[utoipa::path(get, path = "/api/tasks/pending-approval", tag = "tasks", params(page::PageQuery),
+    responses((status = 200, description = "Tasks waiting for approval, oldest first, in full", body = Vec<crate::schema::TaskView>), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
 pub async fn pending(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
@@ -98,6 +122,8 @@ pub async fn pending(
 
 /// `{count}`: one read of a counter kept by the same transactions that change
 /// statuses, so it always matches the list.
+#[utoipa::path(get, path = "/api/tasks/pending-approval/count", tag = "tasks",
+    responses((status = 200, description = "How many tasks wait for approval", body = crate::schema::Count), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
 pub async fn pending_count(State(state): State<AppState>, _caller: Require<min::Operator>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"count": tasks::pending_count(&state.stores).await?})))
 }

@@ -18,6 +18,9 @@ use crate::view::view;
 /// A `user`'s tasks wait for approval; an operator's or admin's are approved by
 /// themselves and go to the scheduler at once (the system admin's too, with no
 /// approver recorded, as the original). 202 `{message, task_ids}`.
+#[utoipa::path(post, path = "/api/tasks", tag = "tasks", request_body = shared::model::task::TaskSubmission,
+    responses((status = 202, description = "Stored: pending approval for a user, assigning for an operator", body = crate::schema::Submitted),
+        (status = 403, description = "Below user", body = shared::openapi::ErrorBody)))]
 pub async fn submit(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::User>,
@@ -56,4 +59,17 @@ pub async fn submit(
     let ids: Vec<String> = created.iter().map(|t| t.id.to_string()).collect();
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"message": message, "task_ids": ids, "status": status})))
         .into_response())
+}
+
+/// The original's `POST /api/submit`: the same as [`submit`].
+#[utoipa::path(post, path = "/api/submit", tag = "tasks", request_body = shared::model::task::TaskSubmission,
+    responses((status = 202, description = "Stored: pending approval for a user, assigning for an operator", body = crate::schema::Submitted),
+        (status = 403, description = "Below user", body = shared::openapi::ErrorBody)))]
+pub async fn submit_compat(
+    state: State<AppState>,
+    caller: Require<min::User>,
+    client: ClientInfo,
+    body: Json<TaskSubmission>,
+) -> ApiResult<Response> {
+    submit(state, caller, client, body).await
 }

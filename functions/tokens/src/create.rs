@@ -12,14 +12,24 @@ use shared::store::audit::Outcome;
 use shared::store::tokens::{self, CreateError};
 use shared::{ApiError, ApiResult, AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewToken)]
 pub struct CreateBody {
+    /// 1 to 100 characters once trimmed, no control characters; unique per user.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     name: String,
+    /// Days until it expires, 1 to 3650; omitted, it never does.
+    #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<u32>,
 }
 
 /// Shown once: the only time the token itself leaves the service.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CreatedToken)]
 struct Created {
     id: u64,
     name: String,
@@ -29,6 +39,8 @@ struct Created {
     expires_at: Option<Timestamp>,
 }
 
+#[utoipa::path(post, path = "/api/auth/tokens", tag = "tokens", request_body = CreateBody,
+    responses((status = 201, description = "Created; `token` is shown only now", body = Created), (status = 403, description = "The built-in system admin cannot own tokens", body = shared::openapi::ErrorBody), (status = 409, description = "The caller already has a token of that name (`token_name_taken`), or holds the most tokens allowed, 100 (`too_many_tokens`)", body = shared::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -39,6 +51,8 @@ pub async fn create(
 }
 
 /// The original CLI checks for 200 after logging in.
+#[utoipa::path(post, path = "/api/auth/tokens/create", tag = "tokens", request_body = CreateBody,
+    responses((status = 200, description = "Created; `token` is shown only now", body = Created), (status = 403, description = "The built-in system admin cannot own tokens", body = shared::openapi::ErrorBody), (status = 409, description = "The caller already has a token of that name (`token_name_taken`), or holds the most tokens allowed, 100 (`too_many_tokens`)", body = shared::openapi::ErrorBody)))]
 pub async fn create_compat(
     State(state): State<AppState>,
     caller: Authenticated,

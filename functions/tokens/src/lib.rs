@@ -5,6 +5,7 @@ mod list;
 mod revoke;
 
 use shared::Routes;
+use utoipa::OpenApi;
 
 /// The group's routes.
 pub fn routes() -> Routes {
@@ -13,4 +14,12 @@ pub fn routes() -> Routes {
         .post("/api/auth/tokens", create::create)
         .post("/api/auth/tokens/create", create::create_compat)
         .delete("/api/auth/tokens/{id}", revoke::revoke)
+}
+
+/// The group's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(OpenApi)]
+    #[openapi(paths(list::list_own, create::create, create::create_compat, revoke::revoke))]
+    struct Doc;
+    Doc::openapi()
 }

@@ -7,6 +7,8 @@ use shared::model::TokenView;
 use shared::store::tokens;
 use shared::{ApiResult, AppState};
 
+#[utoipa::path(get, path = "/api/auth/tokens", tag = "tokens",
+    responses((status = 200, description = "The caller's tokens (never the secrets)", body = Vec<shared::model::TokenView>)))]
 pub async fn list_own(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

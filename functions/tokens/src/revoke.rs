@@ -12,6 +12,9 @@ use shared::{ApiError, ApiResult, AppState};
 
 /// 404 for a token that is not the caller's (unless an admin asks): others'
 /// token ids are not to be probed.
+#[utoipa::path(delete, path = "/api/auth/tokens/{id}", tag = "tokens",
+    params(("id" = u64, Path, description = "Token id")),
+    responses((status = 200, description = "Revoked", body = shared::openapi::Message)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -18,11 +18,14 @@ use shared::{ApiError, ApiResult, AppState};
 
 use crate::entry::find_user;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleBody {
+    #[schema(value_type = shared::openapi::AssignableRole)]
     role: String,
 }
 
+#[utoipa::path(put, path = "/api/auth/users/{id}/role", tag = "users", params(("id" = u64, Path, description = "User id")), request_body = RoleBody,
+    responses((status = 200, description = "The user with the new role", body = shared::model::UserView), (status = 403, description = "Not an admin, or a change of oneself the guards refuse", body = shared::openapi::ErrorBody), (status = 409, description = "The last active admin, or a concurrent change", body = shared::openapi::ErrorBody)))]
 pub async fn set_role(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
@@ -35,13 +38,19 @@ pub async fn set_role(
     apply(&state, &caller, &client, id, change).await.map(|u| Json(u.view()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = UserChange)]
 pub struct PatchBody {
+    /// At most 100 characters, no control characters; blank means the username.
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     display_name: Option<String>,
+    #[schema(value_type = Option<shared::openapi::AssignableRole>)]
     role: Option<String>,
     is_active: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/api/auth/users/{id}", tag = "users", params(("id" = u64, Path, description = "User id")), request_body = PatchBody,
+    responses((status = 200, description = "The changed user", body = shared::model::UserView), (status = 403, description = "Not an admin, or a change of oneself the guards refuse", body = shared::openapi::ErrorBody), (status = 409, description = "The last active admin, or a concurrent change", body = shared::openapi::ErrorBody)))]
 pub async fn patch_user(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

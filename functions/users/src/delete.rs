@@ -14,6 +14,8 @@ use shared::{ApiError, ApiResult, AppState};
 
 use crate::change::refusal;
 
+#[utoipa::path(delete, path = "/api/auth/users/{id}", tag = "users", params(("id" = u64, Path, description = "User id")),
+    responses((status = 200, description = "Deleted", body = crate::schema::UserDeleted), (status = 403, description = "Not an admin, or a change of oneself the guards refuse", body = shared::openapi::ErrorBody), (status = 409, description = "The last active admin, or a concurrent change", body = shared::openapi::ErrorBody)))]
 pub async fn delete_user(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

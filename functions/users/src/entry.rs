@@ -12,7 +12,7 @@ pub async fn find_user(state: &AppState, id: u64) -> ApiResult<UserRecord> {
     users::get(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("User not found"))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserEntry {
     #[serde(flatten)]
     user: UserView,

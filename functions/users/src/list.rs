@@ -12,6 +12,9 @@ use shared::{ApiError, ApiResult, AppState, page};
 use crate::entry::{UserEntry, entries, find_user};
 
 /// Newest first; `X-Next-Cursor` names the next page.
+#[utoipa::path(get, path = "/api/auth/users", tag = "users", params(page::PageQuery),
+    responses((status = 200, description = "A page of users; `X-Next-Cursor` names the next", body = Vec<crate::entry::UserEntry>),
+        (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
 pub async fn list_users(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
@@ -26,6 +29,8 @@ pub async fn list_users(
 
 /// Callers below operator may see themselves only; another id is a 404 to
 /// them, as they may not know who exists.
+#[utoipa::path(get, path = "/api/auth/users/{id}", tag = "users", params(("id" = u64, Path, description = "User id")),
+    responses((status = 200, description = "The user", body = crate::entry::UserEntry)))]
 pub async fn get_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -14,12 +14,17 @@ use shared::{ApiError, ApiResult, AppState};
 
 use crate::entry::find_user;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = PasswordReset)]
 pub struct ResetBody {
+    /// At least 8 characters, at most 1024 bytes; not a common password, not containing the username.
     #[serde(alias = "new_password")]
+    #[schema(min_length = 8)]
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/auth/users/{id}/password", tag = "users", params(("id" = u64, Path, description = "User id")), request_body = ResetBody,
+    responses((status = 200, description = "Set; the user's sessions ended", body = shared::openapi::SessionsEnded), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

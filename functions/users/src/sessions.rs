@@ -11,6 +11,8 @@ use shared::{ApiResult, AppState};
 
 use crate::entry::find_user;
 
+#[utoipa::path(delete, path = "/api/auth/users/{id}/sessions", tag = "users", params(("id" = u64, Path, description = "User id")),
+    responses((status = 200, description = "Ended", body = shared::openapi::SessionsEnded), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
 pub async fn end_sessions(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
@@ -28,6 +30,8 @@ pub async fn end_sessions(
 }
 
 /// Clears the account's login throttling (the per-address limit stays).
+#[utoipa::path(post, path = "/api/auth/users/{id}/unlock", tag = "users", params(("id" = u64, Path, description = "User id")),
+    responses((status = 200, description = "Cleared", body = shared::openapi::Message), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
 pub async fn unlock(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

@@ -10,6 +10,8 @@ use shared::{ApiResult, AppState};
 
 use crate::entry::find_user;
 
+#[utoipa::path(get, path = "/api/auth/users/{id}/tokens", tag = "users", params(("id" = u64, Path, description = "User id")),
+    responses((status = 200, description = "The user's tokens (never the secrets)", body = Vec<shared::model::TokenView>), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     _caller: Require<min::Admin>,

@@ -12,7 +12,7 @@ use shared::store::vps::{self, Assignee, VpsView};
 use shared::store::{groups, users};
 use shared::{ApiError, ApiResult, AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum AssignBody {
     /// The original's form: a bare array of user ids.
@@ -48,6 +48,8 @@ async fn record(
 
 /// Every id is checked before anything is written (404 naming the first
 /// unknown one); duplicates and existing assignments are ignored.
+#[utoipa::path(post, path = "/api/vps/{id}/assign", tag = "vps", params(("id" = String, Path, description = "VPS (task) id, a 64-bit number as a string")), request_body = AssignBody,
+    responses((status = 200, description = "Assigned", body = crate::schema::Assigned), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
 pub async fn assign(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -107,6 +109,9 @@ async fn unassign(
     Ok(Json(json!({"message": format!("Unassigned from VPS {}.", view.task.id)})))
 }
 
+#[utoipa::path(delete, path = "/api/vps/{id}/assign/{user_id}", tag = "vps",
+    params(("id" = String, Path, description = "VPS (task) id, a 64-bit number as a string"), ("user_id" = u64, Path, description = "User id")),
+    responses((status = 200, description = "Unassigned", body = shared::openapi::Message), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
 pub async fn unassign_user(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -116,6 +121,9 @@ pub async fn unassign_user(
     unassign(&state, &caller, &client, &id, Assignee::User(user_id)).await
 }
 
+#[utoipa::path(delete, path = "/api/vps/{id}/assign/group/{group_id}", tag = "vps",
+    params(("id" = String, Path, description = "VPS (task) id, a 64-bit number as a string"), ("group_id" = u64, Path, description = "Group id")),
+    responses((status = 200, description = "Unassigned", body = shared::openapi::Message), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
 pub async fn unassign_group(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -125,6 +133,8 @@ pub async fn unassign_group(
     unassign(&state, &caller, &client, &id, Assignee::Group(group_id)).await
 }
 
+#[utoipa::path(get, path = "/api/vps/{id}/assignments", tag = "vps", params(("id" = String, Path, description = "VPS (task) id, a 64-bit number as a string")),
+    responses((status = 200, description = "Who is assigned", body = crate::schema::Assignments), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
 pub async fn assignments(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,

@@ -15,15 +15,23 @@ use shared::store::audit::{self, Outcome};
 use shared::store::vps;
 use shared::{ApiError, ApiResult, AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Question {
+    /// `vps:<id>`.
+    #[schema(pattern = "^vps:[0-9]{1,19}$")]
     resource: String,
+    /// `connect` or `manage`.
+    #[schema(pattern = "^(connect|manage)$")]
     action: String,
 }
 
 /// `connect`: the owner, an assigned user, a member of an assigned group, or
 /// an operator (owners and assignees only while the VPS is approved and alive). `manage`:
 /// operators. 200 `{allowed: true, user, user_id, role}` or 403 (audited).
+#[utoipa::path(post, path = "/api/authorize", tag = "vps", request_body = Question,
+    responses((status = 200, description = "Allowed", body = crate::schema::Allowed),
+        (status = 403, description = "Not allowed", body = shared::openapi::ErrorBody),
+        (status = 404, description = "No such VPS (told to operators only; others get 403)", body = shared::openapi::ErrorBody)))]
 pub async fn authorize(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

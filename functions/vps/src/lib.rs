@@ -6,7 +6,10 @@ mod assign;
 mod authorize;
 mod list;
 
+mod schema;
+
 use shared::Routes;
+use utoipa::OpenApi;
 
 /// The group's routes.
 pub fn routes() -> Routes {
@@ -18,4 +21,20 @@ pub fn routes() -> Routes {
         .delete("/api/vps/{id}/assign/group/{group_id}", assign::unassign_group)
         .get("/api/vps/{id}/assignments", assign::assignments)
         .post("/api/authorize", authorize::authorize)
+}
+
+/// The group's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(OpenApi)]
+    #[openapi(paths(
+        list::list,
+        list::my,
+        assign::assign,
+        assign::unassign_user,
+        assign::unassign_group,
+        assign::assignments,
+        authorize::authorize
+    ))]
+    struct Doc;
+    Doc::openapi()
 }

@@ -63,6 +63,8 @@ fn task_json(view: &VpsView, full: bool) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/vps", tag = "vps", params(page::PageQuery),
+    responses((status = 200, description = "A page of VPS instances with their assignees", body = Vec<crate::schema::VpsEntry>)))]
 pub async fn list(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Viewer>,
@@ -82,6 +84,9 @@ pub async fn list(
 }
 
 /// What the caller owns, is assigned to, or is assigned to through a group.
+#[utoipa::path(get, path = "/api/vps/my", tag = "vps",
+    responses((status = 200, description = "VPS instances the caller owns or is assigned to, directly or through a group", body = Vec<crate::schema::VpsEntry>),
+        (status = 403, description = "Below user", body = shared::openapi::ErrorBody)))]
 pub async fn my(State(state): State<AppState>, Require(caller, ..): Require<min::User>) -> ApiResult<Json<Vec<Value>>> {
     let Some(me) = caller.user() else {
         return Ok(Json(Vec::new()));

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ApiError, FieldError};
 
 /// Every status a task can have (the original's, plus `cancelled`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     PendingApproval,
@@ -95,7 +95,7 @@ impl FromStr for TaskStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskType {
     Command,
@@ -124,9 +124,10 @@ impl FromStr for TaskType {
 
 /// The KohakuRiver submission body. Unknown fields are ignored, as the
 /// original's clients send fields this service does not use.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct TaskSubmission {
     #[serde(default)]
+    #[schema(value_type = Option<TaskType>)]
     pub task_type: Option<String>,
     #[serde(default)]
     pub command: Option<String>,

@@ -6,7 +6,7 @@ use super::Timestamp;
 use crate::store::tokens::TokenRecord;
 
 /// A token in a list: never the secret, only a short prefix to recognise it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     id: u64,
     name: String,

@@ -69,7 +69,7 @@ fn is_invisible_format(c: char) -> bool {
 }
 
 /// The user object of the API (the original's fields plus `last_login_at`).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserView {
     pub id: u64,
     pub username: String,

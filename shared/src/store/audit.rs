@@ -13,7 +13,7 @@ use super::item::{Item, n, s};
 use super::{StoreError, Stores, dynamo::store_error};
 use crate::model::Timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Success,
@@ -34,7 +34,7 @@ impl Outcome {
 }
 
 /// One audit event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: String,
     pub at: Timestamp,

@@ -23,7 +23,7 @@ use super::{StoreError, Stores};
 use crate::model::Timestamp;
 
 /// A group as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Group {
     pub id: u64,
     pub name: String,
@@ -33,7 +33,7 @@ pub struct Group {
 }
 
 /// A group named on a user (`/me`, the users list, the user cache).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupRef {
     pub id: u64,
     pub name: String,

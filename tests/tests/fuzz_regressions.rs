@@ -1,0 +1,53 @@
+//! Bugs that fuzzing the API against its OpenAPI document (scripts/fuzz-api)
+//! found, each pinned by the request that showed it.
+
+use axum::body::Body;
+use http::{Method, Request, StatusCode};
+use krv_tests::{Auth, TestApp};
+use serde_json::{Value, json};
+
+/// An app with an admin and a task of user "alice" waiting for approval.
+async fn pending_task() -> (TestApp, String, String) {
+    let app = TestApp::start().await;
+    let admin = app.first_admin("admin").await;
+    app.create_user(&admin, "alice", "user").await;
+    let alice = app.login("alice").await;
+    let submitted = app.call(Method::POST, "/api/tasks", Auth::Bearer(&alice), Some(&json!({"command": "x"}))).await;
+    submitted.assert_status(StatusCode::ACCEPTED);
+    let id = submitted.json()["task_ids"][0].as_str().expect("task ids are strings").to_owned();
+    (app, admin, id)
+}
+
+/// A rejection's body is optional; the JSON `null` is no body, not "invalid JSON".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_with_a_null_body_takes_the_reason_from_the_query() {
+    let (app, admin, id) = pending_task().await;
+    let path = format!("/api/reject/{id}?reason=too%20big");
+    let rejected = app.call(Method::POST, &path, Auth::Bearer(&admin), Some(&Value::Null)).await;
+    rejected.assert_status(StatusCode::OK);
+    assert_eq!(rejected.json()["reason"], "too big");
+}
+
+/// Well-formed JSON of the wrong shape is a 422 naming the field, as for every
+/// other body; only text that is not JSON is a 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_body_of_the_wrong_shape_is_a_422_and_broken_json_a_400() {
+    let (app, admin, id) = pending_task().await;
+    let path = format!("/api/reject/{id}");
+    let body = app.call(Method::POST, &path, Auth::Bearer(&admin), Some(&json!({"reason": 5}))).await;
+    let body = body.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(body["errors"][0]["field"], "reason");
+
+    let broken = Request::builder()
+        .method(Method::POST)
+        .uri(&path)
+        .header(http::header::AUTHORIZATION, format!("Bearer {admin}"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"reason\": "))
+        .expect("request");
+    app.send(broken).await.assert_error(StatusCode::BAD_REQUEST, "invalid_json");
+
+    // Neither refusal decided the task.
+    let task = app.call(Method::GET, &format!("/api/tasks/{id}"), Auth::Bearer(&admin), None).await;
+    assert_eq!(task.json()["status"], "pending_approval");
+}
