@@ -51,3 +51,30 @@ async fn a_rejection_body_of_the_wrong_shape_is_a_422_and_broken_json_a_400() {
     let task = app.call(Method::GET, &format!("/api/tasks/{id}"), Auth::Bearer(&admin), None).await;
     assert_eq!(task.json()["status"], "pending_approval");
 }
+
+/// Audit time ranges far outside the retention: before 1970 the sort keys went
+/// negative (a DynamoDB validation error, answered 500), and a range of
+/// centuries meant one query per month. Now clamped to what can exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_ranges_of_any_century_are_clamped_to_what_can_exist_and_never_500() {
+    let app = TestApp::start().await;
+    let admin = app.first_admin("admin").await;
+    let get = |query: &str| {
+        let (app, admin, path) = (&app, admin.clone(), format!("/api/admin/audit?{query}"));
+        async move { app.call(Method::GET, &path, Auth::Bearer(&admin), None).await }
+    };
+    let ancient = get("since=1111-01-01T00:00:00Z&until=1112-01-01T00:00:00Z").await;
+    ancient.assert_status(StatusCode::OK);
+    assert_eq!(ancient.json(), json!([]));
+
+    let before = app.state.stores.io.snapshot();
+    let everything = get("since=0001-01-01T00:00:00Z&until=9999-12-31T23:59:59Z").await;
+    let io = app.state.stores.io.snapshot() - before;
+    everything.assert_status(StatusCode::OK);
+    let body = everything.json();
+    let actions: Vec<&str> = body.as_array().expect("array").iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"user.register"), "recent events are found: {actions:?}");
+    // Ten thousand years would be 120,000 monthly queries; the retention
+    // (365 days by default) bounds it to a few more than twelve.
+    assert!(io.dynamo_calls <= 20, "{} DynamoDB calls", io.dynamo_calls);
+}

@@ -43,12 +43,23 @@ pub async fn list(
     Query(params): Query<AuditParams>,
 ) -> ApiResult<Response> {
     let limit = page::limit(params.limit)?;
-    let until = time("until", params.until.as_deref())?.unwrap_or_else(Timestamp::now);
+    let now = Timestamp::now();
+    let until = time("until", params.until.as_deref())?.unwrap_or(now);
     // Nothing older than the retention exists, so that bounds the default search.
     let retention = i64::from(state.config.audit_retention_days) * 86_400;
     let since = time("since", params.since.as_deref())?.unwrap_or_else(|| until.plus_secs(-retention));
     if since > until {
         return Err(ApiError::invalid("since", "must not be after until"));
+    }
+    // No event is newer than now (a day of clock skew allowed) or older than
+    // the retention (plus two days of TTL deletion lag). Clamping to that keeps
+    // the month-by-month search bounded whatever the client asks (year 1 to
+    // 9999 would be a hundred thousand queries) and the sort keys comparable
+    // (13 digits, never negative).
+    let since = since.max(now.plus_secs(-retention - 2 * 86_400));
+    let until = until.min(now.plus_secs(86_400));
+    if since > until {
+        return Ok(page::respond(Vec::<shared::store::audit::AuditEntry>::new(), None));
     }
     // Filters become key values: bounded, so DynamoDB never sees an oversized key.
     for (field, value) in [("actor", &params.actor), ("action", &params.action)] {
