@@ -70,6 +70,25 @@ fn first_id(response: &TestResponse) -> String {
     response.json()["task_ids"][0].as_str().expect("task ids are strings").to_owned()
 }
 
+/// Marks task `id`'s announcement as failed and due for a retry now (instead
+/// of waiting out the backoff).
+async fn make_announcement_due(app: &TestApp, id: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stores = &app.state.stores;
+    stores
+        .dynamo
+        .update_item()
+        .table_name(&stores.tables.tasks)
+        .key("pk", AttributeValue::S(format!("TASK#{id}")))
+        .key("sk", AttributeValue::S("TASK".into()))
+        .update_expression("SET dispatch_state = :p, dispatch_due_ms = :now")
+        .expression_attribute_values(":p", AttributeValue::S("pending".into()))
+        .expression_attribute_values(":now", AttributeValue::N("0".into()))
+        .send()
+        .await
+        .expect("update");
+}
+
 /// An app with an admin, an operator "oper" and users "alice" and "bob" (sessions returned in that order).
 async fn team(overrides: &[(&str, &str)]) -> (TestApp, [String; 4]) {
     let app = TestApp::start_with(overrides).await;
@@ -145,18 +164,7 @@ async fn a_failing_webhook_never_loses_the_task_and_is_retried() {
 
     // The receiver recovers; make the retry due now and run the retry pass.
     *receiver.failing.lock().expect("lock") = false;
-    let stores = &app.state.stores;
-    stores
-        .dynamo
-        .update_item()
-        .table_name(&stores.tables.tasks)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("TASK#{id}")))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("TASK".into()))
-        .update_expression("SET dispatch_due_ms = :now")
-        .expression_attribute_values(":now", aws_sdk_dynamodb::types::AttributeValue::N("0".into()))
-        .send()
-        .await
-        .expect("update");
+    make_announcement_due(&app, &id).await;
     // On AWS the retry pass is its own Lambda on an EventBridge schedule: run
     // the real binary with a scheduled event.
     let retry = LambdaRuntime::for_app(
@@ -189,19 +197,7 @@ async fn the_retry_pass_finds_a_due_announcement_past_the_first_page() {
         last = first_id(&submit(&app, &op, json!({"command": format!("job {i}")})).await);
     }
     assert_eq!(receiver.deliveries().len(), 150);
-    let stores = &app.state.stores;
-    stores
-        .dynamo
-        .update_item()
-        .table_name(&stores.tables.tasks)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("TASK#{last}")))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("TASK".into()))
-        .update_expression("SET dispatch_state = :p, dispatch_due_ms = :now")
-        .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S("pending".into()))
-        .expression_attribute_values(":now", aws_sdk_dynamodb::types::AttributeValue::N("0".into()))
-        .send()
-        .await
-        .expect("update");
+    make_announcement_due(&app, &last).await;
     assert_eq!(krv_tasks::retry_dispatch(&app.state).await.expect("retry"), 1, "the newest task is on page two");
     assert_eq!(receiver.verify(150)["task"]["task_id"], last.as_str());
 }
