@@ -123,15 +123,7 @@ impl LoadClient {
                     response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
                 };
                 let retry_after = header(reqwest::header::RETRY_AFTER);
-                let session = response
-                    .headers()
-                    .get_all(reqwest::header::SET_COOKIE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .find_map(|v| v.strip_prefix("kohakuriver_session="))
-                    .and_then(|v| v.split(';').next())
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_owned);
+                let session = session_cookie(response.headers());
                 match response.bytes().await {
                     Ok(bytes) => {
                         let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
@@ -155,4 +147,16 @@ impl LoadClient {
     pub fn samples(&self) -> Vec<Sample> {
         self.samples.lock().expect("samples lock").clone()
     }
+}
+
+/// The session token a response's `Set-Cookie` sets, if any.
+pub fn session_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("kohakuriver_session="))
+        .and_then(|v| v.split(';').next())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }

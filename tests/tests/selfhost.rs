@@ -292,16 +292,7 @@ async fn sigterm_lets_requests_in_flight_finish() {
 
 /// The session token a registration or login response's cookie sets.
 fn session_token(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("kohakuriver_session="))
-        .and_then(|v| v.split(';').next())
-        .filter(|v| !v.is_empty())
-        .expect("a session cookie")
-        .to_owned()
+    krv_tests::load::session_cookie(response.headers()).expect("a session cookie")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
