@@ -3,7 +3,6 @@
 //! plain HTTP would use.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,8 +17,8 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Reads and checks both PEM files; every problem is one line naming its variable.
 pub async fn load(files: &TlsFiles) -> anyhow::Result<RustlsConfig> {
-    let cert = read_pem("TLS_CERT_FILE", &files.cert, "CERTIFICATE-----")?;
-    let key = read_pem("TLS_KEY_FILE", &files.key, "PRIVATE KEY-----")?;
+    let cert = shared::env::read_pem("TLS_CERT_FILE", &files.cert, "CERTIFICATE-----")?;
+    let key = shared::env::read_pem("TLS_KEY_FILE", &files.key, "PRIVATE KEY-----")?;
     RustlsConfig::from_pem(cert, key).await.map_err(|e| {
         anyhow::anyhow!(
             "TLS_CERT_FILE {} and TLS_KEY_FILE {} are not a usable certificate and key: {e}",
@@ -27,16 +26,6 @@ pub async fn load(files: &TlsFiles) -> anyhow::Result<RustlsConfig> {
             files.key.display()
         )
     })
-}
-
-/// The file's bytes, if it reads and holds a PEM block whose label ends in `label_end`.
-fn read_pem(var: &str, path: &Path, label_end: &str) -> anyhow::Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{var} {}: cannot read: {e}", path.display()))?;
-    let text = String::from_utf8_lossy(&bytes);
-    if !text.lines().any(|line| line.starts_with("-----BEGIN ") && line.trim_end().ends_with(label_end)) {
-        anyhow::bail!("{var} {}: not a PEM file with a {} block", path.display(), label_end.trim_end_matches('-'));
-    }
-    Ok(bytes)
 }
 
 /// Serves `router` over HTTPS on `listener` until `shutdown` resolves, then

@@ -127,25 +127,13 @@ impl StoreSettings {
         }
         let redis_ca = match env.get("REDIS_CA_FILE") {
             None => None,
-            Some(path) => {
-                if !redis_url.starts_with("rediss://") {
-                    return Err(EnvError {
-                        var: "REDIS_CA_FILE".into(),
-                        problem: "only applies to a rediss:// REDIS_URL (TLS)".into(),
-                    });
-                }
-                let pem = std::fs::read(&path).map_err(|e| EnvError {
+            Some(_) if !redis_url.starts_with("rediss://") => {
+                return Err(EnvError {
                     var: "REDIS_CA_FILE".into(),
-                    problem: format!("cannot read {path}: {e}"),
-                })?;
-                if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-                    return Err(EnvError {
-                        var: "REDIS_CA_FILE".into(),
-                        problem: format!("{path} holds no PEM certificate"),
-                    });
-                }
-                Some(pem)
+                    problem: "only applies to a rediss:// REDIS_URL (TLS)".into(),
+                });
             }
+            Some(path) => Some(crate::env::read_pem("REDIS_CA_FILE", path.as_ref(), "CERTIFICATE-----")?),
         };
         Ok(Self {
             table_prefix,

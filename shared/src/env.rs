@@ -23,6 +23,20 @@ impl fmt::Display for EnvError {
 
 impl std::error::Error for EnvError {}
 
+/// The bytes of the PEM file at `path` (named by the variable `var`), if it
+/// reads and holds a block whose label ends in `label_end`
+/// (`"CERTIFICATE-----"`, `"PRIVATE KEY-----"`).
+pub fn read_pem(var: &str, path: &std::path::Path, label_end: &str) -> Result<Vec<u8>, EnvError> {
+    let problem = |problem: String| EnvError { var: var.into(), problem };
+    let bytes = std::fs::read(path).map_err(|e| problem(format!("cannot read {}: {e}", path.display())))?;
+    let text = String::from_utf8_lossy(&bytes);
+    if !text.lines().any(|line| line.starts_with("-----BEGIN ") && line.trim_end().ends_with(label_end)) {
+        let label = label_end.trim_end_matches('-').to_lowercase();
+        return Err(problem(format!("{} holds no PEM {label}", path.display())));
+    }
+    Ok(bytes)
+}
+
 /// Where settings come from: the process environment, or a map in tests
 /// (`std::env::set_var` is unsafe in edition 2024 and racy across tests).
 #[derive(Debug, Clone, Default)]

@@ -41,9 +41,9 @@ pub enum AssignableRole {
 }
 
 /// Names of the security schemes (see docs/auth.md for the credentials).
-pub const SESSION_COOKIE: &str = "session_cookie";
-pub const BEARER: &str = "bearer";
-pub const ADMIN_SECRET: &str = "admin_secret";
+const SESSION_COOKIE: &str = "session_cookie";
+const BEARER: &str = "bearer";
+const ADMIN_SECRET: &str = "admin_secret";
 
 /// Operations that resolve no credentials and touch no store: they can answer
 /// neither 401 nor 503.
@@ -51,7 +51,7 @@ const STORE_FREE: [(&str, &str); 3] =
     [("get", "/api/health"), ("get", "/api/auth/status"), ("get", "/api/openapi.json")];
 
 /// Every credential kind, any one of which an authenticated operation accepts.
-pub fn any_credential() -> Vec<SecurityRequirement> {
+fn any_credential() -> Vec<SecurityRequirement> {
     [SESSION_COOKIE, BEARER, ADMIN_SECRET]
         .into_iter()
         .map(|name| SecurityRequirement::new::<_, [&str; 0], &str>(name, []))

@@ -12,10 +12,16 @@ use crate::telemetry;
 /// The whole `main` of a Lambda binary: read the configuration (or stop with one
 /// line), build the clients once, then serve invocations with the group's router.
 pub async fn run_lambda(routes: Routes) -> Result<(), lambda_http::Error> {
+    let state = boot().await?;
+    lambda_http::run(routes.into_router(state)).await
+}
+
+/// A Lambda's start: the configuration (or one line and exit), logging, the
+/// clients, built once per instance.
+async fn boot() -> Result<AppState, lambda_http::Error> {
     let config = Config::load_or_exit();
     telemetry::init(config.log_format);
-    let state = AppState::connect(config, &Endpoint::default()).await?;
-    lambda_http::run(routes.into_router(state)).await
+    Ok(AppState::connect(config, &Endpoint::default()).await?)
 }
 
 /// The whole `main` of a scheduled Lambda (an EventBridge rule, no HTTP): the
@@ -28,9 +34,7 @@ where
     Fut: Future<Output = Result<serde_json::Value, crate::store::StoreError>>,
 {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
-    let config = Config::load_or_exit();
-    telemetry::init(config.log_format);
-    let state = AppState::connect(config, &Endpoint::default()).await?;
+    let state = boot().await?;
     let job = &job;
     lambda_runtime::run(lambda_runtime::service_fn(move |_: LambdaEvent<serde_json::Value>| {
         let state = state.clone();
