@@ -143,21 +143,11 @@ export async function newPage(stack, label) {
   context.setDefaultTimeout(10_000)
   const page = await context.newPage()
   page.errors = []
-  // krv-server answers a deep link (/users, /register?token=…) with index.html
-  // but status 404 (tower-http's not_found_service); the page works, and the
-  // browser logs the 404. Until the server answers 200, those document 404s
-  // alone are tolerated; any other error fails the test.
-  const spa404 = new Set()
-  page.on('response', (r) => {
-    if (r.status() === 404 && r.request().isNavigationRequest() && !new URL(r.url()).pathname.startsWith('/api')) {
-      if ((r.headers()['content-type'] ?? '').startsWith('text/html')) spa404.add(r.url())
-    }
-  })
+  // Every console error fails the test (deep links are served index.html
+  // with 200, so a navigation never logs a 404).
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return
-    const url = msg.location().url
-    if (spa404.has(url) && msg.text().includes('status of 404')) return
-    page.errors.push(`[${label}] console: ${msg.text()} @ ${url}`)
+    page.errors.push(`[${label}] console: ${msg.text()} @ ${msg.location().url}`)
   })
   page.on('pageerror', (err) => page.errors.push(`[${label}] pageerror: ${err.message}`))
   return page
