@@ -180,7 +180,7 @@ fn tls_needs_both_files_and_readable_pem() {
             ("TLS_KEY_FILE", not_pem),
         ],
     );
-    assert_ne!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(1), "an unusable TLS file stops the server with exit status 1: {stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("TLS_CERT_FILE"), "{stderr}");
 }
