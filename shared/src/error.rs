@@ -181,6 +181,9 @@ impl From<StoreError> for ApiError {
                 retry_after: Duration::from_secs(1),
             },
             StoreError::Internal(err) => Self::Internal(err),
+            StoreError::ActorRevoked => {
+                Self::forbidden("actor_revoked", "Your own permissions changed; the change was not made")
+            }
         }
     }
 }

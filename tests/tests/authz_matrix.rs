@@ -163,6 +163,26 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
             } else {
                 String::new()
             };
+            let own_vps = if route.body.as_deref().is_some_and(|b| b.contains("{own_vps}")) {
+                // A running VPS assigned to the caller itself (to nobody for callers without a user).
+                let vps = app
+                    .call(
+                        Method::POST,
+                        "/api/tasks",
+                        secret,
+                        Some(&json!({"task_type": "vps", "command": "ssh-ed25519 AAAA"})),
+                    )
+                    .await;
+                let vps_id = vps.json()["task_ids"][0].as_str().expect("vps id").to_owned();
+                if let Some(me) = fx.ids.get(caller).filter(|id| **id != 0) {
+                    app.call(Method::POST, &format!("/api/vps/{vps_id}/assign"), secret, Some(&json!([me])))
+                        .await
+                        .assert_status(StatusCode::OK);
+                }
+                vps_id
+            } else {
+                String::new()
+            };
             let uses_vps =
                 request.contains("{victim_vps") || route.body.as_deref().is_some_and(|b| b.contains("{victim_vps}"));
             let (victim_vps, victim_vps_group) = if uses_vps {
@@ -193,6 +213,7 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
                 (String::new(), String::new())
             };
             let vars = [
+                ("{own_vps}", own_vps),
                 ("{victim_vps_group}", victim_vps_group),
                 ("{victim_vps}", victim_vps),
                 ("{victim_assigning_task}", victim_task.clone()),

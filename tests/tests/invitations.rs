@@ -247,3 +247,43 @@ async fn invitations_are_audited() {
     assert!(has("invitation.revoke", "admin"));
     assert!(has("user.register", "joiner"));
 }
+
+/// A raw invitation request as `admin` with `host` as its `Host` header.
+async fn invite_via_host(app: &TestApp, admin: &str, host: &str) -> TestResponse {
+    let request = http::Request::post("/api/auth/invitations")
+        .header(http::header::HOST, host)
+        .header(http::header::AUTHORIZATION, format!("Bearer {admin}"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(json!({"role": "viewer"}).to_string()))
+        .expect("request");
+    app.send(request).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_host_never_becomes_the_origin_of_an_invitation_link() {
+    let app = TestApp::start().await;
+    let admin = app.first_admin("admin").await;
+    for hostile in ["evil.example/phish?x=", "evil.example#", "user@evil.example", "evil.example:99999", "a b"] {
+        let refused = invite_via_host(&app, &admin, hostile).await;
+        let body = refused.assert_error(StatusCode::BAD_REQUEST, "invalid_host");
+        assert!(body["detail"].as_str().is_some_and(|d| d.contains("PUBLIC_URL")), "{body}");
+    }
+    let listed = app.call(Method::GET, "/api/auth/invitations", Auth::Bearer(&admin), None).await.json();
+    assert_eq!(listed, json!([]), "a refused request creates nothing");
+
+    // A plain host[:port] is the link's origin: https, or http on loopback.
+    let created = invite_via_host(&app, &admin, "krv.example:8443").await;
+    created.assert_status(StatusCode::CREATED);
+    let url = created.json()["register_url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with("https://krv.example:8443/register?token="), "{url}");
+    let local = invite_via_host(&app, &admin, "[::1]:8000").await.json();
+    assert!(local["register_url"].as_str().is_some_and(|u| u.starts_with("http://[::1]:8000/register?token=")));
+
+    // With PUBLIC_URL the Host is not used at all.
+    let public = TestApp::start_with(&[("PUBLIC_URL", "https://krv.example/")]).await;
+    let admin = public.first_admin("admin").await;
+    let created = invite_via_host(&public, &admin, "evil.example/phish?x=").await;
+    created.assert_status(StatusCode::CREATED);
+    let url = created.json()["register_url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with("https://krv.example/register?token="), "{url}");
+}

@@ -292,3 +292,36 @@ async fn a_user_holds_at_most_100_tokens_even_when_creating_concurrently() {
     create(1000).await.assert_status(StatusCode::CREATED);
     create(1001).await.assert_error(StatusCode::CONFLICT, "too_many_tokens");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invisible_fillers_are_refused_and_names_are_unique_under_nfkc_and_case_folding() {
+    let app = TestApp::start().await;
+    let admin = app.first_admin("root").await;
+    let post = |path: &'static str, body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move { app.call(Method::POST, path, Auth::Bearer(&admin), Some(&body)).await }
+    };
+    // Soft hyphen, Hangul filler, combining grapheme joiner, tag character,
+    // variation selector, line separator, braille blank: each shows nothing.
+    for sneaky in ["ad\u{ad}mins", "\u{3164}", "ops\u{34f}", "gpu\u{e0041}", "team\u{fe0f}", "a\u{2028}b", "x\u{2800}y"]
+    {
+        let refused = post("/api/auth/groups", json!({"name": sneaky})).await;
+        refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(field_of(&refused), "name", "{sneaky:?}");
+        assert_eq!(field_of(&post("/api/auth/tokens", json!({"name": sneaky})).await), "name", "{sneaky:?}");
+        let body = json!({"username": "eve", "password": krv_tests::PASSWORD, "display_name": sneaky});
+        assert_eq!(field_of(&post("/api/auth/register", body).await), "display_name", "{sneaky:?}");
+    }
+    // Joiners stay: emoji sequences need them.
+    post("/api/auth/groups", json!({"name": "👩\u{200d}💻 devs"})).await.assert_status(StatusCode::CREATED);
+
+    // Fullwidth, ligature and case variants are one name.
+    let abc = post("/api/auth/groups", json!({"name": "ＡＢＣ"})).await;
+    abc.assert_status(StatusCode::CREATED);
+    assert_eq!(abc.json()["name"], "ＡＢＣ", "the name is stored as typed (NFC)");
+    for twin in ["abc", "ABC", "Ａbc"] {
+        post("/api/auth/groups", json!({"name": twin})).await.assert_error(StatusCode::CONFLICT, "group_name_taken");
+    }
+    post("/api/auth/groups", json!({"name": "\u{fb01}le"})).await.assert_status(StatusCode::CREATED);
+    post("/api/auth/groups", json!({"name": "FILE"})).await.assert_error(StatusCode::CONFLICT, "group_name_taken");
+}

@@ -485,3 +485,76 @@ async fn bad_submissions_get_field_errors_and_filters_work() {
     assert_eq!(tasks[0]["owner_username"], "alice (deleted)");
     assert_eq!(tasks[0]["owner_deleted"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sparse_filter_reads_a_bounded_slice_per_request_and_cursors_reach_the_rest() {
+    use shared::auth::client::ClientInfo;
+    use shared::model::task::{TaskStatus, TaskSubmission};
+    use shared::store::audit::Outcome;
+    use shared::store::tasks::{self, MAX_EXAMINED, Owner};
+
+    let (app, [_, op, alice, _]) = team(&[]).await;
+    // Alice's two tasks (waiting for approval) are the oldest...
+    submit(&app, &alice, json!({"command": "mine"})).await.assert_status(StatusCode::ACCEPTED);
+    submit(&app, &alice, json!({"task_type": "vps", "command": "ssh-ed25519 AAAA"}))
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    // ...under more newer tasks than one request may read, none of which matches.
+    let filler = MAX_EXAMINED + 150;
+    let client = ClientInfo { addr: "127.0.0.1".to_owned(), user_agent: String::new(), request_id: None };
+    let targets: Vec<String> = (0..64).map(|i| format!("node{i}")).collect();
+    let mut made = 0;
+    while made < filler {
+        let n = (filler - made).min(64);
+        let submission: TaskSubmission =
+            serde_json::from_value(json!({"command": "filler", "targets": targets[..n]})).expect("submission");
+        let specs = submission.into_specs().expect("specs");
+        let owner = Owner { id: None, username: "_system".to_owned() };
+        tasks::create(
+            &app.state.stores,
+            specs,
+            owner,
+            TaskStatus::PendingApproval,
+            None,
+            |_| client.event(("_system".to_owned(), None), "task.submit", Outcome::Success),
+            30,
+        )
+        .await
+        .expect("filler");
+        made += n;
+    }
+    app.call(Method::GET, "/api/auth/me", Auth::Bearer(&op), None).await.assert_status(StatusCode::OK);
+
+    for (query, expected) in [("task_type=vps", 1), ("status=pending_approval&owner=alice", 2)] {
+        let mut cursor: Option<String> = None;
+        let mut rows = Vec::new();
+        let mut requests = 0;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/tasks?{query}&cursor={c}"),
+                None => format!("/api/tasks?{query}"),
+            };
+            let before = app.state.stores.io.snapshot();
+            let page = app.call(Method::GET, &path, Auth::Bearer(&op), None).await;
+            let io = app.state.stores.io.snapshot() - before;
+            page.assert_status(StatusCode::OK);
+            requests += 1;
+            // The owner's lookup, and a few doubling queries up to the cap
+            // (100, 100, 200, 400, 200 items): never the whole partition.
+            assert!(io.dynamo_calls <= 7, "{query}: {} DynamoDB calls in one request", io.dynamo_calls);
+            let got = page.json();
+            if requests == 1 {
+                assert_eq!(got, json!([]), "{query}: the first {MAX_EXAMINED} read match nothing");
+                assert!(page.header("x-next-cursor").is_some(), "{query}: a cursor although nothing matched");
+            }
+            rows.extend(got.as_array().expect("array").iter().cloned());
+            cursor = page.header("x-next-cursor").map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+            assert!(requests < 5, "{query}: the cursors never end");
+        }
+        assert_eq!(rows.len(), expected, "{query}: {rows:?}");
+        assert!(rows.iter().all(|t| t["owner_username"] == "alice"), "{rows:?}");
+    }
+}

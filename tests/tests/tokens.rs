@@ -273,3 +273,122 @@ async fn no_store_holds_a_usable_token() {
     let secret_part = token.trim_start_matches("krv_");
     assert!(!dump.contains(secret_part), "a store holds the token itself");
 }
+
+/// What one `GET /api/auth/me` with `token` costs: (status, Redis round trips, DynamoDB calls).
+async fn me_cost(app: &TestApp, token: &str) -> (StatusCode, u64, u64) {
+    let before = app.state.stores.io.snapshot();
+    let status = app.call(Method::GET, "/api/auth/me", Auth::Bearer(token), None).await.status;
+    let io = app.state.stores.io.snapshot() - before;
+    (status, io.redis_round_trips, io.dynamo_calls)
+}
+
+/// A token of the current shape with a correct checksum that was never issued.
+fn unissued_token() -> String {
+    use shared::auth::secret::{base62, crc32, random_token};
+    let body = format!("krv_{}", random_token(32));
+    format!("{body}{}", base62(u64::from(crc32(body.as_bytes())), 6))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_tokens_are_refused_before_any_store_call() {
+    let app = TestApp::start().await;
+    let admin = app.first_admin("admin").await;
+    let (token, _) = app.create_token(&admin, "real").await;
+    assert_eq!(token.len(), 4 + 43 + 6, "prefix, 32 random bytes, a 6-character checksum: {token}");
+    assert_eq!(me_cost(&app, &token).await.0, StatusCode::OK);
+
+    // One character of the checksum, or of the random part, changed.
+    let flip = |i: usize| {
+        let mut bytes = token.clone().into_bytes();
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).expect("ascii")
+    };
+    let malformed = [
+        "krv_not-a-real-token".to_owned(),
+        format!("{token}0"),
+        token[..token.len() - 1].to_owned(),
+        flip(token.len() - 1),
+        flip(10),
+        format!("krv_{}", "A".repeat(49)),
+    ];
+    for bad in &malformed {
+        assert_eq!(me_cost(&app, bad).await, (StatusCode::UNAUTHORIZED, 0, 0), "{bad}");
+    }
+
+    // A well-formed token that was never issued: one DynamoDB read, and its
+    // "no such token" entry is short-lived; repeating it costs Redis only.
+    let unknown = unissued_token();
+    let (status, _, dynamo) = me_cost(&app, &unknown).await;
+    assert_eq!((status, dynamo), (StatusCode::UNAUTHORIZED, 1));
+    assert_eq!(me_cost(&app, &unknown).await, (StatusCode::UNAUTHORIZED, 1, 0));
+    let mut ttl = redis::cmd("TTL");
+    ttl.arg(app.state.stores.redis.key(&format!("tok:{}", shared::auth::secret::sha256_hex(&unknown))));
+    let left: i64 = app.state.stores.redis.query(&ttl).await.expect("TTL");
+    assert!((1..=60).contains(&left), "a negative entry lives at most a minute, not {left} s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_of_the_legacy_shape_still_authenticates_and_revokes() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::auth::secret::{random_token, sha256_hex};
+
+    let app = TestApp::start().await;
+    let admin = app.first_admin("admin").await;
+    let (token, id) = app.create_token(&admin, "old-script").await;
+    // Rewrite the stored token as if it had been issued before checksums:
+    // `krv_` and 43 base64url characters, nothing after.
+    let legacy = format!("krv_{}", random_token(32));
+    assert_eq!(legacy.len(), 47);
+    let (old_hash, new_hash) = (sha256_hex(&token), sha256_hex(&legacy));
+    let dynamo = &app.state.stores.dynamo;
+    let table = &app.state.stores.tables.tokens;
+    let key = |pk: String, sk: &str| {
+        std::collections::HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk)),
+            ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+        ])
+    };
+    let mut item = dynamo
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(format!("TOKEN#{old_hash}"), "TOKEN")))
+        .send()
+        .await
+        .expect("get")
+        .item
+        .expect("the token's item");
+    item.insert("pk".into(), AttributeValue::S(format!("TOKEN#{new_hash}")));
+    item.insert("hash".into(), AttributeValue::S(new_hash.clone()));
+    dynamo.put_item().table_name(table).set_item(Some(item)).send().await.expect("put");
+    dynamo
+        .delete_item()
+        .table_name(table)
+        .set_key(Some(key(format!("TOKEN#{old_hash}"), "TOKEN")))
+        .send()
+        .await
+        .expect("delete");
+    let owner = app.call(Method::GET, "/api/auth/me", Auth::Bearer(&admin), None).await.json()["id"].clone();
+    for (pk, sk) in [(format!("TOKENID#{id}"), "TOKENID"), (format!("TOKENNAME#{owner}#old-script"), "TOKENNAME")] {
+        dynamo
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression("SET #h = :h")
+            .expression_attribute_names("#h", "hash")
+            .expression_attribute_values(":h", AttributeValue::S(new_hash.clone()))
+            .send()
+            .await
+            .expect("update");
+    }
+
+    let me = app.call(Method::GET, "/api/auth/me", Auth::Bearer(&legacy), None).await;
+    me.assert_status(StatusCode::OK);
+    assert_eq!(me.json()["auth_method"], "api_token");
+    // Warm, it costs what any token costs.
+    assert_eq!(me_cost(&app, &legacy).await, (StatusCode::OK, 1, 0));
+    app.call(Method::GET, "/api/auth/me", Auth::Bearer(&token), None).await.assert_status(StatusCode::UNAUTHORIZED);
+    app.call(Method::DELETE, &format!("/api/auth/tokens/{id}"), Auth::Bearer(&admin), None)
+        .await
+        .assert_status(StatusCode::OK);
+    app.call(Method::GET, "/api/auth/me", Auth::Bearer(&legacy), None).await.assert_status(StatusCode::UNAUTHORIZED);
+}

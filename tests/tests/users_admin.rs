@@ -414,3 +414,71 @@ async fn every_administration_action_is_audited() {
         assert!(actions.contains(&action), "{action} not audited: {actions:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_user_can_take_a_pseudo_actors_name_and_audit_filters_follow_the_user_not_the_name() {
+    let app = TestApp::start().await;
+    let admin = app.first_admin("admin").await;
+    let auth = Auth::Bearer(&admin);
+    // `_system` and `_anonymous` are the audit log's pseudo actors; no new name may start with `_`.
+    for name in ["_system", "_anonymous", "_other"] {
+        let body = json!({"username": name, "password": PASSWORD});
+        let refused = app.call(Method::POST, "/api/auth/register", auth, Some(&body)).await;
+        let error = refused.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(error.to_string().contains("username"), "{error}");
+        assert!(error["detail"].as_str().is_some_and(|d| d.contains("'_'")), "a clear detail: {error}");
+    }
+    let code =
+        app.call(Method::POST, "/api/auth/invitations", auth, Some(&json!({"max_uses": 5}))).await.json()["code"]
+            .as_str()
+            .expect("code")
+            .to_owned();
+    let by_invitation = json!({"username": "_system", "password": PASSWORD, "invitation_code": code});
+    app.call(Method::POST, "/api/auth/register", Auth::None, Some(&by_invitation))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+
+    let events = |query: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let response =
+                app.call(Method::GET, &format!("/api/admin/audit?{query}"), Auth::Bearer(&admin), None).await;
+            response.assert_status(StatusCode::OK);
+            response.json().as_array().expect("array").clone()
+        }
+    };
+    // The first "alice" acts, then is deleted.
+    let first = app.create_user(&admin, "alice", "user").await;
+    let session = app.login("alice").await;
+    app.create_token(&session, "first-token").await;
+    let own = events("actor=alice".into()).await;
+    assert!(own.iter().any(|e| e["action"] == "auth.login"), "{own:?}");
+    assert!(own.iter().all(|e| e["actor_id"] == first), "only the first alice's events: {own:?}");
+    app.call(Method::DELETE, &user_path(first), auth, None).await.assert_status(StatusCode::OK);
+    assert_eq!(events("actor=alice".into()).await, Vec::<Value>::new(), "no one is called alice now");
+    let kept = events(format!("actor_id={first}")).await;
+    assert!(kept.iter().any(|e| e["action"] == "token.create"), "a deleted user's events stay: {kept:?}");
+
+    // A second "alice" registers herself with the invitation: her filter shows her events only.
+    let body = json!({"username": "alice", "password": PASSWORD, "invitation_code": code});
+    let registered = app.call(Method::POST, "/api/auth/register", Auth::None, Some(&body)).await;
+    registered.assert_status(StatusCode::CREATED);
+    let second = registered.json()["user"]["id"].as_u64().expect("id");
+    app.login("alice").await;
+    let own = events("actor=alice".into()).await;
+    let actions: Vec<&str> = own.iter().filter_map(|e| e["action"].as_str()).collect();
+    for action in ["user.register", "invitation.use", "auth.login"] {
+        assert!(actions.contains(&action), "{action} missing: {own:?}");
+    }
+    assert!(own.iter().all(|e| e["actor_id"] == second), "nothing of the first alice: {own:?}");
+    assert_eq!(events(format!("actor_id={second}")).await, own);
+
+    // The pseudo actors keep their own partitions.
+    app.call(Method::GET, "/api/auth/me", Auth::AdminSecret(ADMIN_SECRET), None).await.assert_status(StatusCode::OK);
+    let system = events("actor=_system".into()).await;
+    assert!(!system.is_empty() && system.iter().all(|e| e["actor"] == "_system" && e["actor_id"].is_null()));
+    app.call(Method::GET, "/api/admin/audit?actor=alice&actor_id=1", auth, None)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+}

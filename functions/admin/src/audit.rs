@@ -1,21 +1,27 @@
-//! `GET /api/admin/audit`: the audit log, newest first, filtered by `actor`,
-//! `action`, `since` and `until` (RFC 3339), paginated.
+//! `GET /api/admin/audit`: the audit log, newest first, filtered by `actor`
+//! (or `actor_id`), `action`, `since` and `until` (RFC 3339), paginated.
 
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use shared::auth::{Require, min};
 use shared::extract::Query;
-use shared::model::Timestamp;
-use shared::store::audit::{self, AuditQuery};
+use shared::model::{Timestamp, Username};
+use shared::store::audit::{self, ActorFilter, AuditQuery};
+use shared::store::users;
 use shared::{ApiError, ApiResult, AppState, page};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
-    /// Only events of this actor (a username, or `admin-secret`).
+    /// Only events of this actor: a username (the user who has it now; an
+    /// unknown name gives an empty page), `_system` (the admin secret, or auth
+    /// disabled) or `_anonymous` (unauthenticated callers).
     #[param(max_length = 100)]
     actor: Option<String>,
+    /// Only events of the user with this id (also a deleted user's). Not
+    /// together with `actor`.
+    actor_id: Option<u64>,
     /// Only events of this action (e.g. `auth.login`).
     #[param(max_length = 100)]
     action: Option<String>,
@@ -67,18 +73,30 @@ pub async fn list(
             return Err(ApiError::invalid(field, "must be at most 100 characters long"));
         }
     }
+    let actor = match (params.actor.filter(|a| !a.is_empty()), params.actor_id) {
+        (Some(_), Some(_)) => return Err(ApiError::invalid("actor_id", "give either actor or actor_id, not both")),
+        (None, Some(id)) => Some(ActorFilter::User(id)),
+        (None, None) => None,
+        (Some(name), None) => match actor_by_name(&state, &name).await? {
+            Some(actor) => Some(actor),
+            None => return Ok(page::respond(Vec::<shared::store::audit::AuditEntry>::new(), None)),
+        },
+    };
     let after = page::decode_checked(params.cursor.as_deref(), |p| {
         p.len() <= 512 && p.split_once('|').is_some_and(|(pk, sk)| pk.contains('#') && sk.contains('#'))
     })?
     .and_then(|p| p.split_once('|').map(|(pk, sk)| (pk.to_owned(), sk.to_owned())));
-    let query = AuditQuery {
-        actor: params.actor.filter(|a| !a.is_empty()),
-        action: params.action.filter(|a| !a.is_empty()),
-        since,
-        until,
-        limit,
-        after,
-    };
+    let query = AuditQuery { actor, action: params.action.filter(|a| !a.is_empty()), since, until, limit, after };
     let (events, next) = audit::list(&state.stores, &query).await?;
     Ok(page::respond(events, next.map(|(pk, sk)| page::encode(&format!("{pk}|{sk}")))))
+}
+
+/// The index partition `name` selects: a pseudo actor's, or the id of the user
+/// now called `name`; `None` when no one is.
+async fn actor_by_name(state: &AppState, name: &str) -> ApiResult<Option<ActorFilter>> {
+    if let Some(pseudo) = ActorFilter::pseudo(name) {
+        return Ok(Some(pseudo));
+    }
+    let Ok(username) = Username::parse(name) else { return Ok(None) };
+    Ok(users::find_by_username(&state.stores, &username.key()).await?.map(|user| ActorFilter::User(user.id)))
 }

@@ -25,7 +25,9 @@ const INVALID: &str = "Invalid username or password";
 
 /// Unknown user, wrong password and disabled account get the same answer in
 /// the same time (one argon2 run each); a throttled account gets 429 even with
-/// the right password.
+/// the right password. The attempt is counted before the password is checked
+/// (see `shared::store::throttle`), so a concurrent burst checks no more
+/// passwords than the limits allow.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(()), request_body = LoginBody,
     responses(
         (status = 200, description = "Logged in; the session cookie is set", body = crate::schema::SessionStarted),
@@ -48,25 +50,40 @@ pub async fn login(
     let anonymous = ("_anonymous".to_owned(), None);
 
     let now = Timestamp::now();
-    let wait = throttle::wait(redis, limits, &name_key, &client.addr, now.millis()).await?;
-    if !wait.is_zero() {
-        let event = client.event(anonymous, "auth.login", Outcome::Throttled).target(target);
-        audit::record(&state.stores, &event, retention).await?;
-        return Err(ApiError::TooManyRequests {
-            detail: "Too many failed logins; try again later".into(),
-            retry_after: wait,
-        });
-    }
-
-    let user = match &valid_name {
-        Some(name) => users::find_by_username(&state.stores, &name.key()).await?,
-        None => None,
+    let reservation = match throttle::reserve(redis, limits, &name_key, &client.addr, now.millis()).await? {
+        throttle::Attempt::Admitted(reservation) => reservation,
+        throttle::Attempt::Wait { retry_after, audit } => {
+            if audit {
+                let event = client.event(anonymous, "auth.login", Outcome::Throttled).target(target);
+                audit::record(&state.stores, &event, retention).await?;
+            }
+            return Err(ApiError::TooManyRequests {
+                detail: "Too many failed logins; try again later".into(),
+                retry_after,
+            });
+        }
     };
-    let matches = state.keys.passwords.verify(&body.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+
+    let checked = async {
+        let user = match &valid_name {
+            Some(name) => users::find_by_username(&state.stores, &name.key()).await?,
+            None => None,
+        };
+        let hash = user.as_ref().map(|u| u.password_hash.as_str());
+        let matches = state.keys.passwords.verify(&body.password, hash).await?;
+        ApiResult::Ok((user, matches))
+    };
+    let (user, matches) = match checked.await {
+        Ok(checked) => checked,
+        Err(e) => {
+            throttle::cancel(redis, reservation).await;
+            return Err(e);
+        }
+    };
     let user = match user {
         Some(user) if matches && user.is_active => user,
         other => {
-            throttle::record_failure(redis, limits, &name_key, &client.addr, now.millis()).await?;
+            throttle::fail(redis, limits, reservation).await?;
             let reason = match other {
                 None => "unknown_user",
                 Some(u) if !u.is_active => "disabled",
@@ -78,8 +95,10 @@ pub async fn login(
         }
     };
 
-    throttle::record_success(redis, &name_key).await?;
-    let user = users::record_login(&state.stores, user.id, now)
+    throttle::succeed(redis, reservation).await?;
+    // Conditioned on the credentials just checked: a password change, reset,
+    // deactivation or deletion that committed meanwhile wins.
+    let user = users::record_login(&state.stores, &user, now)
         .await?
         .ok_or_else(|| ApiError::Unauthorized { code: "invalid_credentials", detail: INVALID.into() })?;
     let event = client

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use shared::auth::{Authenticated, ClientInfo, ensure_enabled, password};
 use shared::model::{Timestamp, Username};
 use shared::store::audit::{self, Outcome};
+use shared::store::users::UpdateError;
 use shared::store::{sessions, throttle, users};
 use shared::{ApiError, ApiResult, AppState};
 
@@ -40,30 +41,60 @@ pub async fn change_password(
     let limits = &state.config.login_throttle;
     let name_key = me.username.to_ascii_lowercase();
     let now = Timestamp::now();
-    // Guessing the current password through a stolen session is throttled like logins.
-    let wait = throttle::wait(redis, limits, &name_key, &client.addr, now.millis()).await?;
-    if !wait.is_zero() {
-        return Err(ApiError::TooManyRequests {
-            detail: "Too many failed attempts; try again later".into(),
-            retry_after: wait,
-        });
-    }
-    let record = users::get(&state.stores, me.id).await?.ok_or_else(|| ApiError::unauthorized("Not authenticated"))?;
-    if !state.keys.passwords.verify(&body.current_password, Some(&record.password_hash)).await? {
-        throttle::record_failure(redis, limits, &name_key, &client.addr, now.millis()).await?;
+    // Guessing the current password through a stolen session is throttled like
+    // logins, and counted before the check like them.
+    let reservation = match throttle::reserve(redis, limits, &name_key, &client.addr, now.millis()).await? {
+        throttle::Attempt::Admitted(reservation) => reservation,
+        throttle::Attempt::Wait { retry_after, .. } => {
+            return Err(ApiError::TooManyRequests {
+                detail: "Too many failed attempts; try again later".into(),
+                retry_after,
+            });
+        }
+    };
+    let checked = async {
+        let record =
+            users::get(&state.stores, me.id).await?.ok_or_else(|| ApiError::unauthorized("Not authenticated"))?;
+        let matches = state.keys.passwords.verify(&body.current_password, Some(&record.password_hash)).await?;
+        ApiResult::Ok((record, matches))
+    };
+    let (record, matches) = match checked.await {
+        Ok(checked) => checked,
+        Err(e) => {
+            throttle::cancel(redis, reservation).await;
+            return Err(e);
+        }
+    };
+    if !matches {
+        throttle::fail(redis, limits, reservation).await?;
         let event = client.event(caller.actor(), "user.password_change", Outcome::Failure).reason("wrong_password");
         audit::record(&state.stores, &event, retention).await?;
         return Err(ApiError::forbidden("wrong_password", "The current password is incorrect"));
     }
+    throttle::succeed(redis, reservation).await?;
     let username = Username::parse(&record.username)?;
     password::check_new("new_password", &body.new_password, &username)?;
     let hash = state.keys.passwords.hash(&body.new_password).await?;
     let event = client
         .event(caller.actor(), "user.password_change", Outcome::Success)
         .target(format!("user:{} {}", record.id, record.username));
-    if !users::set_password(&state.stores, record.id, &hash, &event, retention).await? {
-        return Err(ApiError::unauthorized("Not authenticated"));
-    }
+    let changed = match users::set_password(&state.stores, record.id, &hash, &event, retention).await {
+        Ok(user) => user,
+        Err(UpdateError::NotFound) => return Err(ApiError::unauthorized("Not authenticated")),
+        Err(UpdateError::Contended) => {
+            return Err(ApiError::conflict("concurrent_update", "The account changed meanwhile; try again"));
+        }
+        Err(UpdateError::LastAdmin) => {
+            return Err(ApiError::Internal(anyhow::anyhow!("password change hit the admin guard")));
+        }
+        Err(UpdateError::Store(e)) => return Err(e.into()),
+    };
+    // The other sessions are over: the new credential generation refuses them
+    // already; this removes their records. The caller's own session lives on
+    // in the new generation.
     let ended = sessions::end_all(redis, record.id, caller.session_hash()).await?;
+    if let Some(hash) = caller.session_hash() {
+        sessions::set_epoch(redis, hash, changed.epoch).await?;
+    }
     Ok(Json(json!({"message": "Password changed", "sessions_ended": ended})))
 }

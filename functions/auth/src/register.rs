@@ -91,7 +91,7 @@ struct Validated {
 }
 
 fn validate(body: &RegisterBody) -> ApiResult<Validated> {
-    let username = Username::parse(&body.username)?;
+    let username = Username::parse_new(&body.username)?;
     let display_name = parse_display_name(body.display_name.as_deref(), &username)?;
     password::check_new("password", &body.password, &username)?;
     Ok(Validated { username, display_name })
@@ -123,7 +123,9 @@ async fn create(
         password_hash,
         group_ids: plan.group_ids,
     };
-    let audit = |user: &UserRecord| event.target(format!("user:{} {}", user.id, user.username));
+    let audit = |user: &UserRecord| {
+        event.self_registered(user.id, &user.username).target(format!("user:{} {}", user.id, user.username))
+    };
     users::create(&state.stores, new, plan.guard, audit, extra, state.config.audit_retention_days).await
 }
 
@@ -179,16 +181,17 @@ async fn with_invitation(state: &AppState, client: &ClientInfo, code: &str, body
     // Groups deleted since the invitation was made are left out.
     let group_ids: Vec<u64> = groups::refs(stores, &invitation.group_ids).await?.into_iter().map(|g| g.id).collect();
     let actor = (fields.username.as_str().to_owned(), None);
-    let event =
-        client.event(actor.clone(), "user.register", Outcome::Success).detail(format!("invitation:{}", invitation.id));
+    let event = client.event(actor, "user.register", Outcome::Success).detail(format!("invitation:{}", invitation.id));
     let plan = Plan { role: invitation.role, group_ids: group_ids.clone(), guard: CreateGuard::None };
     let extra = |user: &UserRecord| {
         let mut actions = vec![invitations::use_action(stores, &invitation, now)?];
+        // At index 1 when present (invitations made with the admin secret have none).
+        actions.extend(invitations::creator_check(stores, &invitation)?);
         for gid in &group_ids {
             actions.extend(groups::join_actions(stores, *gid, user.id, false)?);
         }
         let used = client
-            .event(actor, "invitation.use", Outcome::Success)
+            .event((user.username.clone(), Some(user.id)), "invitation.use", Outcome::Success)
             .target(format!("invitation:{}", invitation.id))
             .detail(format!("by user:{} {}", user.id, user.username));
         actions.push(used.transact_put(stores, retention)?);
@@ -201,6 +204,17 @@ async fn with_invitation(state: &AppState, client: &ClientInfo, code: &str, body
             let now_found = invitations::find_by_code(stores, code).await?;
             Err(unusable(now_found.as_ref(), Timestamp::now())
                 .unwrap_or_else(|| ApiError::bad_request("invitation_used_up", "This invitation has been used up")))
+        }
+        Err(CreateError::Extra(1)) if invitation.created_by_id.is_some() => {
+            let event = client
+                .event(("_anonymous".into(), None), "user.register", Outcome::Failure)
+                .target(format!("invitation:{}", invitation.id))
+                .reason("invitation_creator_revoked");
+            audit::record(stores, &event, retention).await?;
+            Err(ApiError::bad_request(
+                "invitation_revoked",
+                "This invitation is no longer valid: its creator can no longer grant it",
+            ))
         }
         Err(CreateError::Extra(_)) => {
             Err(ApiError::conflict("concurrent_update", "A group of this invitation changed meanwhile; try again"))
@@ -234,7 +248,8 @@ async fn admin_creates(
     if !caller.role().at_least(role) {
         return Err(ApiError::forbidden("role_too_high", "You cannot grant a role above your own"));
     }
-    let event = client.event(caller.actor(), "user.create", Outcome::Success);
+    // Creating users is an admin's right, re-checked when the user is written.
+    let event = client.event(caller.actor(), "user.create", Outcome::Success).requiring(Role::Admin);
     let plan = Plan { role, group_ids: Vec::new(), guard: CreateGuard::None };
     let user = create(state, fields, &body.password, plan, event, |_| Ok(Vec::new())).await.map_err(refused)?;
     Ok((StatusCode::CREATED, axum::Json(json!({"message": "User created", "user": user.view()}))).into_response())

@@ -37,6 +37,7 @@ pub async fn start(
         last_seen_at_ms: now.millis(),
         client: client.addr.clone(),
         user_agent: client.user_agent.clone(),
+        epoch: user.epoch,
     };
     sessions::create(&state.stores.redis, &record, now.millis()).await?;
     // Publish the user's current state so the next request needs no DynamoDB read.

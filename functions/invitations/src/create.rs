@@ -1,5 +1,7 @@
 //! `POST /api/auth/invitations` (and the compat `/create`).
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,25 +33,77 @@ pub struct CreateBody {
     expires_hours: Option<u32>,
 }
 
-/// Where a code can be used: `PUBLIC_URL` when configured, else the address
-/// the request came to (its `Host`, https unless it is a local address).
-fn register_url(state: &AppState, headers: &HeaderMap, code: &str) -> String {
-    let base = state.config.public_url.clone().unwrap_or_else(|| {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-        let local = host.starts_with("localhost") || host.starts_with("127.") || host.starts_with("[::1]");
-        let scheme = headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .filter(|p| matches!(*p, "http" | "https"))
-            .unwrap_or(if local { "http" } else { "https" });
-        format!("{scheme}://{host}")
+/// Where codes are used (the link is `<base>/register?token=<code>`):
+/// `PUBLIC_URL` when configured, else the address the request came to, its
+/// `Host` (https unless it is a loopback address or `X-Forwarded-Proto` says
+/// http). A `Host` that is not a plain `host[:port]` (see [`valid_host`]) is
+/// refused with 400 rather than put into a link: it could point anywhere.
+fn link_base(state: &AppState, headers: &HeaderMap) -> ApiResult<String> {
+    if let Some(url) = &state.config.public_url {
+        return Ok(url.trim_end_matches('/').to_owned());
+    }
+    let host = match headers.get(header::HOST) {
+        None => "localhost",
+        Some(value) => value.to_str().ok().filter(|h| valid_host(h)).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_host",
+                "The request's Host header is not a valid host[:port], so no invitation link can be built \
+                 from it; set PUBLIC_URL to the address users reach the service at",
+            )
+        })?,
+    };
+    let local = host_name(host) == "localhost" || host_name(host).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| matches!(*p, "http" | "https"))
+        .unwrap_or(if local { "http" } else { "https" });
+    Ok(format!("{scheme}://{host}"))
+}
+
+/// The host of a `host[:port]` without its port (an IPv6 address without brackets).
+fn host_name(host: &str) -> &str {
+    match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(ip, _)| ip),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    }
+}
+
+/// `host[:port]` and nothing else: a name of letters, digits, `-` and `.`
+/// (no empty label), an IPv4 address or a bracketed IPv6 address, then
+/// optionally `:` and a port of 1 to 65535.
+fn valid_host(host: &str) -> bool {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, after)) if ip.parse::<Ipv6Addr>().is_ok() => (None, after),
+            _ => return false,
+        },
+        None => match host.split_once(':') {
+            Some((name, _)) => (Some(name), &host[name.len()..]),
+            None => (Some(host), ""),
+        },
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty()
+                && p.len() <= 5
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u16>().is_ok_and(|n| n > 0)
+        });
+    let name_ok = name.is_none_or(|name| {
+        name.parse::<Ipv4Addr>().is_ok()
+            || (name.len() <= 253
+                && name.split('.').all(|label| {
+                    (1..=63).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                }))
     });
-    format!("{}/register?token={code}", base.trim_end_matches('/'))
+    port_ok && name_ok
 }
 
 /// Creates an invitation (also at the compat `/create`, see [`create_compat`]).
 #[utoipa::path(post, path = "/api/auth/invitations", tag = "invitations", request_body = CreateBody,
     responses((status = 201, description = "Created; `code` is shown only now", body = crate::schema::CreatedInvitation),
+        (status = 400, description = "The body is not valid JSON; or `PUBLIC_URL` is unset and the `Host` header is not a valid `host[:port]` to build the link from (`invalid_host`)", body = shared::openapi::ErrorBody),
         (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::openapi::ErrorBody),
         (status = 404, description = "A group of `group_ids` does not exist", body = shared::openapi::ErrorBody)))]
 pub async fn create(
@@ -80,6 +134,8 @@ pub async fn create(
     if group_ids.len() > 20 {
         return Err(ApiError::invalid("group_ids", "at most 20 groups"));
     }
+    // Before anything is written: a request whose link cannot be built creates nothing.
+    let link_base = link_base(&state, &headers)?;
     let max_uses = body.max_uses.unwrap_or(1);
     if !(1..=1000).contains(&max_uses) {
         return Err(ApiError::invalid("max_uses", "must be from 1 to 1000"));
@@ -88,18 +144,19 @@ pub async fn create(
     if !(1..=720).contains(&hours) {
         return Err(ApiError::invalid("expires_hours", "must be from 1 to 720"));
     }
-    let (actor, actor_id) = caller.actor();
+    let actor = caller.actor();
     let new = NewInvitation {
         role,
         group_ids,
         max_uses,
         expires_at: Timestamp::now().plus_secs(i64::from(hours) * 3600),
-        created_by: actor.clone(),
-        created_by_id: actor_id,
+        created_by: actor.name,
+        created_by_id: actor.id,
     };
     let audit = |inv: &Invitation| {
         client
             .event(caller.actor(), "invitation.create", Outcome::Success)
+            .requiring(Invitation::creator_must_hold(inv.role, &inv.group_ids))
             .target(format!("invitation:{}", inv.id))
             .detail(format!("role {}, {} uses, groups {:?}", inv.role, inv.max_uses, inv.group_ids))
     };
@@ -112,7 +169,7 @@ pub async fn create(
     };
     let mut body = serde_json::to_value(view(&state, &invitation).await?).map_err(|e| ApiError::Internal(e.into()))?;
     if let Some(map) = body.as_object_mut() {
-        let url = register_url(&state, &headers, &code);
+        let url = format!("{link_base}/register?token={code}");
         map.insert("code".into(), json!(code));
         // The original dashboard reads `token` to build the link.
         map.insert("token".into(), json!(code));
@@ -124,6 +181,7 @@ pub async fn create(
 /// The original dashboard's `POST /api/auth/invitations/create`: the same as [`create`].
 #[utoipa::path(post, path = "/api/auth/invitations/create", tag = "invitations", request_body = CreateBody,
     responses((status = 201, description = "Created; `code` is shown only now", body = crate::schema::CreatedInvitation),
+        (status = 400, description = "The body is not valid JSON; or `PUBLIC_URL` is unset and the `Host` header is not a valid `host[:port]` to build the link from (`invalid_host`)", body = shared::openapi::ErrorBody),
         (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::openapi::ErrorBody),
         (status = 404, description = "A group of `group_ids` does not exist", body = shared::openapi::ErrorBody)))]
 pub async fn create_compat(
@@ -134,4 +192,62 @@ pub async fn create_compat(
     body: shared::extract::Json<CreateBody>,
 ) -> ApiResult<Response> {
     create(state, caller, client, headers, body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_host_and_optional_port_only() {
+        for ok in [
+            "krv.example",
+            "krv.example:8443",
+            "KRV-1.Example.org",
+            "localhost",
+            "localhost:8000",
+            "127.0.0.1:8000",
+            "10.0.0.1",
+            "[::1]",
+            "[::1]:8000",
+            "[2001:db8::1]:443",
+            "a:65535",
+        ] {
+            assert!(valid_host(ok), "{ok} is a valid host");
+        }
+        for bad in [
+            "",
+            "evil.example/phish?x=",
+            "evil.example/",
+            "evil.example?x",
+            "evil.example#x",
+            "user@evil.example",
+            "evil.example:",
+            "evil.example:0",
+            "evil.example:65536",
+            "evil.example:99999",
+            "evil.example:80:80",
+            "evil.example:+80",
+            "evil..example",
+            ".evil.example",
+            "evil example",
+            "evil_example",
+            "::1",
+            "[::1",
+            "[evil.example]",
+            "[::1]x",
+            "[::1]:",
+            "évil.example",
+            "evil.example\\x",
+        ] {
+            assert!(!valid_host(bad), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn host_names_drop_the_port() {
+        assert_eq!(host_name("localhost:8000"), "localhost");
+        assert_eq!(host_name("[::1]:8000"), "::1");
+        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
+    }
 }

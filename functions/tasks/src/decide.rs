@@ -22,8 +22,8 @@ use crate::list::load;
 use crate::view::view;
 
 fn actor(caller: &Caller) -> Actor {
-    let (username, id) = caller.actor();
-    Actor { id, username, at: Timestamp::now() }
+    let actor = caller.actor();
+    Actor { id: actor.id, username: actor.name, at: Timestamp::now() }
 }
 
 fn refusal(err: TransitionError, expected: &str) -> ApiError {
@@ -45,8 +45,14 @@ async fn change(
     change: Change,
     action: &'static str,
 ) -> Result<TaskRecord, TransitionError> {
-    let event =
-        client.event(caller.actor(), action, Outcome::Success).target(format!("task:{}", task.id)).detail(format!(
+    let own_task = task.owner.id.is_some() && task.owner.id == caller.user_id();
+    // Deciding on another's task is an operator's right, re-checked at the write.
+    let must_hold = if own_task { Role::Viewer } else { Role::Operator };
+    let event = client
+        .event(caller.actor(), action, Outcome::Success)
+        .requiring(must_hold)
+        .target(format!("task:{}", task.id))
+        .detail(format!(
             "{} → {}",
             task.status,
             match &change {

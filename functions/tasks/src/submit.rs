@@ -28,12 +28,12 @@ pub async fn submit(
     Json(body): Json<TaskSubmission>,
 ) -> ApiResult<Response> {
     let specs = body.into_specs()?;
-    let (username, user_id) = caller.actor();
-    let owner = Owner { id: user_id, username: username.clone() };
+    let actor = caller.actor();
+    let owner = Owner { id: actor.id, username: actor.name.clone() };
     let (status, approved) = if caller.role().at_least(Role::Operator) {
         let approver = match caller.identity {
             Identity::System => None,
-            _ => Some(Actor { id: user_id, username, at: Timestamp::now() }),
+            _ => Some(Actor { id: actor.id, username: actor.name, at: Timestamp::now() }),
         };
         (TaskStatus::Assigning, approver)
     } else {
@@ -43,6 +43,8 @@ pub async fn submit(
         let ids: Vec<String> = created.iter().map(|t| t.id.to_string()).collect();
         client
             .event(caller.actor(), "task.submit", Outcome::Success)
+            // Submitting approved (an operator's privilege) needs the operator still.
+            .requiring(if status == TaskStatus::Assigning { Role::Operator } else { Role::User })
             .target(format!("tasks:{}", ids.join(",")))
             .detail(format!("status {status}, type {}", created.first().map_or("", |t| t.spec.task_type.as_str())))
     };

@@ -1,5 +1,7 @@
 //! `POST /api/auth/users/{id}/password` (admin): set a new password; the
-//! user's sessions end.
+//! user's sessions end. API tokens are separate credentials that the old
+//! password never protected, so they stay unless `revoke_tokens` is true (a
+//! reset after a compromise should set it).
 
 use axum::Json;
 use axum::extract::State;
@@ -9,9 +11,10 @@ use shared::auth::{ClientInfo, Require, min, password};
 use shared::extract::Path;
 use shared::model::Username;
 use shared::store::audit::Outcome;
-use shared::store::{sessions, users};
-use shared::{ApiError, ApiResult, AppState};
+use shared::store::{sessions, tokens, users};
+use shared::{ApiResult, AppState};
 
+use crate::change::refusal;
 use crate::entry::find_user;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -21,6 +24,9 @@ pub struct ResetBody {
     #[serde(alias = "new_password")]
     #[schema(min_length = 8)]
     password: String,
+    /// Also revoke every API token of the user (default false).
+    #[serde(default)]
+    revoke_tokens: bool,
 }
 
 #[utoipa::path(post, path = "/api/auth/users/{id}/password", tag = "users", params(("id" = u64, Path, description = "User id")), request_body = ResetBody,
@@ -39,9 +45,15 @@ pub async fn reset_password(
     let event = client
         .event(caller.actor(), "user.password_reset", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username));
-    if !users::set_password(&state.stores, id, &hash, &event, state.config.audit_retention_days).await? {
-        return Err(ApiError::not_found("User not found"));
+    if let Err(err) = users::set_password(&state.stores, id, &hash, &event, state.config.audit_retention_days).await {
+        return Err(refusal(&state, &caller, &client, id, err).await);
     }
+    // The new credential generation already refuses every session; this
+    // removes their records.
     let ended = sessions::end_all(&state.stores.redis, id, None).await?;
-    Ok(Json(json!({"message": "Password reset", "sessions_ended": ended})))
+    let mut answer = json!({"message": "Password reset", "sessions_ended": ended});
+    if body.revoke_tokens {
+        answer["tokens_revoked"] = json!(tokens::revoke_every(&state.stores, id).await?);
+    }
+    Ok(Json(answer))
 }

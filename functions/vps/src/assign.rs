@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::auth::{Caller, ClientInfo, Require, min};
 use shared::extract::Path;
-use shared::store::audit::{self, Outcome};
+use shared::store::audit::{AuditEvent, Outcome};
 use shared::store::vps::{self, Assignee, VpsView};
 use shared::store::{groups, users};
 use shared::{ApiError, ApiResult, AppState};
@@ -33,17 +33,8 @@ pub async fn load(state: &AppState, raw_id: &str) -> ApiResult<VpsView> {
     vps::read(&state.stores, parse_vps_id(raw_id)?).await?.ok_or_else(|| ApiError::not_found("VPS not found"))
 }
 
-async fn record(
-    state: &AppState,
-    caller: &Caller,
-    client: &ClientInfo,
-    action: &'static str,
-    vps_id: u64,
-    detail: String,
-) -> ApiResult<()> {
-    let event = client.event(caller.actor(), action, Outcome::Success).target(format!("vps:{vps_id}")).detail(detail);
-    audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
-    Ok(())
+fn event(caller: &Caller, client: &ClientInfo, action: &'static str, vps_id: u64, detail: String) -> AuditEvent {
+    client.event(caller.actor(), action, Outcome::Success).target(format!("vps:{vps_id}")).detail(detail)
 }
 
 /// Every id is checked before anything is written (404 naming the first
@@ -80,10 +71,9 @@ pub async fn assign(
     }
     let wanted: Vec<Assignee> =
         user_ids.iter().map(|u| Assignee::User(*u)).chain(group_ids.iter().map(|g| Assignee::Group(*g))).collect();
-    let added = vps::assign(&state.stores, view.task.id, &wanted, &view.assignments).await?;
-    if !added.is_empty() {
-        record(&state, &caller, &client, "vps.assign", view.task.id, format!("{added:?}")).await?;
-    }
+    let describe = |who: &[Assignee]| event(&caller, &client, "vps.assign", view.task.id, format!("{who:?}"));
+    let retention = state.config.audit_retention_days;
+    vps::assign(&state.stores, view.task.id, &wanted, &view.assignments, describe, retention).await?;
     let total = user_ids.len() + group_ids.len();
     Ok(Json(json!({
         "message": format!("VPS {} assigned to {total} assignee(s).", view.task.id),
@@ -104,8 +94,8 @@ async fn unassign(
     if !view.assignments.iter().any(|a| a.assignee == who) {
         return Err(ApiError::not_found("That assignee is not assigned to this VPS"));
     }
-    vps::unassign(&state.stores, view.task.id, &[who]).await?;
-    record(state, caller, client, "vps.unassign", view.task.id, format!("{who:?}")).await?;
+    let event = event(caller, client, "vps.unassign", view.task.id, format!("{who:?}"));
+    vps::unassign_one(&state.stores, view.task.id, who, &event, state.config.audit_retention_days).await?;
     Ok(Json(json!({"message": format!("Unassigned from VPS {}.", view.task.id)})))
 }
 

@@ -25,8 +25,8 @@ pub struct Question {
     action: String,
 }
 
-/// `connect`: the owner, an assigned user, a member of an assigned group, or
-/// an operator (owners and assignees only while the VPS is approved and alive). `manage`:
+/// `connect`: a caller of at least `user` who is the owner, an assigned user
+/// or a member of an assigned group, or an operator (owners and assignees only while the VPS is approved and alive). `manage`:
 /// operators. 200 `{allowed: true, user, user_id, role}` or 403 (audited).
 #[utoipa::path(post, path = "/api/authorize", tag = "vps", request_body = Question,
     responses((status = 200, description = "Allowed", body = crate::schema::Allowed),
@@ -55,6 +55,9 @@ pub async fn authorize(
         None => false,
         Some(_) if operator => true,
         Some(_) if manage => false,
+        // Connecting runs code on the cluster: a viewer's role never allows it,
+        // whatever the VPS's assignments say (as `/api/vps/my` needs `user`).
+        Some(_) if !caller.role().at_least(Role::User) => false,
         Some(view) => match caller.user() {
             Some(user) => {
                 let groups: Vec<u64> = user.groups.iter().map(|g| g.id).collect();
@@ -65,7 +68,7 @@ pub async fn authorize(
             None => false,
         },
     };
-    let (username, user_id) = caller.actor();
+    let actor = caller.actor();
     if !allowed {
         let event = client
             .event(caller.actor(), "vps.authorize", Outcome::Denied)
@@ -77,5 +80,5 @@ pub async fn authorize(
             format!("Not allowed to {} {}", question.action, question.resource),
         ));
     }
-    Ok(Json(json!({"allowed": true, "user": username, "user_id": user_id, "role": caller.role()})))
+    Ok(Json(json!({"allowed": true, "user": actor.name, "user_id": actor.id, "role": caller.role()})))
 }

@@ -22,6 +22,7 @@ use super::session_token::looks_like_jwt;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::model::{Role, Timestamp, UserView};
+use crate::store::actor::Actor;
 use crate::store::audit::{self, Outcome};
 use crate::store::user_cache::{self, CachedUser};
 use crate::store::{sessions, tokens, users};
@@ -62,6 +63,10 @@ impl Via {
 pub struct Caller {
     pub identity: Identity,
     pub via: Via,
+    /// The least role this request acts with: what its handler required
+    /// ([`Require`]), else any active user. Writes re-check it when they
+    /// commit (see `store::actor`).
+    pub acting: Role,
 }
 
 /// The pseudo user's name in audit events and `/me`.
@@ -70,7 +75,7 @@ pub const ANONYMOUS_USERNAME: &str = "_anonymous";
 
 impl Caller {
     pub fn anonymous() -> Self {
-        Self { identity: Identity::Anonymous, via: Via::None }
+        Self { identity: Identity::Anonymous, via: Via::None, acting: Role::Viewer }
     }
 
     pub fn role(&self) -> Role {
@@ -104,12 +109,13 @@ impl Caller {
         }
     }
 
-    /// `(name, id)` for audit events.
-    pub fn actor(&self) -> (String, Option<u64>) {
+    /// The actor of audit events: a user must still hold [`Caller::acting`]
+    /// when the event's write commits.
+    pub fn actor(&self) -> Actor {
         match &self.identity {
-            Identity::System => (SYSTEM_USERNAME.to_owned(), None),
-            Identity::User(u) => (u.username.clone(), Some(u.id)),
-            Identity::Anonymous => (ANONYMOUS_USERNAME.to_owned(), None),
+            Identity::System => (SYSTEM_USERNAME.to_owned(), None).into(),
+            Identity::User(u) => Actor { name: u.username.clone(), id: Some(u.id), must_hold: Some(self.acting) },
+            Identity::Anonymous => (ANONYMOUS_USERNAME.to_owned(), None).into(),
         }
     }
 
@@ -165,7 +171,11 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Resolved, ApiErr
 
 async fn resolve_uncached(parts: &mut Parts, state: &AppState) -> Result<Resolved, ApiError> {
     if !state.config.auth_enabled {
-        return Ok(Resolved::Caller(Caller { identity: Identity::System, via: Via::AuthDisabled }));
+        return Ok(Resolved::Caller(Caller {
+            identity: Identity::System,
+            via: Via::AuthDisabled,
+            acting: Role::Viewer,
+        }));
     }
     let presented_secret =
         ADMIN_SECRET_HEADERS.iter().find_map(|h| parts.headers.get(*h)).map(|v| v.to_str().unwrap_or("").to_owned());
@@ -181,19 +191,25 @@ async fn resolve_uncached(parts: &mut Parts, state: &AppState) -> Result<Resolve
     }
 }
 
-/// Checks the break-glass secret and audits the use, whatever the outcome.
+/// Checks the break-glass secret and audits the use: every success, and the
+/// first failure per client address and minute (see [`admin_secret_failures`]).
 async fn admin_secret(parts: &mut Parts, state: &AppState, given: &str) -> Result<Resolved, ApiError> {
     let valid = state.config.admin_secret.as_ref().is_some_and(|s| constant_time_eq(given, s.expose_secret()));
     let client = ClientInfo::from_request_parts(parts, &()).await.unwrap_or_else(|never| match never {});
     let target = format!("{} {}", parts.method, parts.uri.path());
     let event = if valid {
-        client.event((SYSTEM_USERNAME.into(), None), "admin_secret.use", Outcome::Success)
+        Some(client.event((SYSTEM_USERNAME.into(), None), "admin_secret.use", Outcome::Success))
     } else {
-        client.event((ANONYMOUS_USERNAME.into(), None), "admin_secret.use", Outcome::Failure).reason("wrong_secret")
+        admin_secret_failures(state, &client).await.map(|detail| {
+            let event = client.event((ANONYMOUS_USERNAME.into(), None), "admin_secret.use", Outcome::Failure);
+            event.reason("wrong_secret").detail(detail)
+        })
     };
-    audit::record(&state.stores, &event.target(target), state.config.audit_retention_days).await?;
+    if let Some(event) = event {
+        audit::record(&state.stores, &event.target(target), state.config.audit_retention_days).await?;
+    }
     if valid {
-        Ok(Resolved::Caller(Caller { identity: Identity::System, via: Via::AdminSecret }))
+        Ok(Resolved::Caller(Caller { identity: Identity::System, via: Via::AdminSecret, acting: Role::Viewer }))
     } else {
         Err(ApiError::unauthorized("Invalid admin secret"))
     }
@@ -218,7 +234,9 @@ async fn session(state: &AppState, token: &str) -> Result<Resolved, ApiError> {
     let Some(user) = current_user(state, user_id, found.cached_user).await? else {
         return Ok(Resolved::Invalid);
     };
-    if user.deleted || !user.is_active {
+    // A session from another credential generation was born before a password
+    // change, reset or deactivation (or in a race with one): it is over.
+    if user.deleted || !user.is_active || found.session.epoch != user.epoch {
         return Ok(Resolved::Invalid);
     }
     if found.stamp_last_seen {
@@ -227,6 +245,7 @@ async fn session(state: &AppState, token: &str) -> Result<Resolved, ApiError> {
     Ok(Resolved::Caller(Caller {
         identity: Identity::User(user),
         via: Via::Session { hash, expires_at_ms: found.session.expires_at_ms },
+        acting: Role::Viewer,
     }))
 }
 
@@ -257,15 +276,22 @@ async fn stamp_last_seen(state: &AppState, user_id: u64, now_ms: i64) {
 /// An API token: valid while it exists, has not expired and its owner is
 /// active; the caller acts with the owner's current role.
 async fn api_token(state: &AppState, token: &str) -> Result<Resolved, ApiError> {
+    // A made-up or mistyped token (wrong shape or checksum) costs no store call.
+    if !tokens::is_well_formed(token) {
+        return Ok(Resolved::Invalid);
+    }
     let hash = sha256_hex(token);
     let now = Timestamp::now();
     let redis = &state.stores.redis;
     let mut found = tokens::lookup(redis, &hash, now.millis()).await?;
     if found.token.is_none() {
         // A miss: read DynamoDB once, cache the answer, and look again (for the
-        // owner's state and the activity markers).
+        // owner's state and the activity markers); no such token needs no second look.
         let record = tokens::find(&state.stores, &hash).await?;
         tokens::fill(redis, &hash, record.as_ref()).await?;
+        if record.is_none() {
+            return Ok(Resolved::Invalid);
+        }
         found = tokens::lookup(redis, &hash, now.millis()).await?;
     }
     let Some(entry) = found.token.filter(|t| !t.missing) else {
@@ -292,7 +318,11 @@ async fn api_token(state: &AppState, token: &str) -> Result<Resolved, ApiError> 
         }
     };
     tokio::join!(used, seen);
-    Ok(Resolved::Caller(Caller { identity: Identity::User(owner), via: Via::ApiToken { id: entry.id } }))
+    Ok(Resolved::Caller(Caller {
+        identity: Identity::User(owner),
+        via: Via::ApiToken { id: entry.id },
+        acting: Role::Viewer,
+    }))
 }
 
 /// The user's current state: from the cache when it has it, else from DynamoDB
@@ -385,14 +415,52 @@ impl<R: min::MinRole> FromRequestParts<AppState> for Require<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
+        let Authenticated(mut caller) = Authenticated::from_request_parts(parts, state).await?;
         if caller.role().at_least(R::ROLE) {
+            caller.acting = R::ROLE;
             Ok(Self(caller, PhantomData))
         } else {
             Err(ApiError::forbidden(
                 "insufficient_role",
                 format!("Insufficient permissions. Required role: {}", R::ROLE),
             ))
+        }
+    }
+}
+
+/// Counts a wrong admin secret from `client`'s address in a fixed one-minute
+/// window, in one Redis round trip, and answers the detail of the audit event
+/// to write: only for the window's first failure, so a flood of wrong secrets
+/// writes at most one audit item per address and minute; the detail carries
+/// how many failures the address made in the minute before (the ones not
+/// audited one by one). Without Redis every failure is audited, as before.
+async fn admin_secret_failures(state: &AppState, client: &ClientInfo) -> Option<String> {
+    // KEYS: this window's counter, the previous window's; ARGV: the counter's life (ms).
+    static COUNT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+        redis::Script::new(
+            r"
+local n = redis.call('INCR', KEYS[1])
+if n > 1 then return {n, 0} end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return {n, tonumber(redis.call('GET', KEYS[2]) or '0')}
+",
+        )
+    });
+    const WINDOW_MS: i64 = 60_000;
+    let redis = &state.stores.redis;
+    let window = Timestamp::now().millis().div_euclid(WINDOW_MS);
+    let key = |w: i64| redis.key(&format!("adminfail:{}:{w}", client.addr));
+    let mut invocation = COUNT.prepare_invoke();
+    invocation.key(key(window)).key(key(window - 1)).arg(2 * WINDOW_MS);
+    match redis.invoke::<(u64, u64)>(&invocation).await {
+        Ok((1, previous)) => Some(format!(
+            "first wrong secret from this address this minute (later ones are counted, not audited); \
+             {previous} in the minute before"
+        )),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not count admin-secret failures; auditing this one");
+            Some("not aggregated: the failure counter was unavailable".to_owned())
         }
     }
 }

@@ -10,6 +10,7 @@ use lambda_http::request::RequestContext;
 
 use crate::app::RequestId;
 use crate::model::Timestamp;
+use crate::store::actor::Actor;
 use crate::store::audit::{AuditEvent, Outcome};
 
 #[derive(Debug, Clone)]
@@ -47,12 +48,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
 
 impl ClientInfo {
     /// An audit event of this request.
-    pub fn event(&self, actor: (String, Option<u64>), action: &'static str, outcome: Outcome) -> AuditEvent {
+    pub fn event(&self, actor: impl Into<Actor>, action: &'static str, outcome: Outcome) -> AuditEvent {
+        let actor = actor.into();
         AuditEvent {
             id: uuid::Uuid::new_v4().simple().to_string(),
             at: Timestamp::now(),
-            actor: actor.0,
-            actor_id: actor.1,
+            actor: actor.name,
+            actor_id: actor.id,
+            actor_must_hold: actor.must_hold,
             action,
             target: None,
             outcome,
@@ -77,6 +80,15 @@ impl AuditEvent {
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// Raises the role the actor must still hold when the write commits
+    /// (an action that needs more than the handler's own minimum).
+    pub fn requiring(mut self, role: crate::model::Role) -> Self {
+        if self.actor_id.is_some() {
+            self.actor_must_hold = Some(self.actor_must_hold.map_or(role, |r| r.max(role)));
+        }
         self
     }
 }

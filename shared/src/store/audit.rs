@@ -3,14 +3,21 @@
 //!
 //! Key layout in the `audit` table: `pk = MONTH#<yyyy-mm>`, `sk = <ms>#<id>`
 //! (newest-first reads month by month; a month partition takes far more writes
-//! per second than logins ever produce), `gsi1pk = ACTOR#<actor>` (per-actor
-//! reads), `ttl` = time + retention.
+//! per second than logins ever produce), `gsi1pk` for per-actor reads, `ttl` =
+//! time + retention.
+//!
+//! `gsi1pk` is `ACTORID#<user id>` for a user, so a name freed by a deletion
+//! and taken by someone else never shares a partition with its old owner's
+//! events, and `ACTOR#<name>` for the pseudo actors `_system` and `_anonymous`
+//! (which no user can be named). Events written before the index was keyed by
+//! id stay under `ACTOR#<username>` (not migrated; they expire with the retention).
 
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::Serialize;
 
 use super::item::{Item, n, s};
 use super::{StoreError, Stores, dynamo::store_error};
+use crate::auth::caller::{ANONYMOUS_USERNAME, SYSTEM_USERNAME};
 use crate::model::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -42,6 +49,10 @@ pub struct AuditEvent {
     /// `_anonymous` for unauthenticated callers.
     pub actor: String,
     pub actor_id: Option<u64>,
+    /// The least role the actor must still hold when a transaction recording
+    /// this event commits (see `store::actor`); never stored.
+    #[serde(skip)]
+    pub actor_must_hold: Option<crate::model::Role>,
     pub action: &'static str,
     pub target: Option<String>,
     pub outcome: Outcome,
@@ -66,7 +77,7 @@ impl AuditEvent {
         let mut item = Item::from([
             ("pk".to_owned(), s(format!("MONTH#{month}"))),
             ("sk".to_owned(), s(sk.clone())),
-            ("gsi1pk".to_owned(), s(format!("ACTOR#{}", self.actor))),
+            ("gsi1pk".to_owned(), s(self.actor_partition().partition())),
             ("gsi1sk".to_owned(), s(sk)),
             ("id".to_owned(), s(&self.id)),
             ("at".to_owned(), s(self.at.rfc3339())),
@@ -78,6 +89,11 @@ impl AuditEvent {
         ]);
         if let Some(id) = self.actor_id {
             item.insert("actor_id".into(), n(id));
+        }
+        // The least role the action needed: recorded, and re-checked against
+        // the actor's record by the transaction that writes this event.
+        if let Some(role) = self.actor_must_hold {
+            item.insert("actor_must_hold".into(), s(role.as_str()));
         }
         for (name, value) in [
             ("target", self.target.as_deref()),
@@ -91,6 +107,25 @@ impl AuditEvent {
             }
         }
         item
+    }
+
+    /// The index partition of the event's actor: its user id when it has one.
+    fn actor_partition(&self) -> ActorFilter {
+        match self.actor_id {
+            Some(id) => ActorFilter::User(id),
+            None => ActorFilter::Name(self.actor.clone()),
+        }
+    }
+
+    /// Gives a self-registration's event (whose actor is the new user, not yet
+    /// numbered when the event was made) the new user's id, so it is found
+    /// under that user. An event of another actor is left as it is.
+    #[must_use]
+    pub fn self_registered(mut self, id: u64, username: &str) -> Self {
+        if self.actor_id.is_none() && self.actor == username {
+            self.actor_id = Some(id);
+        }
+        self
     }
 
     /// The event as one action of a transaction, so it is written exactly when
@@ -153,10 +188,35 @@ impl AuditEntry {
     }
 }
 
+/// Whose events a query reads: one partition of the per-actor index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActorFilter {
+    /// A user, by id (`ACTORID#<id>`).
+    User(u64),
+    /// An actor without a user id, by name (`ACTOR#<name>`): the pseudo actors
+    /// `_system` and `_anonymous`.
+    Name(String),
+}
+
+impl ActorFilter {
+    /// The pseudo actor called `name`, if it is one.
+    pub fn pseudo(name: &str) -> Option<Self> {
+        [SYSTEM_USERNAME, ANONYMOUS_USERNAME].contains(&name).then(|| Self::Name(name.to_owned()))
+    }
+
+    /// The `gsi1pk` value of this actor's events.
+    pub fn partition(&self) -> String {
+        match self {
+            Self::User(id) => format!("ACTORID#{id}"),
+            Self::Name(name) => format!("ACTOR#{name}"),
+        }
+    }
+}
+
 /// A filtered, newest-first read of the log.
 #[derive(Debug, Clone)]
 pub struct AuditQuery {
-    pub actor: Option<String>,
+    pub actor: Option<ActorFilter>,
     pub action: Option<String>,
     pub since: Timestamp,
     pub until: Timestamp,
@@ -173,7 +233,7 @@ pub async fn list(stores: &Stores, q: &AuditQuery) -> Result<(Vec<AuditEntry>, O
 
     // One partition per month (newest first), or the actor's index partition.
     let partitions: Vec<String> = match &q.actor {
-        Some(actor) => vec![format!("ACTOR#{actor}")],
+        Some(actor) => vec![actor.partition()],
         None => months_between(q.since, q.until).into_iter().map(|m| format!("MONTH#{m}")).collect(),
     };
     let (pk_attr, sk_attr, index) =
@@ -187,7 +247,7 @@ pub async fn list(stores: &Stores, q: &AuditQuery) -> Result<(Vec<AuditEntry>, O
         }
         let mut key = Item::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]);
         if let Some(actor) = &q.actor {
-            key.insert("gsi1pk".into(), s(format!("ACTOR#{actor}")));
+            key.insert("gsi1pk".into(), s(actor.partition()));
             key.insert("gsi1sk".into(), s(sk));
         }
         start = Some(key);
@@ -263,5 +323,36 @@ mod tests {
         let until = Timestamp::parse("2026-02-01T00:00:00Z").expect("time");
         assert_eq!(months_between(since, until), ["2026-02", "2026-01", "2025-12", "2025-11"]);
         assert!(months_between(until, since).is_empty());
+    }
+
+    fn event(actor: &str, actor_id: Option<u64>) -> AuditEvent {
+        AuditEvent {
+            id: "e1".into(),
+            at: Timestamp::parse("2026-01-01T00:00:00Z").expect("time"),
+            actor: actor.into(),
+            actor_id,
+            actor_must_hold: None,
+            action: "auth.login",
+            target: None,
+            outcome: Outcome::Success,
+            reason: None,
+            detail: None,
+            client: None,
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn users_are_indexed_by_id_and_pseudo_actors_by_name() {
+        let gsi = |e: &AuditEvent| e.item(30).get("gsi1pk").and_then(|v| v.as_s().ok()).cloned();
+        assert_eq!(gsi(&event("alice", Some(7))).as_deref(), Some("ACTORID#7"));
+        assert_eq!(gsi(&event("_system", None)).as_deref(), Some("ACTOR#_system"));
+        assert_eq!(gsi(&event("_anonymous", None)).as_deref(), Some("ACTOR#_anonymous"));
+        // A self-registration gets the new user's id; an admin's creation keeps the admin's.
+        assert_eq!(event("bob", None).self_registered(9, "bob").actor_id, Some(9));
+        assert_eq!(event("admin", Some(1)).self_registered(9, "bob").actor_id, Some(1));
+        assert_eq!(event("_system", None).self_registered(9, "bob").actor_id, None);
+        assert_eq!(ActorFilter::pseudo("_system"), Some(ActorFilter::Name("_system".into())));
+        assert_eq!(ActorFilter::pseudo("alice"), None);
     }
 }

@@ -103,19 +103,26 @@ where
     }
 }
 
+impl Failure {
+    /// As a plain store error, for calls where no condition is expected to fail.
+    pub fn into_store_error(self) -> StoreError {
+        match self {
+            Self::Store(err) => err,
+            Self::ConditionFailed => StoreError::Internal(anyhow::anyhow!("unexpected condition failure")),
+            Self::TransactionCanceled(reasons) => {
+                StoreError::Internal(anyhow::anyhow!("unexpected transaction cancellation: {reasons:?}"))
+            }
+        }
+    }
+}
+
 /// Any failure as a plain store error, for calls where a condition is not expected.
 pub fn store_error<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match classify(err) {
-        Failure::Store(err) => err,
-        Failure::ConditionFailed => StoreError::Internal(anyhow::anyhow!("unexpected condition failure")),
-        Failure::TransactionCanceled(reasons) => {
-            StoreError::Internal(anyhow::anyhow!("unexpected transaction cancellation: {reasons:?}"))
-        }
-    }
+    classify(err).into_store_error()
 }
 
 /// DynamoDB's message reads "Transaction cancelled, please refer cancellation

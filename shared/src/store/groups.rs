@@ -15,8 +15,9 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::actor;
 use super::audit::AuditEvent;
-use super::dynamo::{self, Failure, built, classify, store_error};
+use super::dynamo::{self, Failure, built, store_error};
 use super::item::{Item, get_n, get_s, key, n, opt_n, opt_s, s};
 use super::users::user_pk;
 use super::{StoreError, Stores};
@@ -82,10 +83,7 @@ fn tx_failed(reasons: &[String], index: usize) -> bool {
 }
 
 async fn run(stores: &Stores, items: Vec<TransactWriteItem>) -> Result<(), Failure> {
-    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
-        Ok(_) => Ok(()),
-        Err(err) => Err(classify(err)),
-    }
+    actor::transact(stores, items).await
 }
 
 fn unexpected(what: &str, failure: Failure) -> GroupError {

@@ -11,8 +11,9 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::Serialize;
 
+use super::actor;
 use super::audit::AuditEvent;
-use super::dynamo::{self, Failure, built, classify};
+use super::dynamo::{self, Failure, built};
 use super::item::{Item, get_n, get_s, key, n, opt_n, opt_s, s};
 use super::{StoreError, Stores, groups};
 use crate::auth::secret::{random_token, sha256_hex};
@@ -62,6 +63,13 @@ impl Invitation {
 
     pub fn is_valid(&self, now: Timestamp) -> bool {
         self.expires_at > now && self.uses < self.max_uses
+    }
+
+    /// The least role that may create this invitation: operators invite
+    /// viewers into no group; anything more is an admin's to give. The
+    /// creator must still hold it when the invitation is used.
+    pub fn creator_must_hold(role: Role, group_ids: &[u64]) -> Role {
+        if role == Role::Viewer && group_ids.is_empty() { Role::Operator } else { Role::Admin }
     }
 }
 
@@ -155,9 +163,9 @@ pub async fn create(
         items.push(groups::exists_check(stores, *gid)?);
     }
     items.push(audit(&invitation).transact_put(stores, retention_days)?);
-    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
-        Ok(_) => Ok((code, invitation)),
-        Err(err) => match classify(err) {
+    match actor::transact(stores, items).await {
+        Ok(()) => Ok((code, invitation)),
+        Err(failure) => match failure {
             Failure::TransactionCanceled(reasons) => {
                 let missing = invitation
                     .group_ids
@@ -235,13 +243,28 @@ pub async fn revoke(
         TransactWriteItem::builder().delete(pointer).build(),
         audit.transact_put(stores, retention_days)?,
     ];
-    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
-        Ok(_) => Ok(true),
-        Err(err) => match classify(err) {
+    match actor::transact(stores, items).await {
+        Ok(()) => Ok(true),
+        Err(failure) => match failure {
             Failure::TransactionCanceled(_) | Failure::ConditionFailed => Ok(false),
             Failure::Store(e) => Err(e),
         },
     }
+}
+
+/// The action that fails unless the invitation's creator still exists, is
+/// active and may still create it (`None` for invitations made with the admin
+/// secret, which has no user record). Checked at every use, in the
+/// registration's transaction: an invitation grants no more than its creator
+/// could grant now, so demoting, deactivating or deleting a user disarms
+/// every invitation they made, at once and under any race.
+pub fn creator_check(stores: &Stores, invitation: &Invitation) -> Result<Option<TransactWriteItem>, StoreError> {
+    invitation
+        .created_by_id
+        .map(|id| {
+            super::actor::check(stores, id, Invitation::creator_must_hold(invitation.role, &invitation.group_ids))
+        })
+        .transpose()
 }
 
 /// The action that counts one use, for the registration's transaction: it

@@ -1,6 +1,7 @@
 //! Access to DynamoDB and Redis. Handlers reach the stores only through this
 //! module; one submodule per aggregate joins it as the groups are built.
 
+pub mod actor;
 pub mod audit;
 /// SDK types that cross the store boundary (transaction actions built by
 /// several modules for one transaction).
@@ -54,6 +55,10 @@ pub enum StoreError {
     Unavailable { store: Store, source: anyhow::Error },
     #[error(transparent)]
     Internal(anyhow::Error),
+    /// The acting user lost the right to act (demoted, deactivated, deleted)
+    /// before the write could commit; the write was not made.
+    #[error("the actor may no longer act")]
+    ActorRevoked,
 }
 
 impl StoreError {

@@ -30,6 +30,9 @@ pub struct SessionRecord {
     pub last_seen_at_ms: i64,
     pub client: String,
     pub user_agent: String,
+    /// The user's credential generation when the session was born; the
+    /// session works only while the user's is the same.
+    pub epoch: u64,
 }
 
 impl SessionRecord {
@@ -46,6 +49,7 @@ impl SessionRecord {
             ("last_seen_at_ms", self.last_seen_at_ms.to_string()),
             ("client", self.client.clone()),
             ("user_agent", self.user_agent.clone()),
+            ("epoch", self.epoch.to_string()),
         ]
     }
 
@@ -59,6 +63,8 @@ impl SessionRecord {
             last_seen_at_ms: num("last_seen_at_ms")?,
             client: map.get("client").cloned().unwrap_or_default(),
             user_agent: map.get("user_agent").cloned().unwrap_or_default(),
+            // Sessions from before generations existed belong to the first.
+            epoch: map.get("epoch").and_then(|v| v.parse().ok()).unwrap_or(0),
         })
     }
 }
@@ -178,6 +184,26 @@ pub async fn authenticate(redis: &Redis, hash: &str, user_id: u64, now_ms: i64) 
         cached_user: user_cache::parse(user_raw.as_deref().filter(|s| !s.is_empty())),
         stamp_last_seen: stamp == 1,
     }))
+}
+
+/// Moves a live session into a new credential generation: the session that
+/// changed the password lives on while every other one ends.
+static SET_EPOCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[1])
+  return 1
+end
+return 0
+",
+    )
+});
+
+pub async fn set_epoch(redis: &Redis, hash: &str, epoch: u64) -> Result<(), StoreError> {
+    let mut invocation = SET_EPOCH.prepare_invoke();
+    invocation.key(session_key(redis, hash)).arg(epoch);
+    redis.invoke::<i64>(&invocation).await.map(|_| ())
 }
 
 /// Ends one session. `false` if it did not exist.

@@ -12,8 +12,9 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::Serialize;
 
+use super::actor;
 use super::audit::AuditEvent;
-use super::dynamo::{self, Failure, built, classify, store_error};
+use super::dynamo::{self, Failure, built, store_error};
 use super::item::{Item, get_n, get_s, key, n, opt_n, opt_s, s};
 use super::{StoreError, Stores};
 use crate::model::Timestamp;
@@ -204,9 +205,9 @@ pub async fn create(
         items.push(counter_add(stores, i64::try_from(tasks.len()).unwrap_or(0))?);
     }
     items.push(audit(&tasks).transact_put(stores, retention_days)?);
-    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
-        Ok(_) => Ok(tasks),
-        Err(err) => Err(dynamo::store_error(err)),
+    match actor::transact(stores, items).await {
+        Ok(()) => Ok(tasks),
+        Err(failure) => Err(failure.into_store_error()),
     }
 }
 
@@ -321,9 +322,9 @@ pub async fn transition(
         items.push(counter_add(stores, -1)?);
     }
     items.push(audit.transact_put(stores, retention_days)?);
-    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
-        Ok(_) => get(stores, id).await?.ok_or(TransitionError::NotFound),
-        Err(err) => match classify(err) {
+    match actor::transact(stores, items).await {
+        Ok(()) => get(stores, id).await?.ok_or(TransitionError::NotFound),
+        Err(failure) => match failure {
             Failure::TransactionCanceled(_) | Failure::ConditionFailed => match get(stores, id).await? {
                 Some(current) => Err(TransitionError::WrongStatus(current.status)),
                 None => Err(TransitionError::NotFound),
@@ -342,8 +343,16 @@ pub struct Filter {
     pub task_type: Option<TaskType>,
 }
 
+/// The most index items one [`list`] call reads. A filter DynamoDB applies
+/// after reading (`owner` together with `status`, or `task_type`) may match
+/// few of them; without a cap one request could read a whole partition. When
+/// the cap stops the walk, the page is shorter than asked for (even empty) and
+/// still carries the position to continue from.
+pub const MAX_EXAMINED: usize = 1_000;
+
 /// One page, newest first (oldest first with `oldest_first`), and the sort key
-/// to continue after.
+/// to continue after: after the last task returned, or after the last one read
+/// when [`MAX_EXAMINED`] ended the walk first.
 pub async fn list(
     stores: &Stores,
     filter: &Filter,
@@ -383,7 +392,12 @@ pub async fn list(
         None => None,
     };
     let mut found = Vec::new();
+    let mut examined = 0;
     loop {
+        // Ask for what is still missing; when a filter dropped items, ask for
+        // as many as were read so far (so a sparse filter takes a few
+        // doubling queries, not one per missing row), never past the cap.
+        let want = (limit - found.len()).max(examined).min(MAX_EXAMINED.saturating_sub(examined)).max(1);
         let mut request = stores
             .dynamo
             .query()
@@ -391,7 +405,7 @@ pub async fn list(
             .index_name(index)
             .key_condition_expression(format!("{index}pk = :p"))
             .scan_index_forward(oldest_first)
-            .limit(i32::try_from((limit - found.len()).clamp(1, 500)).unwrap_or(500))
+            .limit(i32::try_from(want).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start.take());
         for (name, value) in &values {
             request = request.expression_attribute_values(name, value.clone());
@@ -400,6 +414,8 @@ pub async fn list(
             request = request.filter_expression(conditions.join(" AND "));
         }
         let out = request.send().await.map_err(store_error)?;
+        // What DynamoDB read, matching or not (at least one, so the walk ends).
+        examined += usize::try_from(out.scanned_count()).unwrap_or(0).max(out.items().len()).max(1);
         for item in out.items() {
             let task = TaskRecord::from_item(item)?;
             let sort = sort_key(task.submitted_at, task.id);
@@ -409,6 +425,14 @@ pub async fn list(
             }
         }
         match out.last_evaluated_key() {
+            Some(k) if !k.is_empty() && examined >= MAX_EXAMINED => {
+                // The cap: continue after the last item read, matched or not.
+                let position = k.get(&format!("{index}sk")).and_then(|v| v.as_s().ok()).cloned();
+                return match position {
+                    Some(position) if is_list_position(&position) => Ok((found, Some(position))),
+                    _ => Err(StoreError::Internal(anyhow::anyhow!("task query ended on an unexpected key"))),
+                };
+            }
             Some(k) if !k.is_empty() => start = Some(k.clone()),
             _ => return Ok((found, None)),
         }

@@ -7,6 +7,12 @@
 //! SHA-256 of a token is stored; a token is a random 256-bit secret, for which
 //! a fast hash is the right one.
 //!
+//! A token is `krv_`, 43 base64url characters (32 random bytes) and 6 base62
+//! characters of the CRC-32 of everything before them, so a made-up or
+//! mistyped token is refused by [`is_well_formed`] before any store is asked.
+//! Tokens issued before the checksum (`krv_` and the 43 characters alone)
+//! still authenticate.
+//!
 //! Authentication reads `tok:<sha256>` (the token's owner, expiry and id) and the
 //! owner's cached state from Redis in one round trip; DynamoDB is read on a cache
 //! miss only, and `last_used_at` is written at most once a minute per token.
@@ -14,16 +20,19 @@
 use std::sync::LazyLock;
 
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use redis::Script;
 use serde::{Deserialize, Serialize};
 
+use super::actor;
 use super::audit::AuditEvent;
-use super::dynamo::{self, Failure, built, classify};
+use super::dynamo::{self, Failure, built};
 use super::item::{Item, get_n, get_s, key, n, opt_n, s};
 use super::kv::Redis;
 use super::user_cache::{self, CachedUser};
 use super::{StoreError, Stores};
-use crate::auth::secret::{random_token, sha256_hex};
+use crate::auth::secret::{base62, crc32, random_token, sha256_hex};
 use crate::model::Timestamp;
 
 /// What every token starts with, so secret scanners can recognise leaked ones.
@@ -31,6 +40,47 @@ pub const PREFIX: &str = "krv_";
 
 /// How long a token's cache entry lives (it is dropped on revocation anyway).
 const CACHE_TTL_SECS: u64 = 600;
+
+/// How long "no such token" stays cached after a miss. Short, because only
+/// well-formed tokens get this far (a revoked one, or a made-up token of the
+/// legacy shape, which has no checksum): a minute still spares DynamoDB a
+/// client retrying one dead token in a loop (one read a minute), while keys
+/// left by a flood of distinct made-up tokens are gone within a minute, so
+/// they cost Redis at most a minute of that flood, not ten.
+const MISSING_TTL_SECS: u64 = 60;
+
+/// The random part's length: 32 bytes in base64url.
+const BODY_LEN: usize = 43;
+
+/// The checksum's length: a CRC-32 in base62.
+const CHECKSUM_LEN: usize = 6;
+
+/// A new token's secret: prefix, 32 random bytes, checksum.
+fn new_secret() -> String {
+    let body = format!("{PREFIX}{}", random_token(32));
+    let sum = base62(u64::from(crc32(body.as_bytes())), CHECKSUM_LEN);
+    format!("{body}{sum}")
+}
+
+/// Whether `token` could be a token this service issued: the current shape
+/// with a matching checksum, or the legacy shape (the canonical base64url of
+/// exactly 32 bytes, without checksum). Anything else is refused before any
+/// store is asked.
+pub fn is_well_formed(token: &str) -> bool {
+    // ASCII only, so the byte offsets below fall on character boundaries.
+    let Some(rest) = token.strip_prefix(PREFIX).filter(|_| token.is_ascii()) else {
+        return false;
+    };
+    let body_ok = |body: &str| URL_SAFE_NO_PAD.decode(body).is_ok_and(|bytes| bytes.len() == 32);
+    match rest.len() {
+        BODY_LEN => body_ok(rest),
+        n if n == BODY_LEN + CHECKSUM_LEN => {
+            let (body, sum) = token.split_at(token.len() - CHECKSUM_LEN);
+            body_ok(&rest[..BODY_LEN]) && sum == base62(u64::from(crc32(body.as_bytes())), CHECKSUM_LEN)
+        }
+        _ => false,
+    }
+}
 
 /// A stored token (never the secret itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +209,7 @@ pub async fn create(
     retention_days: u32,
 ) -> Result<Issued, CreateError> {
     let id = dynamo::next_id(&stores.dynamo, &stores.tables.tokens, "token_id").await?;
-    let token = format!("{PREFIX}{}", random_token(32));
+    let token = new_secret();
     let record = TokenRecord {
         id,
         user_id,
@@ -183,9 +233,9 @@ pub async fn create(
         audit(&record).transact_put(stores, retention_days)?,
         count_action(table, user_id, 1, Some(MAX_PER_USER))?,
     ];
-    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
-        Ok(_) => Ok(Issued { token, record }),
-        Err(err) => match classify(err) {
+    match actor::transact(stores, items).await {
+        Ok(()) => Ok(Issued { token, record }),
+        Err(failure) => match failure {
             Failure::TransactionCanceled(reasons) if reasons.get(1).is_some_and(|r| r == "ConditionalCheckFailed") => {
                 Err(CreateError::NameTaken)
             }
@@ -260,9 +310,9 @@ pub async fn revoke(
     if let Some(event) = audit {
         items.push(event.transact_put(stores, retention_days)?);
     }
-    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
-        Ok(_) => Ok(true),
-        Err(err) => match classify(err) {
+    match actor::transact(stores, items).await {
+        Ok(()) => Ok(true),
+        Err(failure) => match failure {
             Failure::TransactionCanceled(_) | Failure::ConditionFailed => Ok(false),
             Failure::Store(e) => Err(e),
         },
@@ -271,10 +321,7 @@ pub async fn revoke(
 
 /// Revokes every token of a user (when the user is deleted).
 pub async fn revoke_all_of(stores: &Stores, user_id: u64) -> Result<usize, StoreError> {
-    let tokens = list_of(stores, user_id).await?;
-    for token in &tokens {
-        revoke(stores, token, None, 0).await?;
-    }
+    let revoked = revoke_every(stores, user_id).await?;
     // The counter goes with the user (ids are never reused, so this only
     // keeps the table tidy).
     stores
@@ -285,6 +332,16 @@ pub async fn revoke_all_of(stores: &Stores, user_id: u64) -> Result<usize, Store
         .send()
         .await
         .map_err(dynamo::store_error)?;
+    Ok(revoked)
+}
+
+/// Revokes every token of a user who stays (an admin's password reset with
+/// `revoke_tokens`); each revocation keeps the token counter exact.
+pub async fn revoke_every(stores: &Stores, user_id: u64) -> Result<usize, StoreError> {
+    let tokens = list_of(stores, user_id).await?;
+    for token in &tokens {
+        revoke(stores, token, None, 0).await?;
+    }
     Ok(tokens.len())
 }
 
@@ -299,8 +356,10 @@ pub struct CachedToken {
     pub id: u64,
     pub user_id: u64,
     pub expires_at_ms: Option<i64>,
-    /// A hash that matches no token is cached too, so floods of bad tokens do
-    /// not each cost a DynamoDB read (a random 256-bit token never comes to exist later).
+    /// A hash that matches no token is cached too, for [`MISSING_TTL_SECS`], so a
+    /// client repeating a dead token does not cost a DynamoDB read each time (a
+    /// random 256-bit token never comes to exist later). Revocation writes the
+    /// same marker, as a tombstone, for [`CACHE_TTL_SECS`].
     #[serde(default)]
     pub missing: bool,
 }
@@ -382,7 +441,8 @@ pub async fn fill(redis: &Redis, hash: &str, record: Option<&TokenRecord>) -> Re
     };
     let json = serde_json::to_string(&entry).map_err(|e| StoreError::Internal(e.into()))?;
     let mut cmd = redis::cmd("SET");
-    cmd.arg(cache_key(redis, hash)).arg(json).arg("NX").arg("EX").arg(CACHE_TTL_SECS);
+    let ttl = if entry.missing { MISSING_TTL_SECS } else { CACHE_TTL_SECS };
+    cmd.arg(cache_key(redis, hash)).arg(json).arg("NX").arg("EX").arg(ttl);
     let _: Option<String> = redis.query(&cmd).await?;
     Ok(entry)
 }
@@ -390,4 +450,45 @@ pub async fn fill(redis: &Redis, hash: &str, record: Option<&TokenRecord>) -> Re
 /// Reads a token straight from DynamoDB (a cache miss).
 pub async fn find(stores: &Stores, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
     get_by_hash(stores, hash).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_tokens_carry_a_checksum_that_is_checked() {
+        let token = new_secret();
+        assert_eq!(token.len(), PREFIX.len() + BODY_LEN + CHECKSUM_LEN);
+        assert!(is_well_formed(&token), "{token}");
+        // Any changed character of body or checksum is caught.
+        for i in PREFIX.len()..token.len() {
+            let mut bytes = token.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let changed = String::from_utf8(bytes).expect("ascii");
+            assert!(!is_well_formed(&changed), "{changed}");
+        }
+        assert_ne!(new_secret(), token);
+    }
+
+    #[test]
+    fn legacy_tokens_keep_their_shape_and_nothing_else_passes() {
+        let legacy = format!("{PREFIX}{}", random_token(32));
+        assert!(is_well_formed(&legacy), "{legacy}");
+        for bad in [
+            "krv_not-a-real-token",
+            "",
+            "krv_",
+            "krv_\u{e9}",
+            &format!("{PREFIX}{}\u{e9}\u{e9}\u{e9}", "A".repeat(43)),
+            &legacy[..legacy.len() - 1],
+            &format!("{legacy}x"),
+            &legacy.replacen("krv_", "KRV_", 1),
+            &format!("{}!", &legacy[..legacy.len() - 1]),
+            // 43 base64url characters that are not the canonical encoding of 32 bytes.
+            &format!("{PREFIX}{}B", "A".repeat(42)),
+        ] {
+            assert!(!is_well_formed(bad), "{bad}");
+        }
+    }
 }

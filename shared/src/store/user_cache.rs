@@ -35,6 +35,10 @@ pub struct CachedUser {
     #[serde(default)]
     pub groups: Vec<GroupRef>,
     pub v: u64,
+    /// The credential generation (see `UserRecord::epoch`): a session born in
+    /// another generation is refused.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 impl CachedUser {
@@ -51,12 +55,19 @@ impl CachedUser {
             deleted: false,
             groups,
             v: user.version,
+            epoch: user.epoch,
         }
     }
 
     /// The entry of a deleted user: refused until it expires.
     pub fn tombstone(user: &UserRecord) -> Self {
-        Self { deleted: true, is_active: false, v: user.version + 1, ..Self::from_record(user, Vec::new()) }
+        Self {
+            deleted: true,
+            is_active: false,
+            v: user.version + 1,
+            epoch: user.epoch + 1,
+            ..Self::from_record(user, Vec::new())
+        }
     }
 
     pub fn view(&self) -> UserView {

@@ -8,8 +8,9 @@
 
 use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem, Update};
 
+use super::actor;
 use super::audit::AuditEvent;
-use super::dynamo::{self, Failure, built, classify, unless_gone};
+use super::dynamo::{self, Failure, built, unless_gone};
 use super::item::{Item, b, get_b, get_n, get_s, key, n, opt_n, s};
 use super::user_cache::{self, CachedUser};
 use super::{StoreError, Stores};
@@ -32,6 +33,11 @@ pub struct UserRecord {
     pub last_seen_at: Option<Timestamp>,
     /// The groups the user is in.
     pub group_ids: Vec<u64>,
+    /// The credential generation: bumped by a password change or reset, a
+    /// deactivation and a deletion. Every session is stamped with the
+    /// generation it was born in and dies when the user's moves on, however
+    /// the login raced the change.
+    pub epoch: u64,
 }
 
 impl UserRecord {
@@ -61,6 +67,7 @@ impl UserRecord {
             version: get_n(item, "version")?,
             last_seen_at: opt_n(item, "last_seen_at_ms").map(Timestamp::from_millis),
             group_ids: super::groups::ids_of(item),
+            epoch: opt_n(item, "cred_epoch").unwrap_or(0),
         })
     }
 
@@ -78,6 +85,7 @@ impl UserRecord {
             ("password_hash".to_owned(), s(&self.password_hash)),
             ("created_at_ms".to_owned(), n(self.created_at.millis())),
             ("version".to_owned(), n(self.version)),
+            ("cred_epoch".to_owned(), n(self.epoch)),
         ]);
         if !self.group_ids.is_empty() {
             let ids = self.group_ids.iter().map(u64::to_string).collect();
@@ -177,6 +185,7 @@ pub async fn create(
         version: 1,
         last_seen_at: None,
         group_ids: new.group_ids,
+        epoch: 0,
     };
     let table = &stores.tables.identity;
     let put_user = built(
@@ -216,16 +225,18 @@ pub async fn create(
         items.push(TransactWriteItem::builder().update(update).build());
     }
     items.push(counter_add(stores, &role_counter(user.role), 1)?);
-    items.push(audit(&user).transact_put(stores, retention_days)?);
+    let event = audit(&user);
+    items.push(event.transact_put(stores, retention_days)?);
     let extra_start = items.len();
     items.extend(extra(&user)?);
+    let extra_end = items.len();
 
-    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
-        Ok(_) => Ok(user),
-        Err(err) => match classify(err) {
+    match actor::transact(stores, items).await {
+        Ok(()) => Ok(user),
+        Err(failure) => match failure {
             Failure::TransactionCanceled(reasons) => {
                 let failed = |i: usize| reasons.get(i).is_some_and(|r| r == "ConditionalCheckFailed");
-                if let Some(i) = (extra_start..reasons.len()).find(|i| failed(*i)) {
+                if let Some(i) = (extra_start..extra_end).find(|i| failed(*i)) {
                     Err(CreateError::Extra(i - extra_start))
                 } else if failed(1) {
                     Err(CreateError::UsernameTaken)
@@ -261,16 +272,30 @@ pub async fn active_admins(stores: &Stores) -> Result<u64, StoreError> {
     Ok(u64::try_from(counter(stores, "active_admins").await?).unwrap_or(0))
 }
 
-/// Records a successful login time; returns the updated user (its version
-/// bumped, so caches take the new state), or `None` if it was deleted meanwhile.
-pub async fn record_login(stores: &Stores, id: u64, at: Timestamp) -> Result<Option<UserRecord>, StoreError> {
+/// Records a successful login time, on the condition that the credentials
+/// that were checked are still the user's: the same password hash, still
+/// active, the same credential generation. Returns the updated user (its
+/// version bumped, so caches take the new state; its generation is the one
+/// to stamp on the session), or `None` if any of that changed meanwhile: a
+/// login that raced a password change, a reset, a deactivation or a deletion
+/// fails as if it had come after it.
+pub async fn record_login(
+    stores: &Stores,
+    verified: &UserRecord,
+    at: Timestamp,
+) -> Result<Option<UserRecord>, StoreError> {
     let result = stores
         .dynamo
         .update_item()
         .table_name(&stores.tables.identity)
-        .set_key(Some(key(user_pk(id), "USER")))
+        .set_key(Some(key(user_pk(verified.id), "USER")))
         .update_expression("SET last_login_at_ms = :t ADD version :one")
-        .condition_expression("attribute_exists(pk)")
+        .condition_expression(
+            "password_hash = :h AND is_active = :active AND (attribute_not_exists(cred_epoch) OR cred_epoch = :e)",
+        )
+        .expression_attribute_values(":h", s(&verified.password_hash))
+        .expression_attribute_values(":active", b(true))
+        .expression_attribute_values(":e", n(verified.epoch))
         .expression_attribute_values(":t", n(at.millis()))
         .expression_attribute_values(":one", n(1))
         .return_values(ReturnValue::AllNew)
@@ -282,32 +307,51 @@ pub async fn record_login(stores: &Stores, id: u64, at: Timestamp) -> Result<Opt
     }
 }
 
-/// Replaces the password hash, with its audit event, atomically. `false` when
-/// the user no longer exists.
+/// Replaces the password hash, with its audit event, atomically, and moves
+/// the credential generation on (so every session born before, including
+/// one whose login raced this change, stops working). The new state reaches
+/// the user cache before the write (see [`update`]). `NotFound` when the user
+/// no longer exists.
 pub async fn set_password(
     stores: &Stores,
     id: u64,
     password_hash: &str,
     audit: &AuditEvent,
     retention_days: u32,
-) -> Result<bool, StoreError> {
-    let update = built(
-        Update::builder()
-            .table_name(&stores.tables.identity)
-            .set_key(Some(key(user_pk(id), "USER")))
-            .update_expression("SET password_hash = :h")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":h", s(password_hash))
-            .build(),
-    )?;
-    let items = vec![TransactWriteItem::builder().update(update).build(), audit.transact_put(stores, retention_days)?];
-    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
-        Ok(_) => Ok(true),
-        Err(err) => match classify(err) {
-            Failure::TransactionCanceled(_) | Failure::ConditionFailed => Ok(false),
-            Failure::Store(e) => Err(e),
-        },
+) -> Result<UserRecord, UpdateError> {
+    for _ in 0..ATTEMPTS {
+        let Some(before) = get(stores, id).await? else {
+            return Err(UpdateError::NotFound);
+        };
+        let mut after = before.clone();
+        after.password_hash = password_hash.to_owned();
+        after.version = before.version + 1;
+        after.epoch = before.epoch + 1;
+        let cached = user_cache::load(stores, &after).await?;
+        let written = publish_around(stores, &cached, true, async {
+            let update = built(
+                Update::builder()
+                    .table_name(&stores.tables.identity)
+                    .set_key(Some(key(user_pk(id), "USER")))
+                    .update_expression("SET password_hash = :h, version = :next, cred_epoch = :epoch")
+                    .condition_expression("version = :v")
+                    .expression_attribute_values(":h", s(password_hash))
+                    .expression_attribute_values(":next", n(after.version))
+                    .expression_attribute_values(":epoch", n(after.epoch))
+                    .expression_attribute_values(":v", n(before.version))
+                    .build(),
+            )?;
+            let items =
+                vec![TransactWriteItem::builder().update(update).build(), audit.transact_put(stores, retention_days)?];
+            transact(stores, items, None).await
+        })
+        .await;
+        if !matches!(written, Err(UpdateError::Contended)) {
+            return written.map(|()| after);
+        }
+        back_off().await;
     }
+    Err(UpdateError::Contended)
 }
 
 /// Reads one counter (0 when it was never written).
@@ -418,6 +462,10 @@ pub async fn update<E>(
             return Ok(Ok(before));
         }
         after.version = before.version + 1;
+        if before.is_active && !after.is_active {
+            // Sessions end with a deactivation, including any born in a race with it.
+            after.epoch = before.epoch + 1;
+        }
         let event = prepare(Planned { before: &before, after: Some(&after) })?;
         let restrictive = after.role < before.role || (before.is_active && !after.is_active);
         let cached = match user_cache::load(stores, &after).await {
@@ -483,13 +531,16 @@ async fn write_update(
         Update::builder()
             .table_name(&stores.tables.identity)
             .set_key(Some(key(user_pk(before.id), "USER")))
-            .update_expression("SET display_name = :name, #role = :role, is_active = :active, version = :next")
+            .update_expression(
+                "SET display_name = :name, #role = :role, is_active = :active, version = :next, cred_epoch = :epoch",
+            )
             .condition_expression("version = :v")
             .expression_attribute_names("#role", "role")
             .expression_attribute_values(":name", s(&after.display_name))
             .expression_attribute_values(":role", s(after.role.as_str()))
             .expression_attribute_values(":active", b(after.is_active))
             .expression_attribute_values(":next", n(after.version))
+            .expression_attribute_values(":epoch", n(after.epoch))
             .expression_attribute_values(":v", n(before.version))
             .build(),
     )?;
@@ -511,15 +562,16 @@ async fn write_update(
 }
 
 /// Runs a transaction whose first action is conditioned on the user's version
-/// and whose action at `admin_index` (if any) is the admin-count guard.
+/// and whose action at `admin_index` (if any) is the admin-count guard, with
+/// the check that its audit event's actor may still act.
 async fn transact(
     stores: &Stores,
     items: Vec<TransactWriteItem>,
     admin_index: Option<usize>,
 ) -> Result<(), UpdateError> {
-    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
-        Ok(_) => Ok(()),
-        Err(err) => match classify(err) {
+    match actor::transact(stores, items).await {
+        Ok(()) => Ok(()),
+        Err(failure) => match failure {
             Failure::TransactionCanceled(reasons) => {
                 let failed = |i: usize| reasons.get(i).is_some_and(|r| r == "ConditionalCheckFailed");
                 if admin_index.is_some_and(failed) {

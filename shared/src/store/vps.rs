@@ -6,10 +6,12 @@
 //! spends); `gsi1pk = ASSIGNEE#U#<id>` / `ASSIGNEE#G#<id>` lists what a user or
 //! group is assigned to (for `/api/vps/my` and the cascades).
 
-use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
 use serde::Serialize;
 
-use super::dynamo::{self, built, store_error};
+use super::actor;
+use super::audit::AuditEvent;
+use super::dynamo::{self, Failure, built, store_error};
 use super::item::{Item, get_n, get_s, key, n, opt_n, s};
 use super::tasks::{TaskRecord, task_pk};
 use super::{StoreError, Stores};
@@ -115,16 +117,25 @@ async fn batch_write(stores: &Stores, requests: Vec<WriteRequest>) -> Result<(),
     Ok(())
 }
 
-/// Assigns the VPS to every assignee (already assigned ones are left as they were).
+/// How many assignments one transaction writes, leaving room in DynamoDB's
+/// 100 actions for the audit event and the actor's check.
+const ASSIGN_CHUNK: usize = 90;
+
+/// Assigns the VPS to every assignee (already assigned ones are left as they
+/// were). Each chunk of [`ASSIGN_CHUNK`] is one transaction with its audit
+/// event (`audit` describes the chunk), so an actor who lost the right to
+/// assign meanwhile writes nothing more. Returns who was added.
 pub async fn assign(
     stores: &Stores,
     vps_id: u64,
     assignees: &[Assignee],
     existing: &[Assignment],
+    audit: impl Fn(&[Assignee]) -> AuditEvent,
+    retention_days: u32,
 ) -> Result<Vec<Assignee>, StoreError> {
     let now = Timestamp::now();
     let mut added = Vec::new();
-    let mut requests = Vec::new();
+    let mut puts = Vec::new();
     for assignee in assignees {
         if existing.iter().any(|a| a.assignee == *assignee) || added.contains(assignee) {
             continue;
@@ -142,12 +153,32 @@ pub async fn assign(
             ("assignee_id".to_owned(), n(id)),
             ("assigned_at_ms".to_owned(), n(now.millis())),
         ]);
-        let put = built(PutRequest::builder().set_item(Some(item)).build())?;
-        requests.push(WriteRequest::builder().put_request(put).build());
+        let put = built(Put::builder().table_name(&stores.tables.tasks).set_item(Some(item)).build())?;
+        puts.push(TransactWriteItem::builder().put(put).build());
         added.push(*assignee);
     }
-    batch_write(stores, requests).await?;
+    for (chunk, who) in puts.chunks(ASSIGN_CHUNK).zip(added.chunks(ASSIGN_CHUNK)) {
+        let mut items = chunk.to_vec();
+        items.push(audit(who).transact_put(stores, retention_days)?);
+        actor::transact(stores, items).await.map_err(Failure::into_store_error)?;
+    }
     Ok(added)
+}
+
+/// Removes one assignment, with its audit event, as long as the actor may
+/// still act.
+pub async fn unassign_one(
+    stores: &Stores,
+    vps_id: u64,
+    who: Assignee,
+    audit: &AuditEvent,
+    retention_days: u32,
+) -> Result<(), StoreError> {
+    let delete = built(
+        Delete::builder().table_name(&stores.tables.tasks).set_key(Some(key(task_pk(vps_id), who.sort_key()))).build(),
+    )?;
+    let items = vec![TransactWriteItem::builder().delete(delete).build(), audit.transact_put(stores, retention_days)?];
+    actor::transact(stores, items).await.map_err(Failure::into_store_error)
 }
 
 /// Removes assignments of one VPS.
