@@ -263,36 +263,42 @@ async fn every_privileged_write_is_refused_when_its_actor_was_demoted_before_it_
 
 // ---- 3. sessions belong to a credential generation ----
 
-/// Runs `change` and, `offset` into it, a login with the old password; a
+/// Runs `change` and a login with the old password, one `offset` after the
+/// other (the login later for positive offsets, earlier for negative ones); a
 /// login that succeeded must not leave a working session once `change` is done.
 async fn login_racing(
     app: &TestApp,
     name: &str,
-    offset: Duration,
+    offset_ms: i64,
     change: impl Future<Output = TestResponse>,
 ) -> Option<String> {
-    let late_login = async {
-        tokio::time::sleep(offset).await;
+    let delay = |ms: i64| tokio::time::sleep(Duration::from_millis(ms.unsigned_abs()));
+    let login = async {
+        delay(offset_ms.max(0)).await;
         login_attempt(app, name, PASSWORD, "10.1.0.1").await
     };
-    let (changed, login) = tokio::join!(change, late_login);
+    let change = async {
+        delay(offset_ms.min(0)).await;
+        change.await
+    };
+    let (changed, login) = tokio::join!(change, login);
     changed.assert_status(StatusCode::OK);
     (login.status == StatusCode::OK).then(|| login.session_token().expect("session"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_racing_a_password_change_or_reset_never_leaves_a_working_session() {
-    let app = TestApp::start_with(&[("ARGON2_MEMORY_KIB", "2048")]).await;
+    // A hash that takes a while (as in production) opens the window the race needs.
+    let app = TestApp::start_with(&[("ARGON2_MEMORY_KIB", "16384")]).await;
     let other = app.another_instance().await;
     let root = app.first_admin("root").await;
-    for (trial, offset_ms) in (0..=80).step_by(8).enumerate() {
-        let offset = Duration::from_millis(offset_ms);
+    for (trial, offset_ms) in (-40..=80).step_by(8).enumerate() {
         let name = format!("changer{trial}");
         app.create_user(&root, &name, "user").await;
         let own = app.login(&name).await;
         let body = json!({"current_password": PASSWORD, "new_password": "Brand-New-Secret-42"});
         let change = other.call(Method::POST, "/api/auth/password", Auth::Bearer(&own), Some(&body));
-        if let Some(session) = login_racing(&app, &name, offset, change).await {
+        if let Some(session) = login_racing(&app, &name, offset_ms, change).await {
             assert_eq!(me(&app, &session).await, StatusCode::UNAUTHORIZED, "offset {offset_ms} ms: change");
         }
         assert_eq!(me(&app, &own).await, StatusCode::OK, "the changer's own session lives on");
@@ -302,7 +308,7 @@ async fn a_login_racing_a_password_change_or_reset_never_leaves_a_working_sessio
         let path = format!("/api/auth/users/{id_reset}/password");
         let new_password = json!({"password": "Brand-New-Secret-42"});
         let reset = other.call(Method::POST, &path, Auth::Bearer(&root), Some(&new_password));
-        if let Some(session) = login_racing(&app, &name, offset, reset).await {
+        if let Some(session) = login_racing(&app, &name, offset_ms, reset).await {
             assert_eq!(me(&app, &session).await, StatusCode::UNAUTHORIZED, "offset {offset_ms} ms: reset");
         }
     }
@@ -310,16 +316,17 @@ async fn a_login_racing_a_password_change_or_reset_never_leaves_a_working_sessio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_racing_a_deactivation_never_comes_back_with_the_reactivation() {
-    let app = TestApp::start_with(&[("ARGON2_MEMORY_KIB", "2048")]).await;
+    // A hash that takes a while (as in production) opens the window the race needs.
+    let app = TestApp::start_with(&[("ARGON2_MEMORY_KIB", "16384")]).await;
     let other = app.another_instance().await;
     let root = app.first_admin("root").await;
-    for (trial, offset_ms) in (0..=80).step_by(8).enumerate() {
+    for (trial, offset_ms) in (-40..=80).step_by(8).enumerate() {
         let name = format!("member{trial}");
         let id = app.create_user(&root, &name, "user").await;
         let path = format!("/api/auth/users/{id}");
         let inactive = json!({"is_active": false});
         let deactivate = other.call(Method::PATCH, &path, Auth::Bearer(&root), Some(&inactive));
-        let session = login_racing(&app, &name, Duration::from_millis(offset_ms), deactivate).await;
+        let session = login_racing(&app, &name, offset_ms, deactivate).await;
         app.call(Method::PATCH, &path, Auth::Bearer(&root), Some(&json!({"is_active": true})))
             .await
             .assert_status(StatusCode::OK);
