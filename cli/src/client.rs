@@ -14,6 +14,12 @@ use crate::error::{CliError, SERVER};
 const MAX_PAGE: usize = 500;
 /// The header carrying the next page's cursor.
 const NEXT_CURSOR: &str = "x-next-cursor";
+/// The most pages one [`Client::list`] fetches. A list is complete only when a
+/// page carries no cursor; a page may be short or even empty and still carry
+/// one (the service caps the items it examines per request), so the page count
+/// is the only stop for a server that never ends a list. 10,000 pages is five
+/// million items at the largest page size, or ten million tasks examined.
+const MAX_PAGES: usize = 10_000;
 
 /// A client for one server, with the credentials it sends.
 pub struct Client {
@@ -131,11 +137,14 @@ impl Client {
         Ok(self.send(Method::DELETE, path, &[], None).await?.body)
     }
 
-    /// Every item of a paginated list, following `X-Next-Cursor`, up to `max` items.
+    /// Every item of a paginated list, following `X-Next-Cursor` until a page
+    /// comes without one (short and empty pages included), up to `max` items.
+    /// A server that hands back the cursor it was given, or keeps handing out
+    /// cursors past [`MAX_PAGES`] pages, is an error (exit code 6), not a loop.
     pub async fn list(&self, path: &str, query: &[(&str, String)], max: Option<usize>) -> Result<Vec<Value>> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
-        loop {
+        for _ in 0..MAX_PAGES {
             let want = max.map_or(MAX_PAGE, |m| m.saturating_sub(items.len()).clamp(1, MAX_PAGE));
             let mut q = query.to_vec();
             q.push(("limit", want.to_string()));
@@ -147,20 +156,30 @@ impl Client {
                 Value::Array(page) => page,
                 other => anyhow::bail!("expected a JSON array from {path}, got {other}"),
             };
-            let empty = page.is_empty();
             items.extend(page);
             if let Some(m) = max
                 && items.len() >= m
             {
                 items.truncate(m);
-                break;
+                return Ok(items);
             }
-            cursor = answer.headers.get(NEXT_CURSOR).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            if cursor.is_none() || empty {
-                break;
+            let next = answer.headers.get(NEXT_CURSOR).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            match next {
+                None => return Ok(items),
+                Some(next) if cursor.as_ref() == Some(&next) => {
+                    let message =
+                        format!("{}{path} answered with the cursor it was given; the list does not advance", self.base);
+                    return Err(CliError::new(SERVER, message).into());
+                }
+                Some(next) => cursor = Some(next),
             }
         }
-        Ok(items)
+        let message = format!(
+            "{}{path} was still handing out pages after {MAX_PAGES}; stopped with {} items",
+            self.base,
+            items.len()
+        );
+        Err(CliError::new(SERVER, message).into())
     }
 }
 

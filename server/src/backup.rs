@@ -76,16 +76,60 @@ pub fn backup(data_path: &str, target: &Path) -> anyhow::Result<()> {
 
 /// Replaces the contents of the store at `data_path` with the backup `source`.
 /// Refuses while a server holds the store; a refused or failed restore leaves
-/// the store as it was.
+/// the store as it was (a missing store stays missing).
+///
+/// The backup is first copied into a scratch database beside the store and
+/// checked there whole (SQLite's `integrity_check`): Dynoxide's own restore
+/// copies pages as they are and reads only its metadata, so a backup with a
+/// damaged data page would otherwise replace a sound store. The store is then
+/// restored from that checked copy, not from `source` again.
 pub fn restore(data_path: &str, source: &Path) -> anyhow::Result<()> {
     require_file_store(data_path)?;
     if !source.is_file() {
         anyhow::bail!("no backup at {}", source.display());
     }
     let _lock = StoreLock::acquire(data_path)?;
-    let db = embedded::open(data_path)?;
-    db.restore_from(&path_str(source)?)
-        .map_err(|e| anyhow::anyhow!("restoring {data_path} from {}: {e}", source.display()))
+    let failed = |e: &dyn std::fmt::Display| anyhow::anyhow!("restoring {data_path} from {}: {e}", source.display());
+    let scratch = sibling(Path::new(data_path), &format!(".restore-{}", std::process::id()));
+    remove_sqlite_files(&scratch);
+    let restored = checked_copy(&scratch, source)
+        .map_err(|e| failed(&e))
+        .and_then(|()| embedded::open(data_path))
+        .and_then(|db| db.restore_from(&path_str(&scratch)?).map_err(|e| failed(&e)));
+    remove_sqlite_files(&scratch);
+    restored
+}
+
+/// Copies the backup `source` into a new database at `scratch` (brought up to
+/// date as a restore does) and checks every page of it; the error says what is
+/// wrong, on one line.
+fn checked_copy(scratch: &Path, source: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = scratch.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    }
+    let mut copy = dynoxide::storage::Storage::new(&path_str(scratch)?)
+        .map_err(|e| anyhow::anyhow!("creating the scratch copy {}: {e}", scratch.display()))?;
+    let unusable = |e: &dyn std::fmt::Display| anyhow::anyhow!("not a usable backup ({e}); the store was not changed");
+    copy.restore_from(&path_str(source)?).map_err(|e| unusable(&e))?;
+    let verdict: Vec<String> = copy
+        .conn()
+        .prepare("PRAGMA integrity_check(5)")
+        .and_then(|mut check| check.query_map([], |row| row.get::<_, String>(0))?.collect())
+        .map_err(|e| unusable(&e))?;
+    if verdict != ["ok"] {
+        let problems = verdict.join("; ").split_whitespace().collect::<Vec<_>>().join(" ");
+        anyhow::bail!("the backup is damaged (SQLite integrity check: {problems}); the store was not changed");
+    }
+    // Closing the copy folds its write-ahead log into the file the restore reads.
+    drop(copy);
+    Ok(())
+}
+
+/// Removes an SQLite database file and its `-wal`, `-shm` and `-journal` files.
+fn remove_sqlite_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let _ = std::fs::remove_file(sibling(path, suffix));
+    }
 }
 
 fn require_file_store(data_path: &str) -> anyhow::Result<()> {

@@ -92,3 +92,56 @@ async fn throttled_attempts_are_audited() {
         .count();
     assert_eq!(throttled, 1);
 }
+
+/// The throttle lives only in Redis. A Redis restart that loses its data (no
+/// persistence, as the test Redis runs) forgets every counter and lockout: the
+/// locked account logs in again at once. While Redis is down a login answers
+/// 503 with `Retry-After` (it cannot be judged), never 500, and the throttle
+/// counts again from zero afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_that_loses_its_data_resets_the_throttle() {
+    let app = TestApp::start_with(&[
+        ("LOGIN_FREE_FAILURES", "100"),
+        ("LOGIN_LOCKOUT_FAILURES", "3"),
+        ("LOGIN_LOCKOUT_SECS", "600"),
+    ])
+    .await;
+    app.first_admin("admin").await;
+    for _ in 0..3 {
+        attempt(&app, "admin", "wrong-password-1").await.assert_status(StatusCode::UNAUTHORIZED);
+    }
+    attempt(&app, "admin", PASSWORD).await.assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+
+    app.stack.lock().await.redis.stop();
+    for password in [PASSWORD, "wrong-password-2"] {
+        let started = std::time::Instant::now();
+        let response = attempt(&app, "admin", password).await;
+        response.assert_error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
+        assert!(response.header("retry-after").is_some(), "a 503 without Retry-After");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a login took {:?} while Redis was down",
+            started.elapsed()
+        );
+    }
+
+    app.stack.lock().await.redis.restart().await.expect("redis restarts, empty");
+    // The connection comes back by itself; until it has, a login may still
+    // answer 503, but nothing else than that or the success.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = attempt(&app, "admin", PASSWORD).await;
+        if response.status == StatusCode::OK {
+            assert!(response.session_cookie().is_some(), "a login without its session");
+            break;
+        }
+        response.assert_error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
+        assert!(std::time::Instant::now() < deadline, "no successful login within 10 s of the restart");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Counted from zero again: a fresh lockout takes the full three failures.
+    for _ in 0..3 {
+        attempt(&app, "admin", "wrong-password-3").await.assert_status(StatusCode::UNAUTHORIZED);
+    }
+    attempt(&app, "admin", PASSWORD).await.assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+}

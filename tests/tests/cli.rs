@@ -562,3 +562,81 @@ async fn exit_codes_tell_failures_apart() {
     run.code(3);
     assert!(run.stderr.contains("auth login"), "{run:?}");
 }
+
+/// A stand-in server whose lists page the way the service's may: `/api/tasks`
+/// hands out two empty pages that still carry a cursor before its last item
+/// (a page is short or empty when the service's cap on examined items ends
+/// it); `/api/auth/users` answers with the cursor it was given; and
+/// `/api/auth/tokens` never stops handing out new cursors.
+async fn paging_server() -> (String, AbortOnDrop) {
+    use axum::extract::Query;
+    use axum::response::IntoResponse;
+    use std::collections::HashMap;
+
+    fn page(items: Value, next: Option<String>) -> axum::response::Response {
+        let mut response = axum::Json(items).into_response();
+        if let Some(next) = next {
+            response.headers_mut().insert("x-next-cursor", next.parse().expect("header value"));
+        }
+        response
+    }
+    let tasks = |Query(q): Query<HashMap<String, String>>| async move {
+        match q.get("cursor").map(String::as_str) {
+            None => page(json!([{"task_id": "3"}]), Some("a".into())),
+            Some("a") => page(json!([]), Some("b".into())),
+            Some("b") => page(json!([]), Some("c".into())),
+            Some("c") => page(json!([{"task_id": "1"}]), None),
+            Some(other) => panic!("unexpected cursor {other}"),
+        }
+    };
+    let stuck = |Query(q): Query<HashMap<String, String>>| async move {
+        let next = q.get("cursor").cloned().unwrap_or_else(|| "same".into());
+        page(json!([]), Some(next))
+    };
+    let endless = |Query(q): Query<HashMap<String, String>>| async move {
+        let n: u64 = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+        page(json!([]), Some((n + 1).to_string()))
+    };
+    let router = axum::Router::new()
+        .route("/api/tasks", axum::routing::get(tasks))
+        .route("/api/auth/users", axum::routing::get(stuck))
+        .route("/api/auth/tokens", axum::routing::get(endless));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (url, AbortOnDrop(task))
+}
+
+/// Stops a spawned server when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A list is complete only when a page has no cursor: empty pages with one
+/// are followed, and a server that never ends a list fails the command
+/// (exit 6) instead of looping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_follow_cursors_past_empty_pages_and_stop_a_server_that_never_ends() {
+    let (url, _guard) = paging_server().await;
+    let cli = Cli::new(&url);
+    let token = [("KOHAKURIVER_TOKEN", "krv_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")];
+
+    let tasks = cli.run_with(&["--json", "tasks", "list"], None, &token).await;
+    assert_eq!(names(&tasks.json(), "task_id"), vec!["3", "1"], "every page, empty ones included");
+
+    let stuck = cli.run_with(&["users", "list"], None, &token).await;
+    stuck.code(6);
+    assert!(stuck.stderr.contains("does not advance"), "{stuck:?}");
+
+    let started = std::time::Instant::now();
+    let endless = cli.run_with(&["auth", "token", "list"], None, &token).await;
+    endless.code(6);
+    assert!(endless.stderr.contains("after 10000"), "{endless:?}");
+    eprintln!("10,000 empty pages took {:?}", started.elapsed());
+}

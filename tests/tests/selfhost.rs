@@ -295,6 +295,105 @@ fn session_token(response: &reqwest::Response) -> String {
     krv_tests::load::session_cookie(response.headers()).expect("a session cookie")
 }
 
+/// How a request to the server authenticates.
+#[derive(Clone, Copy)]
+enum Credential<'a> {
+    /// The session token in the `kohakuriver_session` cookie, as a browser sends it.
+    Cookie(&'a str),
+    /// A session or API token in `Authorization: Bearer`, as the CLI sends it.
+    Bearer(&'a str),
+}
+
+/// `GET /api/auth/me` with `credential`: the status and the JSON body.
+async fn me(client: &reqwest::Client, server: &Server, credential: Credential<'_>) -> (u16, serde_json::Value) {
+    let request = client.get(server.url("http", "/api/auth/me"));
+    let request = match credential {
+        Credential::Cookie(token) => request.header(reqwest::header::COOKIE, format!("kohakuriver_session={token}")),
+        Credential::Bearer(token) => request.bearer_auth(token),
+    };
+    let response = request.send().await.expect("GET /api/auth/me");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// Registers the first admin `name`; returns its session token.
+async fn register_admin(client: &reqwest::Client, server: &Server, name: &str) -> String {
+    let registered = client
+        .post(server.url("http", "/api/auth/register"))
+        .json(&json!({"username": name, "password": PASSWORD, "register_secret": REGISTER_SECRET}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), reqwest::StatusCode::CREATED);
+    session_token(&registered)
+}
+
+/// `admin` creates the user `name` (role `user`): the status.
+async fn create_user(client: &reqwest::Client, server: &Server, admin: &str, name: &str) -> u16 {
+    client
+        .post(server.url("http", "/api/auth/register"))
+        .bearer_auth(admin)
+        .json(&json!({"username": name, "password": PASSWORD, "role": "user"}))
+        .send()
+        .await
+        .expect("create user")
+        .status()
+        .as_u16()
+}
+
+/// The usernames `GET /api/auth/users` lists for `admin`.
+async fn usernames(client: &reqwest::Client, server: &Server, admin: &str) -> Vec<String> {
+    let users = client.get(server.url("http", "/api/auth/users")).bearer_auth(admin).send().await.expect("list users");
+    assert_eq!(users.status(), reqwest::StatusCode::OK);
+    let users: serde_json::Value = users.json().await.expect("JSON");
+    users.as_array().expect("an array").iter().filter_map(|u| u["username"].as_str().map(str::to_owned)).collect()
+}
+
+/// `systemctl restart` with the store on disk and Redis left running: the
+/// session cookie and the API token issued before the restart authenticate
+/// the new process, with no new login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_tokens_issued_before_a_restart_keep_working() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data").join("dynamodb.sqlite");
+    let data_path = data.to_str().expect("utf-8").to_owned();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let redis = RedisServer::start().await.expect("redis");
+
+    let mut server = Server::spawn(dir.path(), &redis, &[("DYNAMODB_DATA_PATH", &data_path)]);
+    server.wait_ready(&client, "http").await;
+    let session = register_admin(&client, &server, "root").await;
+    let created = client
+        .post(server.url("http", "/api/auth/tokens"))
+        .bearer_auth(&session)
+        .json(&json!({"name": "before-restart"}))
+        .send()
+        .await
+        .expect("create token");
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    let created: serde_json::Value = created.json().await.expect("JSON");
+    let token = created["token"].as_str().expect("the token").to_owned();
+    assert_eq!(me(&client, &server, Credential::Cookie(&session)).await.0, 200);
+
+    server.terminate();
+    assert_eq!(server.wait_exit(Duration::from_secs(30)).await.code(), Some(0), "{}", server.log());
+    drop(server);
+
+    let mut server = Server::spawn(dir.path(), &redis, &[("DYNAMODB_DATA_PATH", &data_path)]);
+    server.wait_ready(&client, "http").await;
+    for (what, credential) in [
+        ("the old session cookie", Credential::Cookie(&session)),
+        ("the old session as a bearer token", Credential::Bearer(&session)),
+        ("the old API token", Credential::Bearer(&token)),
+    ] {
+        let (status, body) = me(&client, &server, credential).await;
+        assert_eq!(status, 200, "{what} after the restart: {body}\n{}", server.log());
+        assert_eq!(body["username"], "root", "{what}: {body}");
+    }
+    // The old session still carries its rights: it writes through the new process.
+    assert_eq!(create_user(&client, &server, &session, "after-restart").await, 201, "{}", server.log());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_while_running_then_restore_into_a_wiped_store() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -308,14 +407,7 @@ async fn backup_while_running_then_restore_into_a_wiped_store() {
     let redis = RedisServer::start().await.expect("redis");
     let mut server = Server::spawn(dir.path(), &redis, &[("DYNAMODB_DATA_PATH", &data_path)]);
     server.wait_ready(&client, "http").await;
-    let registered = client
-        .post(server.url("http", "/api/auth/register"))
-        .json(&json!({"username": "root", "password": PASSWORD, "register_secret": REGISTER_SECRET}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(registered.status(), reqwest::StatusCode::CREATED);
-    let admin = session_token(&registered);
+    let admin = register_admin(&client, &server, "root").await;
     let created = client
         .post(server.url("http", "/api/auth/register"))
         .bearer_auth(&admin)
@@ -345,17 +437,111 @@ async fn backup_while_running_then_restore_into_a_wiped_store() {
 
     let mut server = Server::spawn(dir.path(), &redis, &[("DYNAMODB_DATA_PATH", &data_path)]);
     server.wait_ready(&client, "http").await;
+    // Redis kept running: the session from before the restore still works,
+    // as its user is in the backup.
+    let (status, body) = me(&client, &server, Credential::Cookie(&admin)).await;
+    assert_eq!(status, 200, "the old session after the restore: {body}\n{}", server.log());
+    let names = usernames(&client, &server, &admin).await;
+    assert!(
+        names.iter().any(|n| n == "alice") && names.iter().any(|n| n == "root"),
+        "users after the restore: {names:?}"
+    );
     let login = client
         .post(server.url("http", "/api/auth/login"))
         .json(&json!({"username": "root", "password": PASSWORD}))
         .send()
         .await
         .expect("login");
-    assert_eq!(login.status(), reqwest::StatusCode::OK, "the admin survives the restore");
-    let admin = session_token(&login);
-    let users = client.get(server.url("http", "/api/auth/users")).bearer_auth(&admin).send().await.expect("list users");
-    assert_eq!(users.status(), reqwest::StatusCode::OK);
-    let users: serde_json::Value = users.json().await.expect("JSON");
-    let names: Vec<&str> = users.as_array().expect("an array").iter().filter_map(|u| u["username"].as_str()).collect();
-    assert!(names.contains(&"alice") && names.contains(&"root"), "users after the restore: {names:?}");
+    assert_eq!(login.status(), reqwest::StatusCode::OK, "the admin's password survives the restore");
+}
+
+/// SQLite's page size in the embedded store (its default).
+const PAGE: usize = 4096;
+
+/// `file` with its page `index` (from 0) overwritten with junk.
+fn damaged_page(file: &[u8], index: usize) -> Vec<u8> {
+    let mut damaged = file.to_vec();
+    damaged[index * PAGE..(index + 1) * PAGE].fill(0xA5);
+    damaged
+}
+
+/// A restore from a file that is not a usable backup fails with exit 1 and
+/// one line, and the store keeps the data it had (written after the backup).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_restore_leaves_the_store_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data").join("dynamodb.sqlite");
+    let data_path = data.to_str().expect("utf-8").to_owned();
+    let backup = dir.path().join("backup.sqlite");
+    let backup_path = backup.to_str().expect("utf-8").to_owned();
+    let store_env = [("DYNAMODB_DATA_PATH", data_path.as_str()), ("SESSION_SIGNING_KEY", KEY)];
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let redis = RedisServer::start().await.expect("redis");
+
+    let mut server = Server::spawn(dir.path(), &redis, &[("DYNAMODB_DATA_PATH", &data_path)]);
+    server.wait_ready(&client, "http").await;
+    let admin = register_admin(&client, &server, "root").await;
+    assert_eq!(create_user(&client, &server, &admin, "alice").await, 201);
+    let (code, stderr) = run(&["backup", &backup_path], &store_env);
+    assert_eq!(code, Some(0), "backup: {stderr}");
+    // Changed after the backup: what a failed restore must keep.
+    assert_eq!(create_user(&client, &server, &admin, "bob").await, 201);
+    server.terminate();
+    assert_eq!(server.wait_exit(Duration::from_secs(30)).await.code(), Some(0), "{}", server.log());
+    drop(server);
+
+    let good = std::fs::read(&backup).expect("read the backup");
+    let bad_files: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("text", b"this is not a backup\n".to_vec()),
+        ("truncated to its first half", good[..good.len() / 2].to_vec()),
+        ("truncated to its SQLite header", good[..100].to_vec()),
+        // SQLite reads these pages only when a query needs them: a restore
+        // that checks no more than the file's format takes them as sound.
+        ("with one page in the middle overwritten", damaged_page(&good, good.len() / PAGE / 2)),
+        ("with its last page overwritten", damaged_page(&good, good.len() / PAGE - 1)),
+        ("with its middle overwritten", {
+            let mut damaged = good.clone();
+            let (from, to) = (good.len() / 4, good.len() * 3 / 4);
+            damaged[from..to].fill(0xA5);
+            damaged
+        }),
+    ];
+    let mut refused = Vec::new();
+    for (what, bytes) in &bad_files {
+        let path = dir.path().join(format!("bad-{}.sqlite", refused.len()));
+        std::fs::write(&path, bytes).expect("write the bad file");
+        let (code, stderr) = run(&["restore", path.to_str().expect("utf-8")], &store_env);
+        refused.push((*what, code, stderr));
+    }
+    let missing = dir.path().join("no-such-backup.sqlite");
+    let (code, stderr) = run(&["restore", missing.to_str().expect("utf-8")], &store_env);
+    refused.push(("missing", code, stderr));
+    for (what, code, stderr) in &refused {
+        eprintln!("restore from a {what} file: exit {code:?}: {}", stderr.trim_end());
+    }
+    for (what, code, stderr) in &refused {
+        assert_eq!(*code, Some(1), "restore from a {what} file must fail with exit 1: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line for a {what} file: {stderr}");
+        assert!(stderr.starts_with("krv-server: "), "{what}: {stderr}");
+    }
+
+    let mut server = Server::spawn(dir.path(), &redis, &[("DYNAMODB_DATA_PATH", &data_path)]);
+    server.wait_ready(&client, "http").await;
+    let (status, body) = me(&client, &server, Credential::Cookie(&admin)).await;
+    assert_eq!(status, 200, "the admin's session after the failed restores: {body}\n{}", server.log());
+    let names = usernames(&client, &server, &admin).await;
+    for name in ["root", "alice", "bob"] {
+        assert!(names.iter().any(|n| n == name), "{name} is gone after the failed restores: {names:?}");
+    }
+    // The store still takes writes.
+    assert_eq!(create_user(&client, &server, &admin, "carol").await, 201, "{}", server.log());
+
+    // Into a missing store, a refused restore creates nothing.
+    let absent = dir.path().join("elsewhere").join("dynamodb.sqlite");
+    let damaged = dir.path().join("bad-0.sqlite");
+    let env = [("DYNAMODB_DATA_PATH", absent.to_str().expect("utf-8")), ("SESSION_SIGNING_KEY", KEY)];
+    let (code, stderr) = run(&["restore", damaged.to_str().expect("utf-8")], &env);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(!absent.exists(), "a refused restore created the store");
 }

@@ -83,6 +83,15 @@ pub async fn list(
     Ok(page::respond(out, next.map(|n| page::encode(&n))))
 }
 
+/// How many pages of the caller's own tasks [`my`] reads looking for their
+/// VPS. A page examines at most [`tasks::MAX_EXAMINED`] (1,000) of the owner's
+/// tasks, of every type, newest first, and may end short or empty with a
+/// cursor, so one page alone loses the VPS behind 1,000 newer tasks; 20 pages
+/// find every owned VPS among the owner's newest 20,000 tasks. Past that the
+/// answer leaves older owned VPS out (logged as a warning); VPS the caller is
+/// assigned to, directly or through a group, are listed whatever the bound.
+const MY_OWNED_PAGES: usize = 20;
+
 /// What the caller owns, is assigned to, or is assigned to through a group.
 #[utoipa::path(get, path = "/api/vps/my", tag = "vps",
     responses((status = 200, description = "VPS instances the caller owns or is assigned to, directly or through a group", body = Vec<crate::schema::VpsEntry>),
@@ -96,8 +105,22 @@ pub async fn my(State(state): State<AppState>, Require(caller, ..): Require<min:
         ids.extend(vps::assigned_to(&state.stores, Assignee::Group(group.id)).await?);
     }
     let owned = Filter { owner: Some(Some(me.id)), task_type: Some(TaskType::Vps), ..Filter::default() };
-    let (mine, _) = tasks::list(&state.stores, &owned, false, 500, None).await?;
-    ids.extend(mine.iter().map(|t| t.id));
+    let mut after: Option<String> = None;
+    for page in 1..=MY_OWNED_PAGES {
+        let (mine, next) = tasks::list(&state.stores, &owned, false, 500, after.as_deref()).await?;
+        ids.extend(mine.iter().map(|t| t.id));
+        match next {
+            None => break,
+            Some(_) if page == MY_OWNED_PAGES => {
+                tracing::warn!(
+                    user_id = me.id,
+                    pages = page,
+                    "owned VPS beyond the page bound are left out of /api/vps/my"
+                );
+            }
+            next => after = next,
+        }
+    }
     ids.sort_unstable_by(|a, b| b.cmp(a));
     ids.dedup();
     let mut out = Vec::with_capacity(ids.len());
