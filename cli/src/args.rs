@@ -1,8 +1,7 @@
 //! The top-level command line: global options and the command groups.
 
-use clap::{Parser, Subcommand};
-
 use crate::commands::{audit, auth, groups, invites, tasks, users, vps};
+use clap::{Parser, Subcommand};
 
 /// KohakuRiver command-line client: log in, manage API tokens, users, roles,
 /// invitations, groups, task approvals, VPS assignments and the audit log.

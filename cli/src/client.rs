@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
+use crate::error::{CliError, SERVER};
 use anyhow::{Context, Result};
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use reqwest::{Method, Url};
 use serde_json::Value;
-
-use crate::error::{CliError, SERVER};
 
 /// The largest page the service hands out.
 const MAX_PAGE: usize = 500;

@@ -13,7 +13,7 @@ mod access;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
-use shared::store::tables::{self, TABLES, TTL_ATTRIBUTE};
+use shared::db::tables::{self, TABLES, TTL_ATTRIBUTE};
 
 pub use access::{TableAccess, access_of};
 
@@ -67,7 +67,7 @@ fn policy_of(group: &str) -> Value {
 /// The whole template.
 pub fn template() -> Value {
     let routes = krv_server::routes();
-    let mut by_group: BTreeMap<&str, Vec<&shared::app::RouteInfo>> = BTreeMap::new();
+    let mut by_group: BTreeMap<&str, Vec<&shared::http::RouteInfo>> = BTreeMap::new();
     for route in routes.list() {
         by_group.entry(route.group).or_default().push(route);
     }

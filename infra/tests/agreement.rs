@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde_json::Value;
-use shared::store::tables::TABLES;
+use shared::db::tables::TABLES;
 
 fn committed() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("template.json");

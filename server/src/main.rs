@@ -10,9 +10,10 @@ use krv_server::embedded::{self, EmbeddedDynamo};
 use krv_server::settings::{DynamoMode, ServerSettings};
 use krv_server::tls;
 use shared::config::{Config, LogFormat, StoreSettings, exit_with};
+use shared::db::Stores;
+use shared::db::dynamo::Endpoint;
+use shared::db::tables;
 use shared::env::Env;
-use shared::store::dynamo::Endpoint;
-use shared::store::{Stores, tables};
 use shared::{AppState, telemetry};
 
 #[derive(Parser)]
@@ -116,8 +117,8 @@ async fn serve() -> anyhow::Result<()> {
         app = krv_server::with_web(app, &settings.web_dir);
     }
     match tls {
-        Some(config) => tls::serve(listener, app, config, shared::app::shutdown_signal()).await?,
-        None => shared::app::serve_local(listener, app, shared::app::shutdown_signal()).await?,
+        Some(config) => tls::serve(listener, app, config, shared::http::shutdown_signal()).await?,
+        None => shared::http::serve_local(listener, app, shared::http::shutdown_signal()).await?,
     }
     tracing::info!("requests finished; stopping");
     if let Some(mut store) = store {
@@ -166,7 +167,7 @@ async fn dynamodb(listen: SocketAddr, db_path: &str) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     tracing::info!(endpoint = %store.endpoint(), path = %db_path, "DynamoDB-compatible store serving");
-    shared::app::shutdown_signal().await;
+    shared::http::shutdown_signal().await;
     store.stop().await;
     Ok(())
 }

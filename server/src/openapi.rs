@@ -28,7 +28,7 @@ pub fn document() -> OpenApi {
         krv_admin::openapi(),
     ];
     let api = parts.into_iter().fold(OpenApiBuilder::new().info(info).build(), OpenApi::merge_from);
-    shared::openapi::finish(api)
+    shared::http::openapi::finish(api)
 }
 
 /// The document as `docs/openapi.json` holds it: pretty-printed, ending in a newline.

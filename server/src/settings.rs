@@ -1,10 +1,9 @@
 //! Settings of the local server only (the Lambda functions have no listener and
 //! no embedded store).
 
+use shared::env::{Env, EnvError};
 use std::net::IpAddr;
 use std::path::PathBuf;
-
-use shared::env::{Env, EnvError};
 
 #[derive(Debug, Clone)]
 pub struct ServerSettings {

@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-
 use crate::env::{Env, EnvError};
+use secrecy::{ExposeSecret, SecretString};
 
 /// Minimum length of `ADMIN_SECRET`, `ADMIN_REGISTER_SECRET` and the session
 /// signing key: short shared secrets can be guessed.

@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::store::StoreError;
+use crate::db::StoreError;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -210,7 +210,7 @@ mod tests {
 
     #[tokio::test]
     async fn store_outages_are_503_with_retry_after() {
-        let err: ApiError = StoreError::unavailable(crate::store::Store::Redis, anyhow::anyhow!("refused")).into();
+        let err: ApiError = StoreError::unavailable(crate::db::Store::Redis, anyhow::anyhow!("refused")).into();
         let (status, headers, body) = render(err).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(headers.get(header::RETRY_AFTER).expect("retry-after"), "1");

@@ -4,19 +4,25 @@
 //! Function crates depend on this crate and never on each other; nothing here
 //! depends on a function crate.
 
-pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
-pub mod dispatch;
+pub mod crypto;
+pub mod db;
 pub mod env;
 pub mod error;
-pub mod extract;
-pub mod model;
-pub mod openapi;
-pub mod page;
-pub mod store;
+pub mod groups;
+pub mod http;
+pub mod identity;
+pub mod invitations;
+pub mod sessions;
+pub mod tasks;
 pub mod telemetry;
+pub mod tokens;
+pub mod types;
+pub mod users;
+pub mod vps;
 
-pub use app::{AppState, Routes};
 pub use config::Config;
 pub use error::{ApiError, ApiResult};
+pub use http::{AppState, Routes};

@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::store::Stores;
-use shared::store::item::{get_n, get_s, opt_n};
+use shared::db::Stores;
+use shared::db::item::{get_n, get_s, opt_n};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -164,7 +164,7 @@ impl Snapshot {
 /// expires. The one exception by design is the index of all live sessions
 /// (`allsess`), which every login prunes of expired entries instead.
 /// Returns how many keys there were.
-pub async fn check_redis_expiry(redis: &shared::store::kv::Redis) -> anyhow::Result<usize> {
+pub async fn check_redis_expiry(redis: &shared::db::kv::Redis) -> anyhow::Result<usize> {
     let pruned_instead = redis.key("allsess");
     let mut cursor = 0u64;
     let mut keys: Vec<String> = Vec::new();

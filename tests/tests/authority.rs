@@ -11,8 +11,9 @@ use futures::future::join_all;
 use http::{Method, StatusCode};
 use krv_tests::{ADMIN_SECRET, Auth, PASSWORD, TestApp, TestResponse};
 use serde_json::{Value, json};
-use shared::model::Role;
-use shared::store::{user_cache, users};
+use shared::identity::user_cache;
+use shared::types::Role;
+use shared::users;
 
 const SECRET: Auth<'static> = Auth::AdminSecret(ADMIN_SECRET);
 

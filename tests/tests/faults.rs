@@ -31,7 +31,7 @@ use krv_tests::store_faults::StoreFault;
 use krv_tests::{Auth, PASSWORD, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use shared::store::item::get_n;
+use shared::db::item::get_n;
 
 /// The promise: an answer, success or 503, within this long.
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
@@ -801,7 +801,7 @@ async fn authorize_and_user_changes_during_a_dynamodb_outage_answer_503_quickly_
     let versions: std::collections::HashMap<u64, u64> = stored
         .identity
         .iter()
-        .filter(|i| shared::store::item::get_s(i, "sk").ok().as_deref() == Some("USER"))
+        .filter(|i| shared::db::item::get_s(i, "sk").ok().as_deref() == Some("USER"))
         .map(|i| (get_n(i, "id").expect("id"), get_n(i, "version").expect("version")))
         .collect();
     let mut changes = 0;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use krv_tests::{Auth, TestApp};
-use shared::auth::secret::sha256_hex;
+use shared::crypto::sha256_hex;
 
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 

@@ -136,7 +136,7 @@ async fn expired_revoked_and_unknown_codes_are_refused_and_create_nothing() {
     // Expire one by moving its expiry into the past in the table.
     let expiring = invite(&app, Auth::Bearer(&admin), json!({"role": "viewer"})).await.json();
     let code = expiring["code"].as_str().expect("code");
-    let hash = shared::auth::secret::sha256_hex(code);
+    let hash = shared::crypto::sha256_hex(code);
     let stores = &app.state.stores;
     stores
         .dynamo

@@ -5,7 +5,7 @@
 use http::{Method, StatusCode};
 use krv_tests::{Auth, TestApp, TestResponse};
 use serde_json::json;
-use shared::store::io::IoSnapshot;
+use shared::db::io::IoSnapshot;
 
 /// The store round trips of one request.
 async fn cost(

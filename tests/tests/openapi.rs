@@ -68,7 +68,7 @@ fn every_operation_documents_a_success_and_its_errors_use_the_error_body() {
     }
 }
 
-/// The answers the shared extractors and layers add (shared::openapi::finish).
+/// The answers the shared extractors and layers add (shared::http::openapi::finish).
 #[test]
 fn the_pipeline_answers_follow_what_each_operation_declares() {
     let value = serde_json::to_value(krv_server::openapi::document()).expect("the document serializes");

@@ -6,7 +6,7 @@ use http::{Method, Request, StatusCode};
 use krv_tests::TestApp;
 use serde::Deserialize;
 use serde_json::json;
-use shared::extract::Json;
+use shared::http::extract::Json;
 use tower::ServiceExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,9 @@
 //! The table definitions exist once: the local stack's JSON files are generated
 //! from them and must agree.
 
+use shared::db::tables::{TABLES, create_table_json};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-
-use shared::store::tables::{TABLES, create_table_json};
 
 #[test]
 fn localstack_table_files_match_the_code() {

@@ -57,7 +57,7 @@ impl Receiver {
     fn verify(&self, index: usize) -> Value {
         let (sig, body) = self.got.lock().expect("lock")[index].clone();
         let t: i64 = sig.split(',').next().and_then(|p| p.strip_prefix("t=")).and_then(|t| t.parse().ok()).expect("t=");
-        assert_eq!(sig, shared::dispatch::signature(WEBHOOK_SECRET, t, &body), "signature does not verify");
+        assert_eq!(sig, shared::tasks::dispatch::signature(WEBHOOK_SECRET, t, &body), "signature does not verify");
         serde_json::from_slice(&body).expect("JSON")
     }
 }
@@ -488,10 +488,10 @@ async fn bad_submissions_get_field_errors_and_filters_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sparse_filter_reads_a_bounded_slice_per_request_and_cursors_reach_the_rest() {
+    use shared::audit::Outcome;
     use shared::auth::client::ClientInfo;
-    use shared::model::task::{TaskStatus, TaskSubmission};
-    use shared::store::audit::Outcome;
-    use shared::store::tasks::{self, MAX_EXAMINED, Owner};
+    use shared::tasks::{self, MAX_EXAMINED, Owner};
+    use shared::tasks::{TaskStatus, TaskSubmission};
 
     let (app, [_, op, alice, _]) = team(&[]).await;
     // Alice's two tasks (waiting for approval) are the oldest...

@@ -143,7 +143,7 @@ async fn an_expired_token_is_refused() {
     app.call(Method::GET, "/api/auth/me", Auth::Bearer(&token), None).await.assert_status(StatusCode::OK);
 
     // Move the expiry into the past in the table and drop the cached copy, as a day passing would.
-    let hash = shared::auth::secret::sha256_hex(&token);
+    let hash = shared::crypto::sha256_hex(&token);
     let stores = &app.state.stores;
     stores
         .dynamo
@@ -269,7 +269,7 @@ async fn no_store_holds_a_usable_token() {
         dump.push_str(key);
         dump.push_str(&String::from_utf8_lossy(&raw));
     }
-    assert!(dump.contains(&shared::auth::secret::sha256_hex(&token)), "the hash is what is kept");
+    assert!(dump.contains(&shared::crypto::sha256_hex(&token)), "the hash is what is kept");
     let secret_part = token.trim_start_matches("krv_");
     assert!(!dump.contains(secret_part), "a store holds the token itself");
 }
@@ -284,7 +284,7 @@ async fn me_cost(app: &TestApp, token: &str) -> (StatusCode, u64, u64) {
 
 /// A token of the current shape with a correct checksum that was never issued.
 fn unissued_token() -> String {
-    use shared::auth::secret::{base62, crc32, random_token};
+    use shared::crypto::{base62, crc32, random_token};
     let body = format!("krv_{}", random_token(32));
     format!("{body}{}", base62(u64::from(crc32(body.as_bytes())), 6))
 }
@@ -322,7 +322,7 @@ async fn made_up_tokens_are_refused_before_any_store_call() {
     assert_eq!((status, dynamo), (StatusCode::UNAUTHORIZED, 1));
     assert_eq!(me_cost(&app, &unknown).await, (StatusCode::UNAUTHORIZED, 1, 0));
     let mut ttl = redis::cmd("TTL");
-    ttl.arg(app.state.stores.redis.key(&format!("tok:{}", shared::auth::secret::sha256_hex(&unknown))));
+    ttl.arg(app.state.stores.redis.key(&format!("tok:{}", shared::crypto::sha256_hex(&unknown))));
     let left: i64 = app.state.stores.redis.query(&ttl).await.expect("TTL");
     assert!((1..=60).contains(&left), "a negative entry lives at most a minute, not {left} s");
 }
@@ -330,7 +330,7 @@ async fn made_up_tokens_are_refused_before_any_store_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_of_the_legacy_shape_still_authenticates_and_revokes() {
     use aws_sdk_dynamodb::types::AttributeValue;
-    use shared::auth::secret::{random_token, sha256_hex};
+    use shared::crypto::{random_token, sha256_hex};
 
     let app = TestApp::start().await;
     let admin = app.first_admin("admin").await;

@@ -9,15 +9,14 @@ pub mod tokens;
 pub mod users;
 pub mod vps;
 
-use anyhow::Result;
-use clap::CommandFactory;
-use serde_json::Value;
-
 use crate::args::{Cli, Command};
 use crate::client::Client;
 use crate::credentials::Credentials;
 use crate::error::{CliError, NOT_FOUND};
 use crate::{output, server};
+use anyhow::Result;
+use clap::CommandFactory;
+use serde_json::Value;
 
 /// The environment variable that overrides the stored token.
 pub const TOKEN_ENV: &str = "KOHAKURIVER_TOKEN";

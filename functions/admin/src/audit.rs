@@ -4,12 +4,15 @@
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use shared::auth::{Require, min};
-use shared::extract::Query;
-use shared::model::{Timestamp, Username};
-use shared::store::audit::{self, ActorFilter, AuditQuery};
-use shared::store::users;
-use shared::{ApiError, ApiResult, AppState, page};
+use shared::audit::{self, ActorFilter, AuditQuery};
+use shared::auth::Require;
+use shared::auth::min;
+use shared::http::extract::Query;
+use shared::http::page;
+use shared::types::Timestamp;
+use shared::users;
+use shared::users::Username;
+use shared::{ApiError, ApiResult, AppState};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -42,7 +45,7 @@ fn time(field: &str, raw: Option<&str>) -> ApiResult<Option<Timestamp>> {
 }
 
 #[utoipa::path(get, path = "/api/admin/audit", tag = "admin", params(AuditParams),
-    responses((status = 200, description = "A page of audit events, newest first", body = Vec<shared::store::audit::AuditEvent>), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "A page of audit events, newest first", body = Vec<shared::audit::AuditEvent>), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Admin>,
@@ -65,7 +68,7 @@ pub async fn list(
     let since = since.max(now.plus_secs(-retention - 2 * 86_400));
     let until = until.min(now.plus_secs(86_400));
     if since > until {
-        return Ok(page::respond(Vec::<shared::store::audit::AuditEntry>::new(), None));
+        return Ok(page::respond(Vec::<shared::audit::AuditEntry>::new(), None));
     }
     // Filters become key values: bounded, so DynamoDB never sees an oversized key.
     for (field, value) in [("actor", &params.actor), ("action", &params.action)] {
@@ -79,7 +82,7 @@ pub async fn list(
         (None, None) => None,
         (Some(name), None) => match actor_by_name(&state, &name).await? {
             Some(actor) => Some(actor),
-            None => return Ok(page::respond(Vec::<shared::store::audit::AuditEntry>::new(), None)),
+            None => return Ok(page::respond(Vec::<shared::audit::AuditEntry>::new(), None)),
         },
     };
     let after = page::decode_checked(params.cursor.as_deref(), |p| {

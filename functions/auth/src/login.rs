@@ -6,11 +6,17 @@ use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::auth::{ClientInfo, MaybeCaller, cookie, ensure_enabled};
-use shared::extract::Json;
-use shared::model::{Timestamp, Username};
-use shared::store::audit::{self, Outcome};
-use shared::store::{sessions, throttle, users};
+use shared::audit::{self, Outcome};
+use shared::auth::ClientInfo;
+use shared::auth::MaybeCaller;
+use shared::auth::cookie;
+use shared::auth::ensure_enabled;
+use shared::auth::throttle;
+use shared::http::extract::Json;
+use shared::sessions;
+use shared::types::Timestamp;
+use shared::users;
+use shared::users::Username;
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::session;
@@ -26,13 +32,13 @@ const INVALID: &str = "Invalid username or password";
 /// Unknown user, wrong password and disabled account get the same answer in
 /// the same time (one argon2 run each); a throttled account gets 429 even with
 /// the right password. The attempt is counted before the password is checked
-/// (see `shared::store::throttle`), so a concurrent burst checks no more
+/// (see `shared::auth::throttle`), so a concurrent burst checks no more
 /// passwords than the limits allow.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(()), request_body = LoginBody,
     responses(
         (status = 200, description = "Logged in; the session cookie is set", body = crate::schema::SessionStarted),
-        (status = 401, description = "Invalid username or password", body = shared::openapi::ErrorBody),
-        (status = 429, description = "Too many failed logins; see Retry-After", body = shared::openapi::ErrorBody),
+        (status = 401, description = "Invalid username or password", body = shared::http::openapi::ErrorBody),
+        (status = 429, description = "Too many failed logins; see Retry-After", body = shared::http::openapi::ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -112,7 +118,7 @@ pub async fn login(
 /// Works without valid credentials, and with auth disabled, as the original.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
     security((), ("session_cookie" = []), ("bearer" = []), ("admin_secret" = [])),
-    responses((status = 200, description = "Logged out; the cookie is cleared", body = shared::openapi::Message)))]
+    responses((status = 200, description = "Logged out; the cookie is cleared", body = shared::http::openapi::Message)))]
 pub async fn logout(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,

@@ -3,10 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
+use shared::auth::Authenticated;
 use shared::auth::caller::Via;
-use shared::auth::{Authenticated, ensure_enabled};
-use shared::model::{Timestamp, UserView};
-use shared::store::groups::GroupRef;
+use shared::auth::ensure_enabled;
+use shared::groups::GroupRef;
+use shared::types::Timestamp;
+use shared::users::UserView;
 use shared::{ApiError, ApiResult, AppState};
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -4,11 +4,17 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::auth::{Authenticated, ClientInfo, ensure_enabled, password};
-use shared::model::{Timestamp, Username};
-use shared::store::audit::{self, Outcome};
-use shared::store::users::UpdateError;
-use shared::store::{sessions, throttle, users};
+use shared::audit::{self, Outcome};
+use shared::auth::Authenticated;
+use shared::auth::ClientInfo;
+use shared::auth::ensure_enabled;
+use shared::auth::password;
+use shared::auth::throttle;
+use shared::sessions;
+use shared::types::Timestamp;
+use shared::users;
+use shared::users::UpdateError;
+use shared::users::Username;
 use shared::{ApiError, ApiResult, AppState};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -22,15 +28,15 @@ pub struct PasswordBody {
 /// Changes the caller's password; every other session ends.
 #[utoipa::path(post, path = "/api/auth/password", tag = "auth", request_body = PasswordBody,
     responses(
-        (status = 200, description = "Changed", body = shared::openapi::SessionsEnded),
-        (status = 403, description = "Wrong current password, or the system admin (no password)", body = shared::openapi::ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = shared::openapi::ErrorBody),
+        (status = 200, description = "Changed", body = shared::http::openapi::SessionsEnded),
+        (status = 403, description = "Wrong current password, or the system admin (no password)", body = shared::http::openapi::ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = shared::http::openapi::ErrorBody),
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     client: ClientInfo,
-    shared::extract::Json(body): shared::extract::Json<PasswordBody>,
+    shared::http::extract::Json(body): shared::http::extract::Json<PasswordBody>,
 ) -> ApiResult<Json<Value>> {
     ensure_enabled(&state.config)?;
     let Some(me) = caller.user() else {

@@ -12,17 +12,23 @@ use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
-use shared::auth::secret::constant_time_eq;
-use shared::auth::{Caller, ClientInfo, MaybeCaller, ensure_enabled, password};
-use shared::extract::{Json, Query};
-use shared::model::Timestamp;
-use shared::model::user::parse_display_name;
-use shared::model::{Role, Username};
-use shared::store::audit::{self, AuditEvent, Outcome};
-use shared::store::aws::TransactWriteItem;
-use shared::store::invitations::{self, Invitation};
-use shared::store::users::{self, CreateError, CreateGuard, NewUser, UserRecord};
-use shared::store::{StoreError, groups};
+use shared::audit::{self, AuditEvent, Outcome};
+use shared::auth::Caller;
+use shared::auth::ClientInfo;
+use shared::auth::MaybeCaller;
+use shared::auth::ensure_enabled;
+use shared::auth::password;
+use shared::crypto::constant_time_eq;
+use shared::db::StoreError;
+use shared::db::aws::TransactWriteItem;
+use shared::groups;
+use shared::http::extract::{Json, Query};
+use shared::invitations::{self, Invitation};
+use shared::types::Role;
+use shared::types::Timestamp;
+use shared::users::Username;
+use shared::users::parse_display_name;
+use shared::users::{self, CreateError, CreateGuard, NewUser, UserRecord};
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::session;
@@ -40,7 +46,7 @@ pub struct RegisterBody {
     register_secret: Option<String>,
     invitation_code: Option<String>,
     /// Only for an admin caller (default `user`).
-    #[schema(value_type = Option<shared::openapi::AssignableRole>)]
+    #[schema(value_type = Option<shared::http::openapi::AssignableRole>)]
     role: Option<String>,
 }
 
@@ -56,9 +62,9 @@ pub struct RegisterQuery {
     params(RegisterQuery), request_body = RegisterBody,
     responses(
         (status = 201, description = "Created (and logged in, unless an admin created the user)", body = crate::schema::SessionStarted),
-        (status = 400, description = "Invalid, expired or used-up invitation code, or a body that is not JSON", body = shared::openapi::ErrorBody),
-        (status = 403, description = "No way in: no admin, invitation or valid register secret; or an admin exists already", body = shared::openapi::ErrorBody),
-        (status = 409, description = "Username already taken", body = shared::openapi::ErrorBody),
+        (status = 400, description = "Invalid, expired or used-up invitation code, or a body that is not JSON", body = shared::http::openapi::ErrorBody),
+        (status = 403, description = "No way in: no admin, invitation or valid register secret; or an admin exists already", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "Username already taken", body = shared::http::openapi::ErrorBody),
     ))]
 pub async fn register(
     State(state): State<AppState>,

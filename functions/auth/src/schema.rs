@@ -2,8 +2,8 @@
 //! document's view of them; schemathesis checks real answers against them).
 
 #![expect(dead_code, reason = "these types only describe JSON the handlers build")]
-
-use shared::model::{Timestamp, UserView};
+use shared::types::Timestamp;
+use shared::users::UserView;
 
 /// `GET /api/auth/status`.
 #[derive(utoipa::ToSchema)]

@@ -6,10 +6,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shared::auth::ClientInfo;
 use shared::auth::cookie;
-use shared::model::Timestamp;
-use shared::store::sessions::{self, SessionRecord};
-use shared::store::user_cache;
-use shared::store::users::UserRecord;
+use shared::identity::user_cache;
+use shared::sessions::{self, SessionRecord};
+use shared::types::Timestamp;
+use shared::users::UserRecord;
 use shared::{ApiError, ApiResult, AppState};
 
 /// Creates a session for `user` and answers `status` with

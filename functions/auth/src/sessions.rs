@@ -5,11 +5,14 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use serde_json::{Value, json};
-use shared::auth::{Authenticated, Caller, ClientInfo, ensure_enabled};
-use shared::extract::Path;
-use shared::model::Timestamp;
-use shared::store::audit::{self, Outcome};
-use shared::store::sessions::{self, SessionRecord};
+use shared::audit::{self, Outcome};
+use shared::auth::Authenticated;
+use shared::auth::Caller;
+use shared::auth::ClientInfo;
+use shared::auth::ensure_enabled;
+use shared::http::extract::Path;
+use shared::sessions::{self, SessionRecord};
+use shared::types::Timestamp;
 use shared::{ApiError, ApiResult, AppState};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -42,7 +45,7 @@ fn own_id(caller: &Caller) -> ApiResult<u64> {
 
 /// The caller's live sessions.
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
-    responses((status = 200, description = "Own live sessions", body = Vec<SessionView>), (status = 403, description = "The built-in system admin has no sessions", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Own live sessions", body = Vec<SessionView>), (status = 403, description = "The built-in system admin has no sessions", body = shared::http::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -56,7 +59,7 @@ pub async fn list(
 /// Ends one of the caller's sessions.
 #[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "auth",
     params(("id" = String, Path, description = "A session id as `GET /api/auth/sessions` lists it")),
-    responses((status = 200, description = "Ended", body = shared::openapi::Message), (status = 403, description = "The built-in system admin has no sessions", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Ended", body = shared::http::openapi::Message), (status = 403, description = "The built-in system admin has no sessions", body = shared::http::openapi::ErrorBody)))]
 pub async fn end_one(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -76,7 +79,7 @@ pub async fn end_one(
 
 /// Ends every session of the caller but the current one.
 #[utoipa::path(delete, path = "/api/auth/sessions", tag = "auth",
-    responses((status = 200, description = "Ended", body = shared::openapi::SessionsEnded), (status = 403, description = "The built-in system admin has no sessions", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Ended", body = shared::http::openapi::SessionsEnded), (status = 403, description = "The built-in system admin has no sessions", body = shared::http::openapi::ErrorBody)))]
 pub async fn end_others(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

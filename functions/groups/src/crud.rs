@@ -6,13 +6,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::auth::{ClientInfo, Require, min};
-use shared::extract::{Path, Query};
-use shared::model::user::parse_label;
-use shared::store::audit::Outcome;
-use shared::store::groups::{self, Group, GroupError};
-use shared::store::{user_cache, vps};
-use shared::{ApiError, ApiResult, AppState, page};
+use shared::audit::Outcome;
+use shared::auth::ClientInfo;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::groups::{self, Group, GroupError};
+use shared::http::extract::{Path, Query};
+use shared::http::page;
+use shared::identity::user_cache;
+use shared::users::parse_label;
+use shared::vps;
+use shared::{ApiError, ApiResult, AppState};
 
 /// Maps a store refusal to the API's answer.
 pub fn refusal(err: GroupError) -> ApiError {
@@ -33,7 +37,7 @@ fn parse_description(raw: &str) -> ApiResult<String> {
 }
 
 #[utoipa::path(get, path = "/api/auth/groups", tag = "groups", params(page::PageQuery),
-    responses((status = 200, description = "A page of groups", body = Vec<shared::store::groups::Group>), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "A page of groups", body = Vec<shared::groups::Group>), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
@@ -61,13 +65,13 @@ pub struct CreateBody {
 }
 
 #[utoipa::path(post, path = "/api/auth/groups", tag = "groups", request_body = CreateBody,
-    responses((status = 201, description = "Created", body = shared::store::groups::Group), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody),
-        (status = 409, description = "A group of that name exists", body = shared::openapi::ErrorBody)))]
+    responses((status = 201, description = "Created", body = shared::groups::Group), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "A group of that name exists", body = shared::http::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
     client: ClientInfo,
-    shared::extract::Json(body): shared::extract::Json<CreateBody>,
+    shared::http::extract::Json(body): shared::http::extract::Json<CreateBody>,
 ) -> ApiResult<Response> {
     let name = parse_label("name", &body.name, 100)?;
     let description = parse_description(&body.description)?;
@@ -81,7 +85,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/auth/groups/{id}", tag = "groups", params(("id" = u64, Path, description = "Group id")),
-    responses((status = 200, description = "The group", body = shared::store::groups::Group), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "The group", body = shared::groups::Group), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
@@ -107,14 +111,14 @@ pub struct UpdateBody {
 /// dropped); a member whose entry a concurrent request refills from a read made
 /// just before the rename shows the old name for at most ten minutes.
 #[utoipa::path(patch, path = "/api/auth/groups/{id}", tag = "groups", params(("id" = u64, Path, description = "Group id")), request_body = UpdateBody,
-    responses((status = 200, description = "The changed group", body = shared::store::groups::Group), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody),
-        (status = 409, description = "A group of that name exists, or a concurrent change", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "The changed group", body = shared::groups::Group), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "A group of that name exists, or a concurrent change", body = shared::http::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
     client: ClientInfo,
     Path(id): Path<u64>,
-    shared::extract::Json(body): shared::extract::Json<UpdateBody>,
+    shared::http::extract::Json(body): shared::http::extract::Json<UpdateBody>,
 ) -> ApiResult<Json<Group>> {
     let name = body.name.as_deref().map(|n| parse_label("name", n, 100)).transpose()?;
     let description = body.description.as_deref().map(parse_description).transpose()?;
@@ -143,8 +147,8 @@ pub async fn update(
 
 /// Removes the group's VPS assignments and memberships, then the group.
 #[utoipa::path(delete, path = "/api/auth/groups/{id}", tag = "groups", params(("id" = u64, Path, description = "Group id")),
-    responses((status = 200, description = "Deleted with its memberships and VPS assignments", body = crate::schema::GroupDeleted), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody),
-        (status = 409, description = "A concurrent change", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Deleted with its memberships and VPS assignments", body = crate::schema::GroupDeleted), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "A concurrent change", body = shared::http::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

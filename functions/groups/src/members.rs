@@ -6,11 +6,15 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use serde_json::{Value, json};
-use shared::auth::{ClientInfo, Require, min};
-use shared::extract::Path;
-use shared::model::Role;
-use shared::store::audit::Outcome;
-use shared::store::{groups, user_cache, users};
+use shared::audit::Outcome;
+use shared::auth::ClientInfo;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::groups;
+use shared::http::extract::Path;
+use shared::identity::user_cache;
+use shared::types::Role;
+use shared::users;
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::crud::refusal;
@@ -25,7 +29,7 @@ pub struct Member {
 }
 
 #[utoipa::path(get, path = "/api/auth/groups/{id}/members", tag = "groups", params(("id" = u64, Path, description = "Group id")),
-    responses((status = 200, description = "The members", body = Vec<Member>), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "The members", body = Vec<Member>), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
@@ -48,8 +52,8 @@ pub async fn list(
 }
 
 #[utoipa::path(put, path = "/api/auth/groups/{id}/members/{user_id}", tag = "groups", params(("id" = u64, Path, description = "Group id"), ("user_id" = u64, Path, description = "User id")),
-    responses((status = 200, description = "Added (or already a member)", body = crate::schema::MemberAdded), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody),
-        (status = 409, description = "A concurrent change", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Added (or already a member)", body = crate::schema::MemberAdded), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "A concurrent change", body = shared::http::openapi::ErrorBody)))]
 pub async fn add(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
@@ -69,8 +73,8 @@ pub async fn add(
 }
 
 #[utoipa::path(delete, path = "/api/auth/groups/{id}/members/{user_id}", tag = "groups", params(("id" = u64, Path, description = "Group id"), ("user_id" = u64, Path, description = "User id")),
-    responses((status = 200, description = "Removed", body = shared::openapi::Message), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody),
-        (status = 409, description = "A concurrent change", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Removed", body = shared::http::openapi::Message), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "A concurrent change", body = shared::http::openapi::ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

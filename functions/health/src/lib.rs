@@ -8,7 +8,8 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use shared::store::{StoreError, tables};
+use shared::db::StoreError;
+use shared::db::tables;
 use shared::{ApiError, AppState, Routes};
 use utoipa::OpenApi;
 

@@ -7,10 +7,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::auth::{ClientInfo, Require, min};
-use shared::model::{Role, Timestamp};
-use shared::store::audit::Outcome;
-use shared::store::invitations::{self, Invitation, InvitationError, NewInvitation};
+use shared::audit::Outcome;
+use shared::auth::ClientInfo;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::invitations::{self, Invitation, InvitationError, NewInvitation};
+use shared::types::Role;
+use shared::types::Timestamp;
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::list::view;
@@ -19,7 +22,7 @@ use crate::list::view;
 #[schema(as = NewInvitation)]
 pub struct CreateBody {
     /// Default `user`; operators may invite only `viewer`s.
-    #[schema(value_type = Option<shared::openapi::AssignableRole>)]
+    #[schema(value_type = Option<shared::http::openapi::AssignableRole>)]
     role: Option<String>,
     #[schema(max_items = 20)]
     group_ids: Option<Vec<u64>>,
@@ -103,15 +106,15 @@ fn valid_host(host: &str) -> bool {
 /// Creates an invitation (also at the compat `/create`, see [`create_compat`]).
 #[utoipa::path(post, path = "/api/auth/invitations", tag = "invitations", request_body = CreateBody,
     responses((status = 201, description = "Created; `code` is shown only now", body = crate::schema::CreatedInvitation),
-        (status = 400, description = "The body is not valid JSON; or `PUBLIC_URL` is unset and the `Host` header is not a valid `host[:port]` to build the link from (`invalid_host`)", body = shared::openapi::ErrorBody),
-        (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::openapi::ErrorBody),
-        (status = 404, description = "A group of `group_ids` does not exist", body = shared::openapi::ErrorBody)))]
+        (status = 400, description = "The body is not valid JSON; or `PUBLIC_URL` is unset and the `Host` header is not a valid `host[:port]` to build the link from (`invalid_host`)", body = shared::http::openapi::ErrorBody),
+        (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::http::openapi::ErrorBody),
+        (status = 404, description = "A group of `group_ids` does not exist", body = shared::http::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
     client: ClientInfo,
     headers: HeaderMap,
-    shared::extract::Json(body): shared::extract::Json<CreateBody>,
+    shared::http::extract::Json(body): shared::http::extract::Json<CreateBody>,
 ) -> ApiResult<Response> {
     // The role is validated first, so a bad role is a 422 for everyone.
     let role = Role::parse_assignable("role", body.role.as_deref().unwrap_or("user"))?;
@@ -181,15 +184,15 @@ pub async fn create(
 /// The original dashboard's `POST /api/auth/invitations/create`: the same as [`create`].
 #[utoipa::path(post, path = "/api/auth/invitations/create", tag = "invitations", request_body = CreateBody,
     responses((status = 201, description = "Created; `code` is shown only now", body = crate::schema::CreatedInvitation),
-        (status = 400, description = "The body is not valid JSON; or `PUBLIC_URL` is unset and the `Host` header is not a valid `host[:port]` to build the link from (`invalid_host`)", body = shared::openapi::ErrorBody),
-        (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::openapi::ErrorBody),
-        (status = 404, description = "A group of `group_ids` does not exist", body = shared::openapi::ErrorBody)))]
+        (status = 400, description = "The body is not valid JSON; or `PUBLIC_URL` is unset and the `Host` header is not a valid `host[:port]` to build the link from (`invalid_host`)", body = shared::http::openapi::ErrorBody),
+        (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::http::openapi::ErrorBody),
+        (status = 404, description = "A group of `group_ids` does not exist", body = shared::http::openapi::ErrorBody)))]
 pub async fn create_compat(
     state: State<AppState>,
     caller: Require<min::Operator>,
     client: ClientInfo,
     headers: HeaderMap,
-    body: shared::extract::Json<CreateBody>,
+    body: shared::http::extract::Json<CreateBody>,
 ) -> ApiResult<Response> {
     create(state, caller, client, headers, body).await
 }

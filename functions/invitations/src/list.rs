@@ -5,13 +5,17 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Value, json};
-use shared::auth::{ClientInfo, Require, min};
-use shared::extract::{Path, Query};
-use shared::model::{Role, Timestamp};
-use shared::store::audit::Outcome;
-use shared::store::groups::{self, GroupRef};
-use shared::store::invitations::{self, Invitation};
-use shared::{ApiError, ApiResult, AppState, page};
+use shared::audit::Outcome;
+use shared::auth::ClientInfo;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::groups::{self, GroupRef};
+use shared::http::extract::{Path, Query};
+use shared::http::page;
+use shared::invitations::{self, Invitation};
+use shared::types::Role;
+use shared::types::Timestamp;
+use shared::{ApiError, ApiResult, AppState};
 
 /// An invitation as listed: never the code (only its stored hash exists), a
 /// short prefix to recognise it by, and the original dashboard's field names
@@ -54,7 +58,7 @@ pub async fn view(state: &AppState, inv: &Invitation) -> ApiResult<InvitationVie
 }
 
 #[utoipa::path(get, path = "/api/auth/invitations", tag = "invitations", params(page::PageQuery),
-    responses((status = 200, description = "A page of invitations (never the codes)", body = Vec<InvitationView>), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "A page of invitations (never the codes)", body = Vec<InvitationView>), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Admin>,
@@ -72,7 +76,7 @@ pub async fn list(
 
 #[utoipa::path(delete, path = "/api/auth/invitations/{id}", tag = "invitations",
     params(("id" = u64, Path, description = "Invitation id")),
-    responses((status = 200, description = "Revoked", body = shared::openapi::Message), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Revoked", body = shared::http::openapi::Message), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

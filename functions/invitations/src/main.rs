@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::app::run_lambda(krv_invitations::routes()).await
+    shared::http::run_lambda(krv_invitations::routes()).await
 }

@@ -8,14 +8,19 @@ use axum::body::Bytes;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::auth::{Authenticated, Caller, ClientInfo, Require, min};
-use shared::dispatch;
-use shared::extract::{Path, Query};
-use shared::model::task::{TaskStatus, TaskType};
-use shared::model::{Role, Timestamp};
-use shared::store::audit::Outcome;
-use shared::store::tasks::{self, Actor, Change, TaskRecord, TransitionError};
-use shared::store::vps;
+use shared::audit::Outcome;
+use shared::auth::Authenticated;
+use shared::auth::Caller;
+use shared::auth::ClientInfo;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::http::extract::{Path, Query};
+use shared::tasks::dispatch;
+use shared::tasks::{self, Actor, Change, TaskRecord, TransitionError};
+use shared::tasks::{TaskStatus, TaskType};
+use shared::types::Role;
+use shared::types::Timestamp;
+use shared::vps;
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::list::load;
@@ -82,8 +87,8 @@ async fn announce(state: &AppState, task: &TaskRecord) -> ApiResult<()> {
 /// An operator may not approve their own task; an admin may.
 #[utoipa::path(post, path = "/api/approve/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
     responses((status = 200, description = "Approved and dispatched", body = crate::schema::Decided),
-        (status = 403, description = "Below operator, or an operator's own task", body = shared::openapi::ErrorBody),
-        (status = 409, description = "The task is not pending approval", body = shared::openapi::ErrorBody)))]
+        (status = 403, description = "Below operator, or an operator's own task", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "The task is not pending approval", body = shared::http::openapi::ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -144,8 +149,8 @@ fn reason_from_body(body: &[u8]) -> ApiResult<Option<String>> {
 /// `{reason}` in the body, or the original dashboard's `?reason=`.
 #[utoipa::path(post, path = "/api/reject/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)"), ReasonQuery),
     request_body(content = ReasonBody, description = "Optional; `?reason=` works too"),
-    responses((status = 200, description = "Rejected", body = crate::schema::Rejected), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody),
-        (status = 409, description = "The task is not pending approval", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Rejected", body = crate::schema::Rejected), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "The task is not pending approval", body = shared::http::openapi::ErrorBody)))]
 pub async fn reject(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -179,8 +184,8 @@ pub async fn reject(
 /// The owner, or an operator, withdraws a task that waits for approval.
 #[utoipa::path(post, path = "/api/tasks/{id}/cancel", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
     responses((status = 200, description = "Cancelled", body = crate::schema::Decided),
-        (status = 403, description = "Neither the owner nor an operator", body = shared::openapi::ErrorBody),
-        (status = 409, description = "The task is not pending approval", body = shared::openapi::ErrorBody)))]
+        (status = 403, description = "Neither the owner nor an operator", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "The task is not pending approval", body = shared::http::openapi::ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -212,20 +217,20 @@ pub async fn cancel(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = StatusReport)]
 pub struct StatusBody {
-    #[schema(value_type = shared::model::task::TaskStatus)]
+    #[schema(value_type = shared::tasks::TaskStatus)]
     status: String,
 }
 
 /// A scheduler reports progress along the allowed transitions only.
 #[utoipa::path(post, path = "/api/tasks/{id}/status", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")), request_body = StatusBody,
-    responses((status = 200, description = "The task in its new status", body = crate::schema::Progressed), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody),
-        (status = 409, description = "Not an allowed transition from the current status", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "The task in its new status", body = crate::schema::Progressed), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "Not an allowed transition from the current status", body = shared::http::openapi::ErrorBody)))]
 pub async fn report_status(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
     client: ClientInfo,
     Path(id): Path<String>,
-    shared::extract::Json(body): shared::extract::Json<StatusBody>,
+    shared::http::extract::Json(body): shared::http::extract::Json<StatusBody>,
 ) -> ApiResult<Json<Value>> {
     let to: TaskStatus =
         body.status.parse().map_err(|()| ApiError::invalid("status", format!("unknown status {:?}", body.status)))?;

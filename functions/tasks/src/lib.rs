@@ -7,7 +7,6 @@ mod submit;
 mod view;
 
 mod schema;
-
 use shared::{AppState, Routes};
 use utoipa::OpenApi;
 
@@ -63,9 +62,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Retries the announcements that are due (the local server runs this
 /// periodically); returns how many went through.
-pub async fn retry_dispatch(state: &AppState) -> Result<usize, shared::store::StoreError> {
+pub async fn retry_dispatch(state: &AppState) -> Result<usize, shared::db::StoreError> {
     match &state.keys.dispatcher {
-        Some(dispatcher) => shared::dispatch::retry_due(dispatcher, &state.stores, |t| view(t, true)).await,
+        Some(dispatcher) => shared::tasks::dispatch::retry_due(dispatcher, &state.stores, |t| view(t, true)).await,
         None => Ok(0),
     }
 }

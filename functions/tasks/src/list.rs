@@ -1,30 +1,31 @@
 //! Reading tasks: the list (viewer+), one task (viewer+), and the approval
 //! queue and its badge count (operator+).
 
+use crate::view::{sees_all, view};
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::auth::{Require, min};
-use shared::extract::{Path, Query};
-use shared::model::task::{TaskStatus, TaskType};
-use shared::model::user::Username;
-use shared::store::tasks::{self, Filter, TaskRecord};
-use shared::store::users;
-use shared::{ApiError, ApiResult, AppState, page};
-
-use crate::view::{sees_all, view};
+use shared::auth::Require;
+use shared::auth::min;
+use shared::http::extract::{Path, Query};
+use shared::http::page;
+use shared::tasks::{self, Filter, TaskRecord};
+use shared::tasks::{TaskStatus, TaskType};
+use shared::users;
+use shared::users::Username;
+use shared::{ApiError, ApiResult, AppState};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    #[param(value_type = Option<shared::model::task::TaskStatus>)]
+    #[param(value_type = Option<shared::tasks::TaskStatus>)]
     status: Option<String>,
     /// A username (`_system` for the system admin's tasks).
     #[param(pattern = r"^[A-Za-z0-9_.-]{3,50}$")]
     owner: Option<String>,
-    #[param(value_type = Option<shared::model::task::TaskType>)]
+    #[param(value_type = Option<shared::tasks::TaskType>)]
     task_type: Option<String>,
     /// Page size, 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]
@@ -106,7 +107,7 @@ pub async fn get_compat(
 
 /// Oldest first, in full (approvers must see `privileged` and `additional_mounts`).
 #[utoipa::path(get, path = "/api/tasks/pending-approval", tag = "tasks", params(page::PageQuery),
-    responses((status = 200, description = "Tasks waiting for approval, oldest first, in full", body = Vec<crate::schema::TaskView>), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Tasks waiting for approval, oldest first, in full", body = Vec<crate::schema::TaskView>), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn pending(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
@@ -123,7 +124,7 @@ pub async fn pending(
 /// `{count}`: one read of a counter kept by the same transactions that change
 /// statuses, so it always matches the list.
 #[utoipa::path(get, path = "/api/tasks/pending-approval/count", tag = "tasks",
-    responses((status = 200, description = "How many tasks wait for approval", body = crate::schema::Count), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "How many tasks wait for approval", body = crate::schema::Count), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn pending_count(State(state): State<AppState>, _caller: Require<min::Operator>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"count": tasks::pending_count(&state.stores).await?})))
 }

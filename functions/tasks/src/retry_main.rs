@@ -3,7 +3,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::app::run_scheduled(|state| async move {
+    shared::http::run_scheduled(|state| async move {
         let delivered = krv_tasks::retry_dispatch(&state).await?;
         if delivered > 0 {
             tracing::info!(delivered, "re-announced tasks to the scheduler");

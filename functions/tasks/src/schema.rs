@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use shared::model::Timestamp;
-use shared::model::task::TaskStatus;
+use shared::tasks::TaskStatus;
+use shared::types::Timestamp;
 
 /// A task as `view` shows it. Without full view (neither owner nor operator),
 /// `command`, `arguments`, `env_vars` and `ip_reservation_token` are null and

@@ -4,13 +4,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use shared::auth::{ClientInfo, Identity, Require, min};
-use shared::dispatch;
-use shared::extract::Json;
-use shared::model::task::{TaskStatus, TaskSubmission};
-use shared::model::{Role, Timestamp};
-use shared::store::audit::Outcome;
-use shared::store::tasks::{self, Actor, Owner, TaskRecord};
+use shared::audit::Outcome;
+use shared::auth::ClientInfo;
+use shared::auth::Identity;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::http::extract::Json;
+use shared::tasks::dispatch;
+use shared::tasks::{self, Actor, Owner, TaskRecord};
+use shared::tasks::{TaskStatus, TaskSubmission};
+use shared::types::Role;
+use shared::types::Timestamp;
 use shared::{ApiResult, AppState};
 
 use crate::view::view;
@@ -18,9 +22,9 @@ use crate::view::view;
 /// A `user`'s tasks wait for approval; an operator's or admin's are approved by
 /// themselves and go to the scheduler at once (the system admin's too, with no
 /// approver recorded, as the original). 202 `{message, task_ids}`.
-#[utoipa::path(post, path = "/api/tasks", tag = "tasks", request_body = shared::model::task::TaskSubmission,
+#[utoipa::path(post, path = "/api/tasks", tag = "tasks", request_body = shared::tasks::TaskSubmission,
     responses((status = 202, description = "Stored: pending approval for a user, assigning for an operator", body = crate::schema::Submitted),
-        (status = 403, description = "Below user", body = shared::openapi::ErrorBody)))]
+        (status = 403, description = "Below user", body = shared::http::openapi::ErrorBody)))]
 pub async fn submit(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::User>,
@@ -64,9 +68,9 @@ pub async fn submit(
 }
 
 /// The original's `POST /api/submit`: the same as [`submit`].
-#[utoipa::path(post, path = "/api/submit", tag = "tasks", request_body = shared::model::task::TaskSubmission,
+#[utoipa::path(post, path = "/api/submit", tag = "tasks", request_body = shared::tasks::TaskSubmission,
     responses((status = 202, description = "Stored: pending approval for a user, assigning for an operator", body = crate::schema::Submitted),
-        (status = 403, description = "Below user", body = shared::openapi::ErrorBody)))]
+        (status = 403, description = "Below user", body = shared::http::openapi::ErrorBody)))]
 pub async fn submit_compat(
     state: State<AppState>,
     caller: Require<min::User>,

@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 use shared::auth::Caller;
-use shared::model::Role;
-use shared::model::task::TaskStatus;
-use shared::store::tasks::{Actor, TaskRecord};
+use shared::tasks::TaskStatus;
+use shared::tasks::{Actor, TaskRecord};
+use shared::types::Role;
 
 /// Whether `caller` may see everything of `task`: its owner, and operators up.
 pub fn sees_all(caller: &Caller, task: &TaskRecord) -> bool {

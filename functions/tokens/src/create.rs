@@ -4,12 +4,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use shared::auth::{Authenticated, ClientInfo, ensure_enabled};
-use shared::extract::Json;
-use shared::model::Timestamp;
-use shared::model::user::parse_label;
-use shared::store::audit::Outcome;
-use shared::store::tokens::{self, CreateError};
+use shared::audit::Outcome;
+use shared::auth::Authenticated;
+use shared::auth::ClientInfo;
+use shared::auth::ensure_enabled;
+use shared::http::extract::Json;
+use shared::tokens::{self, CreateError};
+use shared::types::Timestamp;
+use shared::users::parse_label;
 use shared::{ApiError, ApiResult, AppState};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -40,7 +42,7 @@ struct Created {
 }
 
 #[utoipa::path(post, path = "/api/auth/tokens", tag = "tokens", request_body = CreateBody,
-    responses((status = 201, description = "Created; `token` is shown only now", body = Created), (status = 403, description = "The built-in system admin cannot own tokens", body = shared::openapi::ErrorBody), (status = 409, description = "The caller already has a token of that name (`token_name_taken`), or holds the most tokens allowed, 100 (`too_many_tokens`)", body = shared::openapi::ErrorBody)))]
+    responses((status = 201, description = "Created; `token` is shown only now", body = Created), (status = 403, description = "The built-in system admin cannot own tokens", body = shared::http::openapi::ErrorBody), (status = 409, description = "The caller already has a token of that name (`token_name_taken`), or holds the most tokens allowed, 100 (`too_many_tokens`)", body = shared::http::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -52,7 +54,7 @@ pub async fn create(
 
 /// The original CLI checks for 200 after logging in.
 #[utoipa::path(post, path = "/api/auth/tokens/create", tag = "tokens", request_body = CreateBody,
-    responses((status = 200, description = "Created; `token` is shown only now", body = Created), (status = 403, description = "The built-in system admin cannot own tokens", body = shared::openapi::ErrorBody), (status = 409, description = "The caller already has a token of that name (`token_name_taken`), or holds the most tokens allowed, 100 (`too_many_tokens`)", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Created; `token` is shown only now", body = Created), (status = 403, description = "The built-in system admin cannot own tokens", body = shared::http::openapi::ErrorBody), (status = 409, description = "The caller already has a token of that name (`token_name_taken`), or holds the most tokens allowed, 100 (`too_many_tokens`)", body = shared::http::openapi::ErrorBody)))]
 pub async fn create_compat(
     State(state): State<AppState>,
     caller: Authenticated,

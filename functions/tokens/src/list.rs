@@ -2,13 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use shared::auth::{Authenticated, ensure_enabled};
-use shared::model::TokenView;
-use shared::store::tokens;
+use shared::auth::Authenticated;
+use shared::auth::ensure_enabled;
+use shared::tokens;
+use shared::tokens::TokenView;
 use shared::{ApiResult, AppState};
 
 #[utoipa::path(get, path = "/api/auth/tokens", tag = "tokens",
-    responses((status = 200, description = "The caller's tokens (never the secrets)", body = Vec<shared::model::TokenView>)))]
+    responses((status = 200, description = "The caller's tokens (never the secrets)", body = Vec<shared::tokens::TokenView>)))]
 pub async fn list_own(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -3,18 +3,20 @@
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
-use shared::auth::{Authenticated, ClientInfo, ensure_enabled};
-use shared::extract::Path;
-use shared::model::Role;
-use shared::store::audit::Outcome;
-use shared::store::tokens;
+use shared::audit::Outcome;
+use shared::auth::Authenticated;
+use shared::auth::ClientInfo;
+use shared::auth::ensure_enabled;
+use shared::http::extract::Path;
+use shared::tokens;
+use shared::types::Role;
 use shared::{ApiError, ApiResult, AppState};
 
 /// 404 for a token that is not the caller's (unless an admin asks): others'
 /// token ids are not to be probed.
 #[utoipa::path(delete, path = "/api/auth/tokens/{id}", tag = "tokens",
     params(("id" = u64, Path, description = "Token id")),
-    responses((status = 200, description = "Revoked", body = shared::openapi::Message)))]
+    responses((status = 200, description = "Revoked", body = shared::http::openapi::Message)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -2,36 +2,41 @@
 //! (admin): role, activity and display name.
 //!
 //! A change takes effect on the user's next request everywhere (see
-//! `shared::store::users::update` for how the cache is kept in step).
+//! `shared::users::update` for how the cache is kept in step).
 
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use shared::auth::{Caller, ClientInfo, Require, min};
-use shared::extract::Path;
-use shared::model::user::parse_display_name;
-use shared::model::{Role, UserView, Username};
-use shared::store::audit::{self, AuditEvent, Outcome};
-use shared::store::sessions;
-use shared::store::users::{self, Planned, UpdateError, UserChange, UserRecord};
+use shared::audit::{self, AuditEvent, Outcome};
+use shared::auth::Caller;
+use shared::auth::ClientInfo;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::http::extract::Path;
+use shared::sessions;
+use shared::types::Role;
+use shared::users::UserView;
+use shared::users::Username;
+use shared::users::parse_display_name;
+use shared::users::{self, Planned, UpdateError, UserChange, UserRecord};
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::entry::find_user;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleBody {
-    #[schema(value_type = shared::openapi::AssignableRole)]
+    #[schema(value_type = shared::http::openapi::AssignableRole)]
     role: String,
 }
 
 #[utoipa::path(put, path = "/api/auth/users/{id}/role", tag = "users", params(("id" = u64, Path, description = "User id")), request_body = RoleBody,
-    responses((status = 200, description = "The user with the new role", body = shared::model::UserView), (status = 403, description = "Not an admin, or a change of oneself the guards refuse", body = shared::openapi::ErrorBody), (status = 409, description = "The last active admin, or a concurrent change", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "The user with the new role", body = shared::users::UserView), (status = 403, description = "Not an admin, or a change of oneself the guards refuse", body = shared::http::openapi::ErrorBody), (status = 409, description = "The last active admin, or a concurrent change", body = shared::http::openapi::ErrorBody)))]
 pub async fn set_role(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
     client: ClientInfo,
     Path(id): Path<u64>,
-    shared::extract::Json(body): shared::extract::Json<RoleBody>,
+    shared::http::extract::Json(body): shared::http::extract::Json<RoleBody>,
 ) -> ApiResult<Json<UserView>> {
     let role = Role::parse_assignable("role", &body.role)?;
     let change = UserChange { role: Some(role), ..UserChange::default() };
@@ -44,19 +49,19 @@ pub struct PatchBody {
     /// At most 100 characters, no control characters; blank means the username.
     #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     display_name: Option<String>,
-    #[schema(value_type = Option<shared::openapi::AssignableRole>)]
+    #[schema(value_type = Option<shared::http::openapi::AssignableRole>)]
     role: Option<String>,
     is_active: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/api/auth/users/{id}", tag = "users", params(("id" = u64, Path, description = "User id")), request_body = PatchBody,
-    responses((status = 200, description = "The changed user", body = shared::model::UserView), (status = 403, description = "Not an admin, or a change of oneself the guards refuse", body = shared::openapi::ErrorBody), (status = 409, description = "The last active admin, or a concurrent change", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "The changed user", body = shared::users::UserView), (status = 403, description = "Not an admin, or a change of oneself the guards refuse", body = shared::http::openapi::ErrorBody), (status = 409, description = "The last active admin, or a concurrent change", body = shared::http::openapi::ErrorBody)))]
 pub async fn patch_user(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
     client: ClientInfo,
     Path(id): Path<u64>,
-    shared::extract::Json(body): shared::extract::Json<PatchBody>,
+    shared::http::extract::Json(body): shared::http::extract::Json<PatchBody>,
 ) -> ApiResult<Json<UserView>> {
     let role = body.role.as_deref().map(|r| Role::parse_assignable("role", r)).transpose()?;
     let display_name = match body.display_name.as_deref() {

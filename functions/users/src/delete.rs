@@ -5,17 +5,23 @@
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
-use shared::auth::{ClientInfo, Require, min};
-use shared::extract::Path;
-use shared::store::audit::{AuditEvent, Outcome};
-use shared::store::users::{self, Planned};
-use shared::store::{groups, sessions, tasks, tokens, vps};
+use shared::audit::{AuditEvent, Outcome};
+use shared::auth::ClientInfo;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::groups;
+use shared::http::extract::Path;
+use shared::sessions;
+use shared::tasks;
+use shared::tokens;
+use shared::users::{self, Planned};
+use shared::vps;
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::change::refusal;
 
 #[utoipa::path(delete, path = "/api/auth/users/{id}", tag = "users", params(("id" = u64, Path, description = "User id")),
-    responses((status = 200, description = "Deleted", body = crate::schema::UserDeleted), (status = 403, description = "Not an admin, or a change of oneself the guards refuse", body = shared::openapi::ErrorBody), (status = 409, description = "The last active admin, or a concurrent change", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Deleted", body = crate::schema::UserDeleted), (status = 403, description = "Not an admin, or a change of oneself the guards refuse", body = shared::http::openapi::ErrorBody), (status = 409, description = "The last active admin, or a concurrent change", body = shared::http::openapi::ErrorBody)))]
 pub async fn delete_user(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

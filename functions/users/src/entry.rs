@@ -1,10 +1,11 @@
 //! The user as the administration endpoints show it.
 
 use serde::Serialize;
-use shared::model::{Timestamp, UserView};
-use shared::store::groups::{self, GroupRef};
-use shared::store::sessions;
-use shared::store::users::{self, UserRecord};
+use shared::groups::{self, GroupRef};
+use shared::sessions;
+use shared::types::Timestamp;
+use shared::users::UserView;
+use shared::users::{self, UserRecord};
 use shared::{ApiError, ApiResult, AppState};
 
 /// The user with `id`, or 404.

@@ -1,20 +1,22 @@
 //! `GET /api/auth/users` (operator+) and `GET /api/auth/users/{id}` (operator+ or self).
 
+use crate::entry::{UserEntry, entries, find_user};
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use shared::auth::{Authenticated, Require, min};
-use shared::extract::{Path, Query};
-use shared::model::Role;
-use shared::store::users;
-use shared::{ApiError, ApiResult, AppState, page};
-
-use crate::entry::{UserEntry, entries, find_user};
+use shared::auth::Authenticated;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::http::extract::{Path, Query};
+use shared::http::page;
+use shared::types::Role;
+use shared::users;
+use shared::{ApiError, ApiResult, AppState};
 
 /// Newest first; `X-Next-Cursor` names the next page.
 #[utoipa::path(get, path = "/api/auth/users", tag = "users", params(page::PageQuery),
     responses((status = 200, description = "A page of users; `X-Next-Cursor` names the next", body = Vec<crate::entry::UserEntry>),
-        (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
+        (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn list_users(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,

@@ -7,11 +7,16 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::auth::{ClientInfo, Require, min, password};
-use shared::extract::Path;
-use shared::model::Username;
-use shared::store::audit::Outcome;
-use shared::store::{sessions, tokens, users};
+use shared::audit::Outcome;
+use shared::auth::ClientInfo;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::auth::password;
+use shared::http::extract::Path;
+use shared::sessions;
+use shared::tokens;
+use shared::users;
+use shared::users::Username;
 use shared::{ApiResult, AppState};
 
 use crate::change::refusal;
@@ -30,13 +35,13 @@ pub struct ResetBody {
 }
 
 #[utoipa::path(post, path = "/api/auth/users/{id}/password", tag = "users", params(("id" = u64, Path, description = "User id")), request_body = ResetBody,
-    responses((status = 200, description = "Set; the user's sessions ended", body = shared::openapi::SessionsEnded), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Set; the user's sessions ended", body = shared::http::openapi::SessionsEnded), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
     client: ClientInfo,
     Path(id): Path<u64>,
-    shared::extract::Json(body): shared::extract::Json<ResetBody>,
+    shared::http::extract::Json(body): shared::http::extract::Json<ResetBody>,
 ) -> ApiResult<Json<Value>> {
     let user = find_user(&state, id).await?;
     let username = Username::parse(&user.username)?;

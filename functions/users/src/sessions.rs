@@ -3,16 +3,19 @@
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
-use shared::auth::{ClientInfo, Require, min};
-use shared::extract::Path;
-use shared::store::audit::{self, Outcome};
-use shared::store::{sessions, throttle};
+use shared::audit::{self, Outcome};
+use shared::auth::ClientInfo;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::auth::throttle;
+use shared::http::extract::Path;
+use shared::sessions;
 use shared::{ApiResult, AppState};
 
 use crate::entry::find_user;
 
 #[utoipa::path(delete, path = "/api/auth/users/{id}/sessions", tag = "users", params(("id" = u64, Path, description = "User id")),
-    responses((status = 200, description = "Ended", body = shared::openapi::SessionsEnded), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Ended", body = shared::http::openapi::SessionsEnded), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
 pub async fn end_sessions(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
@@ -31,7 +34,7 @@ pub async fn end_sessions(
 
 /// Clears the account's login throttling (the per-address limit stays).
 #[utoipa::path(post, path = "/api/auth/users/{id}/unlock", tag = "users", params(("id" = u64, Path, description = "User id")),
-    responses((status = 200, description = "Cleared", body = shared::openapi::Message), (status = 403, description = "Not an admin", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Cleared", body = shared::http::openapi::Message), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
 pub async fn unlock(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,

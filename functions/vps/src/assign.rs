@@ -5,11 +5,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::auth::{Caller, ClientInfo, Require, min};
-use shared::extract::Path;
-use shared::store::audit::{AuditEvent, Outcome};
-use shared::store::vps::{self, Assignee, VpsView};
-use shared::store::{groups, users};
+use shared::audit::{AuditEvent, Outcome};
+use shared::auth::Caller;
+use shared::auth::ClientInfo;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::groups;
+use shared::http::extract::Path;
+use shared::users;
+use shared::vps::{self, Assignee, VpsView};
 use shared::{ApiError, ApiResult, AppState};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -40,7 +44,7 @@ fn event(caller: &Caller, client: &ClientInfo, action: &'static str, vps_id: u64
 /// Every id is checked before anything is written (404 naming the first
 /// unknown one); duplicates and existing assignments are ignored.
 #[utoipa::path(post, path = "/api/vps/{id}/assign", tag = "vps", params(("id" = String, Path, description = "VPS (task) id, a 64-bit number as a string")), request_body = AssignBody,
-    responses((status = 200, description = "Assigned", body = crate::schema::Assigned), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Assigned", body = crate::schema::Assigned), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn assign(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -101,7 +105,7 @@ async fn unassign(
 
 #[utoipa::path(delete, path = "/api/vps/{id}/assign/{user_id}", tag = "vps",
     params(("id" = String, Path, description = "VPS (task) id, a 64-bit number as a string"), ("user_id" = u64, Path, description = "User id")),
-    responses((status = 200, description = "Unassigned", body = shared::openapi::Message), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Unassigned", body = shared::http::openapi::Message), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn unassign_user(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -113,7 +117,7 @@ pub async fn unassign_user(
 
 #[utoipa::path(delete, path = "/api/vps/{id}/assign/group/{group_id}", tag = "vps",
     params(("id" = String, Path, description = "VPS (task) id, a 64-bit number as a string"), ("group_id" = u64, Path, description = "Group id")),
-    responses((status = 200, description = "Unassigned", body = shared::openapi::Message), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Unassigned", body = shared::http::openapi::Message), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn unassign_group(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Operator>,
@@ -124,7 +128,7 @@ pub async fn unassign_group(
 }
 
 #[utoipa::path(get, path = "/api/vps/{id}/assignments", tag = "vps", params(("id" = String, Path, description = "VPS (task) id, a 64-bit number as a string")),
-    responses((status = 200, description = "Who is assigned", body = crate::schema::Assignments), (status = 403, description = "Below operator", body = shared::openapi::ErrorBody)))]
+    responses((status = 200, description = "Who is assigned", body = crate::schema::Assignments), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn assignments(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,

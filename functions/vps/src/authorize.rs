@@ -7,12 +7,13 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::auth::{Authenticated, ClientInfo};
-use shared::extract;
-use shared::model::Role;
-use shared::model::task::TaskStatus;
-use shared::store::audit::{self, Outcome};
-use shared::store::vps;
+use shared::audit::{self, Outcome};
+use shared::auth::Authenticated;
+use shared::auth::ClientInfo;
+use shared::http::extract;
+use shared::tasks::TaskStatus;
+use shared::types::Role;
+use shared::vps;
 use shared::{ApiError, ApiResult, AppState};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -30,8 +31,8 @@ pub struct Question {
 /// operators. 200 `{allowed: true, user, user_id, role}` or 403 (audited).
 #[utoipa::path(post, path = "/api/authorize", tag = "vps", request_body = Question,
     responses((status = 200, description = "Allowed", body = crate::schema::Allowed),
-        (status = 403, description = "Not allowed", body = shared::openapi::ErrorBody),
-        (status = 404, description = "No such VPS (told to operators only; others get 403)", body = shared::openapi::ErrorBody)))]
+        (status = 403, description = "Not allowed", body = shared::http::openapi::ErrorBody),
+        (status = 404, description = "No such VPS (told to operators only; others get 403)", body = shared::http::openapi::ErrorBody)))]
 pub async fn authorize(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

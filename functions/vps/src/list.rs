@@ -4,15 +4,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
-use shared::auth::{Caller, Require, min};
-use shared::extract::Query;
-use shared::model::Role;
-use shared::model::task::TaskType;
-use shared::store::groups;
-use shared::store::tasks::{self, Filter};
-use shared::store::users;
-use shared::store::vps::{self, Assignee, VpsView};
-use shared::{ApiResult, AppState, page};
+use shared::auth::Caller;
+use shared::auth::Require;
+use shared::auth::min;
+use shared::groups;
+use shared::http::extract::Query;
+use shared::http::page;
+use shared::tasks::TaskType;
+use shared::tasks::{self, Filter};
+use shared::types::Role;
+use shared::users;
+use shared::vps::{self, Assignee, VpsView};
+use shared::{ApiResult, AppState};
 
 /// A VPS as listed: the task (redacted unless the caller owns it or is an
 /// operator) with `assignees` (users, as the original) and `assigned_groups`.
@@ -95,7 +98,7 @@ const MY_OWNED_PAGES: usize = 20;
 /// What the caller owns, is assigned to, or is assigned to through a group.
 #[utoipa::path(get, path = "/api/vps/my", tag = "vps",
     responses((status = 200, description = "VPS instances the caller owns or is assigned to, directly or through a group", body = Vec<crate::schema::VpsEntry>),
-        (status = 403, description = "Below user", body = shared::openapi::ErrorBody)))]
+        (status = 403, description = "Below user", body = shared::http::openapi::ErrorBody)))]
 pub async fn my(State(state): State<AppState>, Require(caller, ..): Require<min::User>) -> ApiResult<Json<Vec<Value>>> {
     let Some(me) = caller.user() else {
         return Ok(Json(Vec::new()));

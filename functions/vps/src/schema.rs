@@ -3,9 +3,10 @@
 
 #![expect(dead_code, reason = "these types only describe JSON the handlers build")]
 
-use shared::model::task::TaskStatus;
-use shared::model::{Role, Timestamp};
-use shared::store::groups::GroupRef;
+use shared::groups::GroupRef;
+use shared::tasks::TaskStatus;
+use shared::types::Role;
+use shared::types::Timestamp;
 
 /// A user assigned to a VPS, as lists show them.
 #[derive(utoipa::ToSchema)]

@@ -15,17 +15,21 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header::AUTHORIZATION};
 use secrecy::ExposeSecret;
 
-use super::client::ClientInfo;
-use super::cookie;
-use super::secret::{constant_time_eq, sha256_hex};
-use super::session_token::looks_like_jwt;
-use crate::app::AppState;
+use crate::audit::actor::Actor;
+use crate::audit::{self, Outcome};
+use crate::auth::client::ClientInfo;
+use crate::auth::cookie;
+use crate::auth::session_token::looks_like_jwt;
+use crate::crypto::{constant_time_eq, sha256_hex};
 use crate::error::ApiError;
-use crate::model::{Role, Timestamp, UserView};
-use crate::store::actor::Actor;
-use crate::store::audit::{self, Outcome};
-use crate::store::user_cache::{self, CachedUser};
-use crate::store::{sessions, tokens, users};
+use crate::http::AppState;
+use crate::identity::user_cache::{self, CachedUser};
+use crate::sessions;
+use crate::tokens;
+use crate::types::Role;
+use crate::types::Timestamp;
+use crate::users;
+use crate::users::UserView;
 
 /// Who the caller is.
 #[derive(Debug, Clone)]
@@ -260,7 +264,7 @@ const STAMP_BUDGET: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Runs one activity stamp within [`STAMP_BUDGET`]; a failure or an overrun
 /// is worth a log line, not a failed or late request.
-async fn stamp(what: &'static str, write: impl Future<Output = Result<(), crate::store::StoreError>>) {
+async fn stamp(what: &'static str, write: impl Future<Output = Result<(), crate::db::StoreError>>) {
     match tokio::time::timeout(STAMP_BUDGET, write).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "could not record {what}"),
@@ -377,7 +381,7 @@ impl FromRequestParts<AppState> for Authenticated {
 
 /// Minimum roles for [`Require`].
 pub mod min {
-    use crate::model::Role;
+    use crate::types::Role;
 
     pub trait MinRole: Send + Sync + 'static {
         const ROLE: Role;

@@ -8,10 +8,10 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use lambda_http::request::RequestContext;
 
-use crate::app::RequestId;
-use crate::model::Timestamp;
-use crate::store::actor::Actor;
-use crate::store::audit::{AuditEvent, Outcome};
+use crate::audit::actor::Actor;
+use crate::audit::{AuditEvent, Outcome};
+use crate::http::RequestId;
+use crate::types::Timestamp;
 
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
@@ -85,7 +85,7 @@ impl AuditEvent {
 
     /// Raises the role the actor must still hold when the write commits
     /// (an action that needs more than the handler's own minimum).
-    pub fn requiring(mut self, role: crate::model::Role) -> Self {
+    pub fn requiring(mut self, role: crate::types::Role) -> Self {
         if self.actor_id.is_some() {
             self.actor_must_hold = Some(self.actor_must_hold.map_or(role, |r| r.max(role)));
         }

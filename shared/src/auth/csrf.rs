@@ -17,11 +17,11 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::caller::has_bearer;
-use super::cookie;
-use crate::app::AppState;
+use crate::auth::caller::has_bearer;
+use crate::auth::cookie;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::http::AppState;
 
 /// Paths that start a session and so need protection without a cookie.
 const SESSION_STARTING: [&str; 2] = ["/api/auth/login", "/api/auth/register"];

@@ -6,8 +6,8 @@ pub mod client;
 pub mod cookie;
 pub mod csrf;
 pub mod password;
-pub mod secret;
 pub mod session_token;
+pub mod throttle;
 
 pub use caller::{Authenticated, Caller, Identity, MaybeCaller, Require, Via, min};
 pub use client::ClientInfo;

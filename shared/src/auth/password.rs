@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::PasswordHashing;
 use crate::error::ApiError;
-use crate::model::Username;
+use crate::users::Username;
 
 pub const MIN_CHARS: usize = 8;
 pub const MAX_BYTES: usize = 1024;

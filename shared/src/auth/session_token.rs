@@ -2,12 +2,11 @@
 //! not enough: the session must also exist in Redis, which is what makes logout
 //! and revocation immediate on every instance.
 
+use crate::config::Config;
+use crate::crypto::{random_token, sha256_hex};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-
-use super::secret::{random_token, sha256_hex};
-use crate::config::Config;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {

@@ -1,0 +1,178 @@
+//! The actor's own right to act, checked by the write itself.
+//!
+//! A request is authorized when it starts, but its write lands later: a
+//! demotion, deactivation or deletion of the actor committed in between must
+//! still stop it. So every audited transaction carries a condition on the
+//! actor's user record — it exists, is active and still holds the least role
+//! the action needs — and DynamoDB evaluates it atomically with the write. The
+//! audit event names the actor, so it carries the requirement too
+//! ([`Actor::must_hold`], stored with the event); [`transact`] finds it in the
+//! transaction's audit put and turns it into the condition. Callers
+//! without a user record (the admin secret, disabled auth) are exempt.
+
+use crate::db::StoreError;
+use crate::db::Stores;
+use crate::db::dynamo::{Failure, built, classify};
+use crate::db::item::{Item, b, key, s};
+use crate::types::Role;
+use crate::users::user_pk;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+
+/// Who acts, for audit events and the write's condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub id: Option<u64>,
+    /// The least role the actor must still hold when the write commits
+    /// (`None`: no condition, for pseudo actors and unauthenticated callers).
+    pub must_hold: Option<Role>,
+}
+
+impl From<(String, Option<u64>)> for Actor {
+    fn from((name, id): (String, Option<u64>)) -> Self {
+        Self { name, id, must_hold: None }
+    }
+}
+
+/// Placeholder names unlikely to clash with those of the write it joins.
+const ACTIVE: &str = ":krv_actor_active";
+const ROLE_NAME: &str = "#krv_actor_role";
+
+fn role_value(i: usize) -> String {
+    format!(":krv_actor_r{i}")
+}
+
+/// A condition expression with its placeholders.
+struct Condition {
+    expression: String,
+    names: Vec<(String, String)>,
+    values: Vec<(String, AttributeValue)>,
+}
+
+/// The condition that a user record holds `must_hold`, active.
+fn condition(must_hold: Role) -> Condition {
+    let roles: Vec<Role> = Role::ALL.into_iter().filter(|r| r.at_least(must_hold) && *r != Role::Anony).collect();
+    let placeholders: Vec<String> = (0..roles.len()).map(role_value).collect();
+    let expression =
+        format!("attribute_exists(pk) AND is_active = {ACTIVE} AND {ROLE_NAME} IN ({})", placeholders.join(", "));
+    let mut values = vec![(ACTIVE.to_owned(), b(true))];
+    values.extend(placeholders.into_iter().zip(roles).map(|(p, r)| (p, s(r.as_str()))));
+    Condition { expression, names: vec![(ROLE_NAME.to_owned(), "role".to_owned())], values }
+}
+
+/// The requirement of the audit event a transaction records, read back from
+/// its put (see `AuditEvent::transact_put`).
+fn requirement_in(items: &[TransactWriteItem], audit_table: &str) -> Option<(Item, Role)> {
+    items.iter().filter_map(TransactWriteItem::put).filter(|p| p.table_name() == audit_table).find_map(|p| {
+        let event = p.item();
+        let id: u64 = event.get("actor_id")?.as_n().ok()?.parse().ok()?;
+        let role: Role = event.get("actor_must_hold")?.as_s().ok()?.parse().ok()?;
+        Some((key(user_pk(id), "USER"), role))
+    })
+}
+
+/// The key of a transaction action, when it names an item of the identity table.
+fn action_key(item: &TransactWriteItem, table: &str) -> Option<Item> {
+    let on_table = |t: &str| t == table;
+    if let Some(u) = item.update()
+        && on_table(u.table_name())
+    {
+        return Some(u.key().clone());
+    }
+    if let Some(d) = item.delete()
+        && on_table(d.table_name())
+    {
+        return Some(d.key().clone());
+    }
+    if let Some(p) = item.put()
+        && on_table(p.table_name())
+    {
+        let item = p.item();
+        return Some(["pk", "sk"].iter().filter_map(|k| item.get(*k).map(|v| ((*k).to_owned(), v.clone()))).collect());
+    }
+    item.condition_check().filter(|c| on_table(c.table_name())).map(|c| c.key().clone())
+}
+
+/// Adds the actor's condition to an update of the actor's own record (a
+/// transaction may not act on one item twice).
+fn merge_into(update: &Update, must_hold: Role) -> Result<Update, StoreError> {
+    let Condition { expression, names, values } = condition(must_hold);
+    let combined = match update.condition_expression() {
+        Some(existing) => format!("({existing}) AND {expression}"),
+        None => expression,
+    };
+    let mut all_names = update.expression_attribute_names().cloned().unwrap_or_default();
+    all_names.extend(names);
+    let mut all_values = update.expression_attribute_values().cloned().unwrap_or_default();
+    all_values.extend(values);
+    built(
+        Update::builder()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .condition_expression(combined)
+            .set_expression_attribute_names(Some(all_names))
+            .set_expression_attribute_values(Some(all_values))
+            .set_return_values_on_condition_check_failure(update.return_values_on_condition_check_failure().cloned())
+            .build(),
+    )
+}
+
+fn check_item(table: &str, user_key: Item, must_hold: Role) -> Result<TransactWriteItem, StoreError> {
+    let Condition { expression, names, values } = condition(must_hold);
+    let check = built(
+        ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(user_key))
+            .condition_expression(expression)
+            .set_expression_attribute_names(Some(names.into_iter().collect()))
+            .set_expression_attribute_values(Some(values.into_iter().collect()))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// A transaction action that fails unless user `user_id` exists, is active
+/// and holds at least `must_hold` (an invitation's creator, at its use).
+pub fn check(stores: &Stores, user_id: u64, must_hold: Role) -> Result<TransactWriteItem, StoreError> {
+    check_item(&stores.tables.identity, key(user_pk(user_id), "USER"), must_hold)
+}
+
+/// Sends a transaction, with the condition that the actor of the audit event
+/// it records (if any) may still act. The check is the last action; if it fails,
+/// the answer is [`StoreError::ActorRevoked`] whatever else failed. When the
+/// transaction already updates the actor's own record, the condition joins
+/// that update instead (a failure then reads as that update's own). A put or
+/// delete of the actor's own record carries no extra condition: the callers
+/// that write one (deleting a user, which never deletes its actor) say why.
+pub async fn transact(stores: &Stores, mut items: Vec<TransactWriteItem>) -> Result<(), Failure> {
+    let table = &stores.tables.identity;
+    let mut check_index = None;
+    if let Some((actor_key, must_hold)) = requirement_in(&items, &stores.tables.audit) {
+        let own = items.iter().position(|i| action_key(i, table).is_some_and(|k| k == actor_key));
+        match own {
+            Some(i) => {
+                if let Some(update) = items[i].update() {
+                    let merged = merge_into(update, must_hold).map_err(Failure::Store)?;
+                    items[i] = TransactWriteItem::builder().update(merged).build();
+                }
+            }
+            None => {
+                let check = check_item(table, actor_key, must_hold).map_err(Failure::Store)?;
+                check_index = Some(items.len());
+                items.push(check);
+            }
+        }
+    }
+    match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
+        Ok(_) => Ok(()),
+        Err(err) => match classify(err) {
+            Failure::TransactionCanceled(reasons)
+                if check_index.is_some_and(|i| reasons.get(i).is_some_and(|r| r == "ConditionalCheckFailed")) =>
+            {
+                Err(Failure::Store(StoreError::ActorRevoked))
+            }
+            other => Err(other),
+        },
+    }
+}

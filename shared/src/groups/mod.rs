@@ -1,0 +1,5 @@
+//! Groups and memberships.
+
+pub mod store;
+
+pub use store::*;

@@ -1,0 +1,436 @@
+//! Groups and memberships in the `identity` table.
+//!
+//! Key layout: a group is `GROUP#<id>`/`GROUP` (listed through `gsi1pk =
+//! GROUPS`), with a `member_count` kept exact by the membership transactions;
+//! its case-folded name is reserved by `GROUPNAME#<name>`/`GROUPNAME`; each
+//! membership is an item `GROUP#<gid>`/`MEMBER#<uid>` (the group's member list)
+//! plus the group id in the user item's `group_ids` set (so a user's groups come
+//! with the user, and the user cache that authorization reads carries them).
+//! Every membership change bumps the user's version, so the cache takes it.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditEvent;
+use crate::audit::actor;
+use crate::db::StoreError;
+use crate::db::Stores;
+use crate::db::dynamo::{self, Failure, built, store_error};
+use crate::db::item::{Item, get_n, get_s, key, n, opt_n, opt_s, s};
+use crate::types::Timestamp;
+use crate::users::user_pk;
+
+/// A group as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Group {
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    pub created_at: Timestamp,
+    pub member_count: u64,
+}
+
+/// A group named on a user (`/me`, the users list, the user cache).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GroupRef {
+    pub id: u64,
+    pub name: String,
+}
+
+impl Group {
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: get_n(item, "id")?,
+            name: get_s(item, "name")?,
+            description: opt_s(item, "description").unwrap_or_default(),
+            created_at: Timestamp::from_millis(get_n(item, "created_at_ms")?),
+            member_count: opt_n(item, "member_count").unwrap_or(0),
+        })
+    }
+}
+
+pub fn group_pk(id: u64) -> String {
+    format!("GROUP#{id}")
+}
+
+fn name_pk(name: &str) -> String {
+    format!("GROUPNAME#{}", crate::users::name_key(name))
+}
+
+fn member_sk(user_id: u64) -> String {
+    format!("MEMBER#{user_id:020}")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GroupError {
+    #[error("group not found")]
+    NotFound,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("name taken")]
+    NameTaken,
+    #[error("the group changed meanwhile")]
+    Contended,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn tx_failed(reasons: &[String], index: usize) -> bool {
+    reasons.get(index).is_some_and(|r| r == "ConditionalCheckFailed")
+}
+
+async fn run(stores: &Stores, items: Vec<TransactWriteItem>) -> Result<(), Failure> {
+    actor::transact(stores, items).await
+}
+
+fn unexpected(what: &str, failure: Failure) -> GroupError {
+    match failure {
+        Failure::Store(e) => e.into(),
+        other => StoreError::Internal(anyhow::anyhow!("{what}: {other:?}")).into(),
+    }
+}
+
+/// Creates a group with a unique name.
+pub async fn create(
+    stores: &Stores,
+    name: &str,
+    description: &str,
+    audit: impl FnOnce(&Group) -> AuditEvent,
+    retention_days: u32,
+) -> Result<Group, GroupError> {
+    let table = &stores.tables.identity;
+    let id = dynamo::next_id(&stores.dynamo, table, "group_id").await?;
+    let group = Group {
+        id,
+        name: name.to_owned(),
+        description: description.to_owned(),
+        created_at: Timestamp::now(),
+        member_count: 0,
+    };
+    let mut item = key(group_pk(id), "GROUP");
+    item.extend([
+        ("gsi1pk".to_owned(), s("GROUPS")),
+        ("gsi1sk".to_owned(), s(format!("{id:020}"))),
+        ("id".to_owned(), n(id)),
+        ("name".to_owned(), s(name)),
+        ("description".to_owned(), s(description)),
+        ("created_at_ms".to_owned(), n(group.created_at.millis())),
+        ("member_count".to_owned(), n(0)),
+    ]);
+    let mut reservation = key(name_pk(name), "GROUPNAME");
+    reservation.insert("group_id".into(), n(id));
+    let put = |item| {
+        built(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )
+        .map(|p| TransactWriteItem::builder().put(p).build())
+    };
+    let items = vec![put(item)?, put(reservation)?, audit(&group).transact_put(stores, retention_days)?];
+    match run(stores, items).await {
+        Ok(()) => Ok(group),
+        Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 1) => Err(GroupError::NameTaken),
+        Err(other) => Err(unexpected("group creation", other)),
+    }
+}
+
+/// The group with `id`, if any.
+pub async fn get(stores: &Stores, id: u64) -> Result<Option<Group>, StoreError> {
+    let item = dynamo::get_item(&stores.dynamo, &stores.tables.identity, group_pk(id), "GROUP").await?;
+    item.as_ref().map(Group::from_item).transpose()
+}
+
+/// One page of groups (oldest first) and the id to continue after.
+pub async fn list(stores: &Stores, limit: usize, after: Option<u64>) -> Result<(Vec<Group>, Option<u64>), StoreError> {
+    let start = after.map(|id| dynamo::index_key(group_pk(id), "GROUP", "GROUPS", format!("{id:020}")));
+    let (items, more) =
+        dynamo::index_page(&stores.dynamo, &stores.tables.identity, "GROUPS", true, limit, start).await?;
+    let groups = items.iter().map(Group::from_item).collect::<Result<Vec<_>, _>>()?;
+    let next = if more && groups.len() == limit { groups.last().map(|g| g.id) } else { None };
+    Ok((groups, next))
+}
+
+/// Names for group ids, in one batch read; ids of groups that no longer exist are left out.
+pub async fn refs(stores: &Stores, ids: &[u64]) -> Result<Vec<GroupRef>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(100) {
+        let keys: Vec<Item> = chunk.iter().map(|id| key(group_pk(*id), "GROUP")).collect();
+        let mut request = Some(built(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .projection_expression("id, #n")
+                .expression_attribute_names("#n", "name")
+                .consistent_read(true)
+                .build(),
+        )?);
+        // Unprocessed keys come back under load; ask again for those.
+        for _ in 0..5 {
+            let Some(keys) = request.take() else { break };
+            let out = stores
+                .dynamo
+                .batch_get_item()
+                .request_items(&stores.tables.identity, keys)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in out.responses().and_then(|r| r.get(&stores.tables.identity)).into_iter().flatten() {
+                found.push(GroupRef { id: get_n(item, "id")?, name: get_s(item, "name")? });
+            }
+            request = out.unprocessed_keys().and_then(|u| u.get(&stores.tables.identity)).cloned();
+        }
+    }
+    found.sort_by_key(|g| g.id);
+    Ok(found)
+}
+
+/// Renames and/or re-describes a group; a new name must be free.
+pub async fn update(
+    stores: &Stores,
+    id: u64,
+    name: Option<&str>,
+    description: Option<&str>,
+    audit: &AuditEvent,
+    retention_days: u32,
+) -> Result<Group, GroupError> {
+    let table = &stores.tables.identity;
+    let before = get(stores, id).await?.ok_or(GroupError::NotFound)?;
+    let new_name = name.unwrap_or(&before.name);
+    let new_description = description.unwrap_or(&before.description);
+    let renamed = crate::users::name_key(new_name) != crate::users::name_key(&before.name);
+    let update = built(
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(key(group_pk(id), "GROUP")))
+            .update_expression("SET #n = :name, description = :d")
+            .condition_expression("#n = :old")
+            .expression_attribute_names("#n", "name")
+            .expression_attribute_values(":name", s(new_name))
+            .expression_attribute_values(":d", s(new_description))
+            .expression_attribute_values(":old", s(&before.name))
+            .build(),
+    )?;
+    let mut items = vec![TransactWriteItem::builder().update(update).build()];
+    if renamed {
+        let mut reservation = key(name_pk(new_name), "GROUPNAME");
+        reservation.insert("group_id".into(), n(id));
+        let put = built(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(reservation))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )?;
+        let release =
+            built(Delete::builder().table_name(table).set_key(Some(key(name_pk(&before.name), "GROUPNAME"))).build())?;
+        items.push(TransactWriteItem::builder().put(put).build());
+        items.push(TransactWriteItem::builder().delete(release).build());
+    }
+    items.push(audit.transact_put(stores, retention_days)?);
+    match run(stores, items).await {
+        Ok(()) => Ok(Group { name: new_name.to_owned(), description: new_description.to_owned(), ..before }),
+        Err(Failure::TransactionCanceled(r)) if renamed && tx_failed(&r, 1) => Err(GroupError::NameTaken),
+        Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 0) => Err(GroupError::Contended),
+        Err(other) => Err(unexpected("group update", other)),
+    }
+}
+
+/// The user ids of a group's members (all of them; groups are small).
+pub async fn member_ids(stores: &Stores, id: u64) -> Result<Vec<u64>, StoreError> {
+    let members = Some(("sk", "MEMBER#"));
+    let items = dynamo::query_all(&stores.dynamo, &stores.tables.identity, None, "pk", &group_pk(id), members).await?;
+    items.iter().map(|item| get_n(item, "user_id")).collect()
+}
+
+/// Adds or removes `group_id` in the user's set, bumping the user's version
+/// (`verb` is `ADD` or `DELETE`); the user must exist.
+fn user_set_action(stores: &Stores, verb: &str, group_id: u64, user_id: u64) -> Result<TransactWriteItem, StoreError> {
+    let expression =
+        if verb == "ADD" { "ADD group_ids :g, version :one" } else { "DELETE group_ids :g ADD version :one" };
+    let update = built(
+        Update::builder()
+            .table_name(&stores.tables.identity)
+            .set_key(Some(key(user_pk(user_id), "USER")))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":g", AttributeValue::Ns(vec![group_id.to_string()]))
+            .expression_attribute_values(":one", n(1))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// Changes the group's member count by `delta`; the group must exist.
+fn count_action(stores: &Stores, group_id: u64, delta: i64) -> Result<TransactWriteItem, StoreError> {
+    let update = built(
+        Update::builder()
+            .table_name(&stores.tables.identity)
+            .set_key(Some(key(group_pk(group_id), "GROUP")))
+            .update_expression("ADD member_count :d")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":d", n(delta))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// The actions that add `user_id` to `group_id`: the member item, the id in
+/// the user's set (with a version bump), one more in the group's count. They
+/// fail if the group or the user does not exist, or the user is a member already.
+pub fn join_actions(
+    stores: &Stores,
+    group_id: u64,
+    user_id: u64,
+    user_exists: bool,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let table = &stores.tables.identity;
+    let mut member = key(group_pk(group_id), member_sk(user_id));
+    member.insert("user_id".into(), n(user_id));
+    member.insert("joined_at_ms".into(), n(Timestamp::now().millis()));
+    let put = built(
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(member))
+            .condition_expression("attribute_not_exists(pk)")
+            .build(),
+    )?;
+    let mut actions = vec![TransactWriteItem::builder().put(put).build(), count_action(stores, group_id, 1)?];
+    if user_exists {
+        actions.push(user_set_action(stores, "ADD", group_id, user_id)?);
+    }
+    Ok(actions)
+}
+
+/// Adds a member. `Ok(false)`: they were a member already.
+pub async fn add_member(
+    stores: &Stores,
+    group_id: u64,
+    user_id: u64,
+    audit: &AuditEvent,
+    retention_days: u32,
+) -> Result<bool, GroupError> {
+    let mut items = join_actions(stores, group_id, user_id, true)?;
+    items.push(audit.transact_put(stores, retention_days)?);
+    match run(stores, items).await {
+        Ok(()) => Ok(true),
+        Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 1) => Err(GroupError::NotFound),
+        Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 2) => Err(GroupError::UserNotFound),
+        Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 0) => Ok(false),
+        Err(other) => Err(unexpected("adding a member", other)),
+    }
+}
+
+/// Removes a member. `Ok(false)`: they were not a member.
+pub async fn remove_member(
+    stores: &Stores,
+    group_id: u64,
+    user_id: u64,
+    audit: Option<&AuditEvent>,
+    retention_days: u32,
+) -> Result<bool, GroupError> {
+    let table = &stores.tables.identity;
+    let member = built(
+        Delete::builder()
+            .table_name(table)
+            .set_key(Some(key(group_pk(group_id), member_sk(user_id))))
+            .condition_expression("attribute_exists(pk)")
+            .build(),
+    )?;
+    // The user may be gone (a deleted user's memberships are swept after it).
+    let mut items = vec![TransactWriteItem::builder().delete(member).build(), count_action(stores, group_id, -1)?];
+    let user_exists = crate::users::get(stores, user_id).await?.is_some();
+    if user_exists {
+        items.push(user_set_action(stores, "DELETE", group_id, user_id)?);
+    }
+    if let Some(event) = audit {
+        items.push(event.transact_put(stores, retention_days)?);
+    }
+    match run(stores, items).await {
+        Ok(()) => Ok(true),
+        Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 0) => Ok(false),
+        Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 1) => Err(GroupError::NotFound),
+        Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 2) => Err(GroupError::Contended),
+        Err(other) => Err(unexpected("removing a member", other)),
+    }
+}
+
+/// Deletes a group: first its memberships (each user's set and version with
+/// them), then the group and its name, on the condition that no member is
+/// left. A deletion interrupted half-way leaves a smaller group, never a
+/// member of a group that does not exist; running it again completes it.
+pub async fn delete(stores: &Stores, id: u64, audit: &AuditEvent, retention_days: u32) -> Result<Vec<u64>, GroupError> {
+    let group = get(stores, id).await?.ok_or(GroupError::NotFound)?;
+    let mut removed = Vec::new();
+    for _ in 0..5 {
+        for user_id in member_ids(stores, id).await? {
+            match remove_member(stores, id, user_id, None, retention_days).await {
+                Ok(_) | Err(GroupError::Contended) => removed.push(user_id),
+                Err(e) => return Err(e),
+            }
+        }
+        let table = &stores.tables.identity;
+        let remove = built(
+            Delete::builder()
+                .table_name(table)
+                .set_key(Some(key(group_pk(id), "GROUP")))
+                .condition_expression("member_count = :zero")
+                .expression_attribute_values(":zero", n(0))
+                .build(),
+        )?;
+        let release =
+            built(Delete::builder().table_name(table).set_key(Some(key(name_pk(&group.name), "GROUPNAME"))).build())?;
+        let items = vec![
+            TransactWriteItem::builder().delete(remove).build(),
+            TransactWriteItem::builder().delete(release).build(),
+            audit.transact_put(stores, retention_days)?,
+        ];
+        match run(stores, items).await {
+            Ok(()) => return Ok(removed),
+            // Someone joined meanwhile: sweep again.
+            Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 0) => continue,
+            Err(other) => return Err(unexpected("group deletion", other)),
+        }
+    }
+    Err(GroupError::Contended)
+}
+
+/// Takes a deleted user out of every group they were in.
+pub async fn leave_all(stores: &Stores, user_id: u64, group_ids: &[u64]) -> Result<(), StoreError> {
+    for group_id in group_ids {
+        match remove_member(stores, *group_id, user_id, None, 0).await {
+            Ok(_) | Err(GroupError::NotFound | GroupError::Contended) => {}
+            Err(GroupError::Store(e)) => return Err(e),
+            Err(e) => return Err(StoreError::Internal(anyhow::anyhow!("leaving group {group_id}: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+/// A condition that a group exists, for transactions that rely on it.
+pub fn exists_check(stores: &Stores, group_id: u64) -> Result<TransactWriteItem, StoreError> {
+    let check = built(
+        ConditionCheck::builder()
+            .table_name(&stores.tables.identity)
+            .set_key(Some(key(group_pk(group_id), "GROUP")))
+            .condition_expression("attribute_exists(pk)")
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// Reads `group_ids` off a user item.
+pub fn ids_of(item: &HashMap<String, AttributeValue>) -> Vec<u64> {
+    let mut ids: Vec<u64> = item
+        .get("group_ids")
+        .and_then(|v| v.as_ns().ok())
+        .map(|ns| ns.iter().filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default();
+    ids.sort_unstable();
+    ids
+}

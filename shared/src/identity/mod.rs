@@ -1,0 +1,3 @@
+//! What authorization knows about a user, cached in Redis.
+
+pub mod user_cache;

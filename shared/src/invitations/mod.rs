@@ -1,0 +1,5 @@
+//! Invitation codes.
+
+pub mod store;
+
+pub use store::*;

@@ -1,0 +1,5 @@
+//! Login sessions in Redis.
+
+pub mod store;
+
+pub use store::*;

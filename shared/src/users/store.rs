@@ -1,0 +1,644 @@
+//! Users in the `identity` table.
+//!
+//! Key layout: a user is `USER#<id>`/`USER` (listed through `gsi1pk = USERS`);
+//! the case-folded username is reserved by `USERNAME#<name>`/`USERNAME`; counters
+//! live under `COUNTER` (`user_id`: the last id handed out, so ids are never
+//! reused; `active_admins`: the number of active admins, the last-admin guard).
+//! Every write that can break uniqueness or the admin count is one transaction.
+
+use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem, Update};
+
+use crate::audit::AuditEvent;
+use crate::audit::actor;
+use crate::db::StoreError;
+use crate::db::Stores;
+use crate::db::dynamo::{self, Failure, built, unless_gone};
+use crate::db::item::{Item, b, get_b, get_n, get_s, key, n, opt_n, s};
+use crate::identity::user_cache::{self, CachedUser};
+use crate::types::Role;
+use crate::types::Timestamp;
+use crate::users::UserView;
+
+/// A stored user, including what the API never shows.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: u64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub is_active: bool,
+    pub password_hash: String,
+    pub created_at: Timestamp,
+    pub last_login_at: Option<Timestamp>,
+    /// Bumped by every change of role, activity or profile, so caches keep the newest.
+    pub version: u64,
+    /// When the user last made an authenticated request (at most a minute stale).
+    pub last_seen_at: Option<Timestamp>,
+    /// The groups the user is in.
+    pub group_ids: Vec<u64>,
+    /// The credential generation: bumped by a password change or reset, a
+    /// deactivation and a deletion. Every session is stamped with the
+    /// generation it was born in and dies when the user's moves on, however
+    /// the login raced the change.
+    pub epoch: u64,
+}
+
+impl UserRecord {
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role,
+            is_active: self.is_active,
+            created_at: Some(self.created_at),
+            last_login_at: self.last_login_at,
+        }
+    }
+
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        let role = get_s(item, "role")?;
+        Ok(Self {
+            id: get_n(item, "id")?,
+            username: get_s(item, "username")?,
+            display_name: get_s(item, "display_name")?,
+            role: role.parse().map_err(|()| StoreError::Internal(anyhow::anyhow!("stored role {role:?}")))?,
+            is_active: get_b(item, "is_active")?,
+            password_hash: get_s(item, "password_hash")?,
+            created_at: Timestamp::from_millis(get_n(item, "created_at_ms")?),
+            last_login_at: opt_n(item, "last_login_at_ms").map(Timestamp::from_millis),
+            version: get_n(item, "version")?,
+            last_seen_at: opt_n(item, "last_seen_at_ms").map(Timestamp::from_millis),
+            group_ids: crate::groups::ids_of(item),
+            epoch: opt_n(item, "cred_epoch").unwrap_or(0),
+        })
+    }
+
+    fn to_item(&self) -> Item {
+        let mut item = key(user_pk(self.id), "USER");
+        item.extend([
+            ("gsi1pk".to_owned(), s("USERS")),
+            ("gsi1sk".to_owned(), s(format!("{:020}", self.id))),
+            ("id".to_owned(), n(self.id)),
+            ("username".to_owned(), s(&self.username)),
+            ("username_key".to_owned(), s(self.username.to_ascii_lowercase())),
+            ("display_name".to_owned(), s(&self.display_name)),
+            ("role".to_owned(), s(self.role.as_str())),
+            ("is_active".to_owned(), b(self.is_active)),
+            ("password_hash".to_owned(), s(&self.password_hash)),
+            ("created_at_ms".to_owned(), n(self.created_at.millis())),
+            ("version".to_owned(), n(self.version)),
+            ("cred_epoch".to_owned(), n(self.epoch)),
+        ]);
+        if !self.group_ids.is_empty() {
+            let ids = self.group_ids.iter().map(u64::to_string).collect();
+            item.insert("group_ids".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Ns(ids));
+        }
+        item
+    }
+}
+
+/// The counter of users holding `role` (for the admin statistics).
+fn role_counter(role: Role) -> String {
+    format!("role:{role}")
+}
+
+/// `ADD value :delta` on an identity counter, as a transaction action.
+fn counter_add(stores: &Stores, counter: &str, delta: i64) -> Result<TransactWriteItem, StoreError> {
+    dynamo::counter_action(&stores.tables.identity, counter, delta)
+}
+
+/// Takes one from the active-admin count, refusing to reach zero: the
+/// last-admin guard, enforced by DynamoDB even under concurrent requests.
+fn admin_count_down(stores: &Stores) -> Result<TransactWriteItem, StoreError> {
+    let update = built(
+        Update::builder()
+            .table_name(&stores.tables.identity)
+            .set_key(Some(key("COUNTER", "active_admins")))
+            .update_expression("ADD #v :minus")
+            .condition_expression("#v > :one")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":one", n(1))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+pub fn user_pk(id: u64) -> String {
+    format!("USER#{id}")
+}
+
+fn username_pk(name_key: &str) -> String {
+    format!("USERNAME#{name_key}")
+}
+
+/// What a new user is made of.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub group_ids: Vec<u64>,
+}
+
+/// Extra conditions on creating a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateGuard {
+    /// Only while no active admin exists (the register-secret bootstrap).
+    FirstAdmin,
+    None,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("username taken")]
+    UsernameTaken,
+    #[error("an active admin exists")]
+    AdminExists,
+    /// The extra action at this index (see [`create`]) failed its condition.
+    #[error("extra action {0} failed")]
+    Extra(usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Creates a user, its username reservation, the admin count (for active admins)
+/// and the audit event in one transaction, together with the `extra` actions
+/// (built once the id is known: an invitation's use, group memberships).
+pub async fn create(
+    stores: &Stores,
+    new: NewUser,
+    guard: CreateGuard,
+    audit: impl FnOnce(&UserRecord) -> AuditEvent,
+    extra: impl FnOnce(&UserRecord) -> Result<Vec<TransactWriteItem>, StoreError>,
+    retention_days: u32,
+) -> Result<UserRecord, CreateError> {
+    let id = dynamo::next_id(&stores.dynamo, &stores.tables.identity, "user_id").await?;
+    let user = UserRecord {
+        id,
+        username: new.username,
+        display_name: new.display_name,
+        role: new.role,
+        is_active: true,
+        password_hash: new.password_hash,
+        created_at: Timestamp::now(),
+        last_login_at: None,
+        version: 1,
+        last_seen_at: None,
+        group_ids: new.group_ids,
+        epoch: 0,
+    };
+    let table = &stores.tables.identity;
+    let put_user = built(
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(user.to_item()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build(),
+    )?;
+    let mut reservation = key(username_pk(&user.username.to_ascii_lowercase()), "USERNAME");
+    reservation.insert("user_id".into(), n(id));
+    let put_name = built(
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(reservation))
+            .condition_expression("attribute_not_exists(pk)")
+            .build(),
+    )?;
+    let mut items =
+        vec![TransactWriteItem::builder().put(put_user).build(), TransactWriteItem::builder().put(put_name).build()];
+    if user.role == Role::Admin {
+        let update = match guard {
+            CreateGuard::FirstAdmin => Update::builder()
+                .update_expression("SET #v = :one")
+                .condition_expression("attribute_not_exists(#v) OR #v = :zero")
+                .expression_attribute_values(":zero", n(0)),
+            CreateGuard::None => Update::builder().update_expression("ADD #v :one"),
+        };
+        let update = built(
+            update
+                .table_name(table)
+                .set_key(Some(key("COUNTER", "active_admins")))
+                .expression_attribute_names("#v", "value")
+                .expression_attribute_values(":one", n(1))
+                .build(),
+        )?;
+        items.push(TransactWriteItem::builder().update(update).build());
+    }
+    items.push(counter_add(stores, &role_counter(user.role), 1)?);
+    let event = audit(&user);
+    items.push(event.transact_put(stores, retention_days)?);
+    let extra_start = items.len();
+    items.extend(extra(&user)?);
+    let extra_end = items.len();
+
+    match actor::transact(stores, items).await {
+        Ok(()) => Ok(user),
+        Err(failure) => match failure {
+            Failure::TransactionCanceled(reasons) => {
+                let failed = |i: usize| reasons.get(i).is_some_and(|r| r == "ConditionalCheckFailed");
+                if let Some(i) = (extra_start..extra_end).find(|i| failed(*i)) {
+                    Err(CreateError::Extra(i - extra_start))
+                } else if failed(1) {
+                    Err(CreateError::UsernameTaken)
+                } else if failed(2) && user.role == Role::Admin {
+                    Err(CreateError::AdminExists)
+                } else {
+                    Err(StoreError::Internal(anyhow::anyhow!("user creation cancelled: {reasons:?}")).into())
+                }
+            }
+            Failure::ConditionFailed => Err(CreateError::UsernameTaken),
+            Failure::Store(e) => Err(e.into()),
+        },
+    }
+}
+
+/// The user with `id`, if any (strongly consistent).
+pub async fn get(stores: &Stores, id: u64) -> Result<Option<UserRecord>, StoreError> {
+    let item = dynamo::get_item(&stores.dynamo, &stores.tables.identity, user_pk(id), "USER").await?;
+    item.as_ref().map(UserRecord::from_item).transpose()
+}
+
+/// The user whose case-folded username is `name_key`, if any.
+pub async fn find_by_username(stores: &Stores, name_key: &str) -> Result<Option<UserRecord>, StoreError> {
+    let item = dynamo::get_item(&stores.dynamo, &stores.tables.identity, username_pk(name_key), "USERNAME").await?;
+    match item.as_ref().map(|i| get_n::<u64>(i, "user_id")).transpose()? {
+        Some(id) => get(stores, id).await,
+        None => Ok(None),
+    }
+}
+
+/// How many active admins exist.
+pub async fn active_admins(stores: &Stores) -> Result<u64, StoreError> {
+    Ok(u64::try_from(counter(stores, "active_admins").await?).unwrap_or(0))
+}
+
+/// Records a successful login time, on the condition that the credentials
+/// that were checked are still the user's: the same password hash, still
+/// active, the same credential generation. Returns the updated user (its
+/// version bumped, so caches take the new state; its generation is the one
+/// to stamp on the session), or `None` if any of that changed meanwhile: a
+/// login that raced a password change, a reset, a deactivation or a deletion
+/// fails as if it had come after it.
+pub async fn record_login(
+    stores: &Stores,
+    verified: &UserRecord,
+    at: Timestamp,
+) -> Result<Option<UserRecord>, StoreError> {
+    let result = stores
+        .dynamo
+        .update_item()
+        .table_name(&stores.tables.identity)
+        .set_key(Some(key(user_pk(verified.id), "USER")))
+        .update_expression("SET last_login_at_ms = :t ADD version :one")
+        .condition_expression(
+            "password_hash = :h AND is_active = :active AND (attribute_not_exists(cred_epoch) OR cred_epoch = :e)",
+        )
+        .expression_attribute_values(":h", s(&verified.password_hash))
+        .expression_attribute_values(":active", b(true))
+        .expression_attribute_values(":e", n(verified.epoch))
+        .expression_attribute_values(":t", n(at.millis()))
+        .expression_attribute_values(":one", n(1))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    match unless_gone(result)? {
+        Some(out) => out.attributes().map(UserRecord::from_item).transpose(),
+        None => Ok(None),
+    }
+}
+
+/// Replaces the password hash, with its audit event, atomically, and moves
+/// the credential generation on (so every session born before, including
+/// one whose login raced this change, stops working). The new state reaches
+/// the user cache before the write (see [`update`]). `NotFound` when the user
+/// no longer exists.
+pub async fn set_password(
+    stores: &Stores,
+    id: u64,
+    password_hash: &str,
+    audit: &AuditEvent,
+    retention_days: u32,
+) -> Result<UserRecord, UpdateError> {
+    for _ in 0..ATTEMPTS {
+        let Some(before) = get(stores, id).await? else {
+            return Err(UpdateError::NotFound);
+        };
+        let mut after = before.clone();
+        after.password_hash = password_hash.to_owned();
+        after.version = before.version + 1;
+        after.epoch = before.epoch + 1;
+        let cached = user_cache::load(stores, &after).await?;
+        let written = publish_around(stores, &cached, true, async {
+            let update = built(
+                Update::builder()
+                    .table_name(&stores.tables.identity)
+                    .set_key(Some(key(user_pk(id), "USER")))
+                    .update_expression("SET password_hash = :h, version = :next, cred_epoch = :epoch")
+                    .condition_expression("version = :v")
+                    .expression_attribute_values(":h", s(password_hash))
+                    .expression_attribute_values(":next", n(after.version))
+                    .expression_attribute_values(":epoch", n(after.epoch))
+                    .expression_attribute_values(":v", n(before.version))
+                    .build(),
+            )?;
+            let items =
+                vec![TransactWriteItem::builder().update(update).build(), audit.transact_put(stores, retention_days)?];
+            transact(stores, items, None).await
+        })
+        .await;
+        if !matches!(written, Err(UpdateError::Contended)) {
+            return written.map(|()| after);
+        }
+        back_off().await;
+    }
+    Err(UpdateError::Contended)
+}
+
+/// Reads one counter (0 when it was never written).
+pub async fn counter(stores: &Stores, name: &str) -> Result<i64, StoreError> {
+    let item = dynamo::get_item(&stores.dynamo, &stores.tables.identity, "COUNTER".into(), name).await?;
+    Ok(item.and_then(|i| opt_n(&i, "value")).unwrap_or(0))
+}
+
+/// How many users hold each role.
+pub async fn role_counts(stores: &Stores) -> Result<Vec<(Role, i64)>, StoreError> {
+    let mut counts = Vec::new();
+    for role in [Role::Viewer, Role::User, Role::Operator, Role::Admin] {
+        counts.push((role, counter(stores, &role_counter(role)).await?));
+    }
+    Ok(counts)
+}
+
+/// One page of users, newest first, and the id to continue after.
+pub async fn list(
+    stores: &Stores,
+    limit: usize,
+    after: Option<u64>,
+) -> Result<(Vec<UserRecord>, Option<u64>), StoreError> {
+    let start = after.map(|id| dynamo::index_key(user_pk(id), "USER", "USERS", format!("{id:020}")));
+    let (items, more) =
+        dynamo::index_page(&stores.dynamo, &stores.tables.identity, "USERS", false, limit, start).await?;
+    let users = items.iter().map(UserRecord::from_item).collect::<Result<Vec<_>, _>>()?;
+    let next = if more && users.len() == limit { users.last().map(|u| u.id) } else { None };
+    Ok((users, next))
+}
+
+/// When each user was last seen (written at most once a minute per user).
+pub async fn touch_last_seen(stores: &Stores, id: u64, at: Timestamp) -> Result<(), StoreError> {
+    dynamo::touch(&stores.dynamo, &stores.tables.identity, user_pk(id), "USER", "last_seen_at_ms", at).await
+}
+
+/// A change to a user's profile, role or activity.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("user not found")]
+    NotFound,
+    #[error("the last active admin cannot be demoted, deactivated or deleted")]
+    LastAdmin,
+    #[error("the user kept changing; try again")]
+    Contended,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How many times a write racing other writes to the same user is re-tried.
+const ATTEMPTS: usize = 12;
+
+fn is_active_admin(role: Role, active: bool) -> bool {
+    role == Role::Admin && active
+}
+
+/// What an update or deletion is about to do, shown to `prepare` before the
+/// write, so callers can check their guards and describe it for the audit log.
+pub struct Planned<'a> {
+    pub before: &'a UserRecord,
+    /// `None` for a deletion.
+    pub after: Option<&'a UserRecord>,
+}
+
+/// Applies `change` with optimistic concurrency (the user's version must not
+/// move under us; re-read and retry if it does), keeping the admin count and
+/// the role counts exact and writing the audit event in the same transaction.
+/// `prepare` runs before each write attempt (guards, the audit event); its
+/// error aborts the update.
+///
+/// The change reaches the user cache that authentication reads, so it takes
+/// effect on the user's next request everywhere. A restrictive change
+/// (demotion, deactivation) is published *before* the DynamoDB write: a
+/// failure between the two can leave the user with less access, never more;
+/// if the write then fails, the entry is dropped so the next read refills it.
+pub async fn update<E>(
+    stores: &Stores,
+    id: u64,
+    change: &UserChange,
+    mut prepare: impl FnMut(Planned<'_>) -> Result<AuditEvent, E>,
+    retention_days: u32,
+) -> Result<Result<UserRecord, UpdateError>, E> {
+    for _ in 0..ATTEMPTS {
+        let before = match get(stores, id).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return Ok(Err(UpdateError::NotFound)),
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let mut after = before.clone();
+        if let Some(name) = &change.display_name {
+            after.display_name.clone_from(name);
+        }
+        if let Some(role) = change.role {
+            after.role = role;
+        }
+        if let Some(active) = change.is_active {
+            after.is_active = active;
+        }
+        if after.display_name == before.display_name && after.role == before.role && after.is_active == before.is_active
+        {
+            return Ok(Ok(before));
+        }
+        after.version = before.version + 1;
+        if before.is_active && !after.is_active {
+            // Sessions end with a deactivation, including any born in a race with it.
+            after.epoch = before.epoch + 1;
+        }
+        let event = prepare(Planned { before: &before, after: Some(&after) })?;
+        let restrictive = after.role < before.role || (before.is_active && !after.is_active);
+        let cached = match user_cache::load(stores, &after).await {
+            Ok(cached) => cached,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let written = publish_around(stores, &cached, restrictive, async {
+            write_update(stores, &before, &after, &event, retention_days).await
+        })
+        .await;
+        if !matches!(written, Err(UpdateError::Contended)) {
+            return Ok(written.map(|()| after));
+        }
+        back_off().await;
+    }
+    Ok(Err(UpdateError::Contended))
+}
+
+/// Runs `write` with the cache publication around it (see [`update`]).
+async fn publish_around(
+    stores: &Stores,
+    state: &CachedUser,
+    restrictive: bool,
+    write: impl Future<Output = Result<(), UpdateError>>,
+) -> Result<(), UpdateError> {
+    let redis = &stores.redis;
+    if restrictive {
+        user_cache::put(redis, state).await?;
+    }
+    match write.await {
+        Ok(()) => {
+            if let Err(e) = user_cache::put(redis, state).await {
+                // The write is done and DynamoDB is the truth; an unrefreshed entry
+                // expires by itself and errs on the side of less access.
+                tracing::warn!(error = %e, user_id = state.id, "could not publish a user change to the cache");
+            }
+            Ok(())
+        }
+        Err(err) => {
+            if restrictive && let Err(e) = user_cache::invalidate(redis, state.id).await {
+                tracing::warn!(error = %e, user_id = state.id, "could not drop a pre-published cache entry");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// A short random pause before retrying a write that lost a race, so the
+/// racers do not collide again in lockstep.
+async fn back_off() {
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 20);
+    tokio::time::sleep(std::time::Duration::from_millis(5 + jitter)).await;
+}
+
+async fn write_update(
+    stores: &Stores,
+    before: &UserRecord,
+    after: &UserRecord,
+    event: &AuditEvent,
+    retention_days: u32,
+) -> Result<(), UpdateError> {
+    let update = built(
+        Update::builder()
+            .table_name(&stores.tables.identity)
+            .set_key(Some(key(user_pk(before.id), "USER")))
+            .update_expression(
+                "SET display_name = :name, #role = :role, is_active = :active, version = :next, cred_epoch = :epoch",
+            )
+            .condition_expression("version = :v")
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":name", s(&after.display_name))
+            .expression_attribute_values(":role", s(after.role.as_str()))
+            .expression_attribute_values(":active", b(after.is_active))
+            .expression_attribute_values(":next", n(after.version))
+            .expression_attribute_values(":epoch", n(after.epoch))
+            .expression_attribute_values(":v", n(before.version))
+            .build(),
+    )?;
+    let mut items = vec![TransactWriteItem::builder().update(update).build()];
+    let was = is_active_admin(before.role, before.is_active);
+    let is = is_active_admin(after.role, after.is_active);
+    let admin_index = (was != is).then_some(items.len());
+    if was && !is {
+        items.push(admin_count_down(stores)?);
+    } else if !was && is {
+        items.push(counter_add(stores, "active_admins", 1)?);
+    }
+    if before.role != after.role {
+        items.push(counter_add(stores, &role_counter(before.role), -1)?);
+        items.push(counter_add(stores, &role_counter(after.role), 1)?);
+    }
+    items.push(event.transact_put(stores, retention_days)?);
+    transact(stores, items, admin_index).await
+}
+
+/// Runs a transaction whose first action is conditioned on the user's version
+/// and whose action at `admin_index` (if any) is the admin-count guard, with
+/// the check that its audit event's actor may still act.
+async fn transact(
+    stores: &Stores,
+    items: Vec<TransactWriteItem>,
+    admin_index: Option<usize>,
+) -> Result<(), UpdateError> {
+    match actor::transact(stores, items).await {
+        Ok(()) => Ok(()),
+        Err(failure) => match failure {
+            Failure::TransactionCanceled(reasons) => {
+                let failed = |i: usize| reasons.get(i).is_some_and(|r| r == "ConditionalCheckFailed");
+                if admin_index.is_some_and(failed) {
+                    Err(UpdateError::LastAdmin)
+                } else if failed(0) || reasons.iter().any(|r| r == "TransactionConflict") {
+                    Err(UpdateError::Contended)
+                } else {
+                    Err(StoreError::Internal(anyhow::anyhow!("user update cancelled: {reasons:?}")).into())
+                }
+            }
+            Failure::ConditionFailed => Err(UpdateError::Contended),
+            Failure::Store(e) => Err(e.into()),
+        },
+    }
+}
+
+/// Deletes a user and its username reservation (so the name can be taken
+/// again; the id never is), keeping the counters exact, with its audit event.
+/// Access ends first: the user's cache entry becomes a tombstone before the write.
+pub async fn delete<E>(
+    stores: &Stores,
+    id: u64,
+    mut prepare: impl FnMut(Planned<'_>) -> Result<AuditEvent, E>,
+    retention_days: u32,
+) -> Result<Result<UserRecord, UpdateError>, E> {
+    for _ in 0..ATTEMPTS {
+        let before = match get(stores, id).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return Ok(Err(UpdateError::NotFound)),
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let event = prepare(Planned { before: &before, after: None })?;
+        let result = publish_around(stores, &CachedUser::tombstone(&before), true, async {
+            let delete_user = built(
+                Delete::builder()
+                    .table_name(&stores.tables.identity)
+                    .set_key(Some(key(user_pk(id), "USER")))
+                    .condition_expression("version = :v")
+                    .expression_attribute_values(":v", n(before.version))
+                    .build(),
+            )?;
+            let delete_name = built(
+                Delete::builder()
+                    .table_name(&stores.tables.identity)
+                    .set_key(Some(key(username_pk(&before.username.to_ascii_lowercase()), "USERNAME")))
+                    .build(),
+            )?;
+            let mut items = vec![
+                TransactWriteItem::builder().delete(delete_user).build(),
+                TransactWriteItem::builder().delete(delete_name).build(),
+            ];
+            let admin_index = is_active_admin(before.role, before.is_active).then_some(items.len());
+            if admin_index.is_some() {
+                items.push(admin_count_down(stores)?);
+            }
+            items.push(counter_add(stores, &role_counter(before.role), -1)?);
+            items.push(event.transact_put(stores, retention_days)?);
+            transact(stores, items, admin_index).await
+        })
+        .await;
+        if !matches!(result, Err(UpdateError::Contended)) {
+            return Ok(result.map(|()| before));
+        }
+        back_off().await;
+    }
+    Ok(Err(UpdateError::Contended))
+}

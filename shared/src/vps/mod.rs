@@ -1,0 +1,5 @@
+//! VPS assignments.
+
+pub mod store;
+
+pub use store::*;
