@@ -10,6 +10,7 @@ use shared::auth::ClientInfo;
 use shared::auth::ensure_enabled;
 use shared::auth::password;
 use shared::auth::throttle;
+use shared::identity;
 use shared::sessions;
 use shared::types::Timestamp;
 use shared::users;
@@ -84,7 +85,7 @@ pub async fn change_password(
     let event = client
         .event(caller.actor(), "user.password_change", Outcome::Success)
         .target(format!("user:{} {}", record.id, record.username));
-    let changed = match users::set_password(&state.stores, record.id, &hash, &event, retention).await {
+    let changed = match identity::set_password(&state.stores, record.id, &hash, &event, retention).await {
         Ok(user) => user,
         Err(UpdateError::NotFound) => return Err(ApiError::unauthorized("Not authenticated")),
         Err(UpdateError::Contended) => {

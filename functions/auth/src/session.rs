@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shared::auth::ClientInfo;
 use shared::auth::cookie;
-use shared::identity::user_cache;
+use shared::identity;
 use shared::sessions::{self, SessionRecord};
 use shared::types::Timestamp;
 use shared::users::UserRecord;
@@ -41,7 +41,7 @@ pub async fn start(
     };
     sessions::create(&state.stores.redis, &record, now.millis()).await?;
     // Publish the user's current state so the next request needs no DynamoDB read.
-    user_cache::put(&state.stores.redis, &user_cache::load(&state.stores, user).await?).await?;
+    identity::signed_in(&state.stores, user).await?;
 
     let cookie = cookie::set(&issued.token, lifetime, state.config.cookie_secure);
     let body = json!({"message": message, "user": user.view(), "expires_at": expires});

@@ -13,9 +13,8 @@ use shared::auth::min;
 use shared::groups::{self, Group, GroupError};
 use shared::http::extract::{Path, Query};
 use shared::http::page;
-use shared::identity::user_cache;
+use shared::identity;
 use shared::users::parse_label;
-use shared::vps;
 use shared::{ApiError, ApiResult, AppState};
 
 /// Maps a store refusal to the API's answer.
@@ -107,9 +106,8 @@ pub struct UpdateBody {
     description: Option<String>,
 }
 
-/// A rename reaches the members' cached group names at once (their entries are
-/// dropped); a member whose entry a concurrent request refills from a read made
-/// just before the rename shows the old name for at most ten minutes.
+/// A rename reaches the members' cached group names at once (see
+/// `shared::identity::change_group`).
 #[utoipa::path(patch, path = "/api/auth/groups/{id}", tag = "groups", params(("id" = u64, Path, description = "Group id")), request_body = UpdateBody,
     responses((status = 200, description = "The changed group", body = shared::groups::Group), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
         (status = 409, description = "A group of that name exists, or a concurrent change", body = shared::http::openapi::ErrorBody)))]
@@ -127,21 +125,10 @@ pub async fn update(
         Some(n) => event.detail(format!("name → {n}")),
         None => event.detail("description changed"),
     };
-    let group = groups::update(
-        &state.stores,
-        id,
-        name.as_deref(),
-        description.as_deref(),
-        &event,
-        state.config.audit_retention_days,
-    )
-    .await
-    .map_err(refusal)?;
-    if name.is_some() {
-        for member in groups::member_ids(&state.stores, id).await? {
-            user_cache::invalidate(&state.stores.redis, member).await?;
-        }
-    }
+    let retention = state.config.audit_retention_days;
+    let group = identity::change_group(&state.stores, id, name.as_deref(), description.as_deref(), &event, retention)
+        .await
+        .map_err(refusal)?;
     Ok(Json(group))
 }
 
@@ -160,12 +147,7 @@ pub async fn delete(
         .event(caller.actor(), "group.delete", Outcome::Success)
         .target(format!("group:{} {}", group.id, group.name))
         .detail(format!("{} members", group.member_count));
-    // Assignments first: access through the group ends before the group does.
-    vps::unassign_everywhere(&state.stores, vps::Assignee::Group(id)).await?;
     let removed =
-        groups::delete(&state.stores, id, &event, state.config.audit_retention_days).await.map_err(refusal)?;
-    for member in &removed {
-        user_cache::refresh(&state.stores, *member).await?;
-    }
-    Ok(Json(json!({"message": format!("Group {} deleted", group.name), "members_removed": removed.len()})))
+        identity::delete_group(&state.stores, id, &event, state.config.audit_retention_days).await.map_err(refusal)?;
+    Ok(Json(json!({"message": format!("Group {} deleted", group.name), "members_removed": removed})))
 }

@@ -12,7 +12,7 @@ use shared::auth::Require;
 use shared::auth::min;
 use shared::groups;
 use shared::http::extract::Path;
-use shared::identity::user_cache;
+use shared::identity;
 use shared::types::Role;
 use shared::users;
 use shared::{ApiError, ApiResult, AppState};
@@ -64,10 +64,9 @@ pub async fn add(
         .event(caller.actor(), "group.member_add", Outcome::Success)
         .target(format!("group:{id}"))
         .detail(format!("user:{user_id}"));
-    let added = groups::add_member(&state.stores, id, user_id, &event, state.config.audit_retention_days)
+    let added = identity::join_group(&state.stores, id, user_id, &event, state.config.audit_retention_days)
         .await
         .map_err(refusal)?;
-    user_cache::refresh(&state.stores, user_id).await?;
     let message = if added { "Member added" } else { "Already a member" };
     Ok(Json(json!({"message": message, "added": added})))
 }
@@ -85,12 +84,11 @@ pub async fn remove(
         .event(caller.actor(), "group.member_remove", Outcome::Success)
         .target(format!("group:{id}"))
         .detail(format!("user:{user_id}"));
-    let removed = groups::remove_member(&state.stores, id, user_id, Some(&event), state.config.audit_retention_days)
+    let removed = identity::leave_group(&state.stores, id, user_id, &event, state.config.audit_retention_days)
         .await
         .map_err(refusal)?;
     if !removed {
         return Err(ApiError::not_found("That user is not a member of this group"));
     }
-    user_cache::refresh(&state.stores, user_id).await?;
     Ok(Json(json!({"message": "Member removed"})))
 }

@@ -2,7 +2,7 @@
 //! (admin): role, activity and display name.
 //!
 //! A change takes effect on the user's next request everywhere (see
-//! `shared::users::update` for how the cache is kept in step).
+//! `shared::identity::update` for how the cache is kept in step).
 
 use axum::Json;
 use axum::extract::State;
@@ -13,12 +13,13 @@ use shared::auth::ClientInfo;
 use shared::auth::Require;
 use shared::auth::min;
 use shared::http::extract::Path;
+use shared::identity;
 use shared::sessions;
 use shared::types::Role;
 use shared::users::UserView;
 use shared::users::Username;
 use shared::users::parse_display_name;
-use shared::users::{self, Planned, UpdateError, UserChange, UserRecord};
+use shared::users::{Planned, UpdateError, UserChange, UserRecord};
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::entry::find_user;
@@ -118,7 +119,7 @@ pub async fn apply(
     }
     let is_self = caller.user_id() == Some(id);
     let redis = &state.stores.redis;
-    let outcome = users::update(
+    let outcome = identity::update(
         &state.stores,
         id,
         &change,

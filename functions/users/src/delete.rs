@@ -9,13 +9,9 @@ use shared::audit::{AuditEvent, Outcome};
 use shared::auth::ClientInfo;
 use shared::auth::Require;
 use shared::auth::min;
-use shared::groups;
 use shared::http::extract::Path;
-use shared::sessions;
-use shared::tasks;
-use shared::tokens;
-use shared::users::{self, Planned};
-use shared::vps;
+use shared::identity;
+use shared::users::Planned;
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::change::refusal;
@@ -31,7 +27,7 @@ pub async fn delete_user(
     if caller.user_id() == Some(id) {
         return Err(ApiError::forbidden("self_change", "You cannot delete yourself"));
     }
-    let outcome = users::delete(
+    let outcome = identity::delete_user(
         &state.stores,
         id,
         |plan: Planned<'_>| -> ApiResult<AuditEvent> {
@@ -43,20 +39,11 @@ pub async fn delete_user(
     )
     .await?;
     match outcome {
-        Ok(user) => {
-            // The user's tombstone already refuses them; this removes what is left.
-            let ended = sessions::end_all(&state.stores.redis, user.id, None).await?;
-            let revoked = tokens::revoke_all_of(&state.stores, user.id).await?;
-            groups::leave_all(&state.stores, user.id, &user.group_ids).await?;
-            vps::unassign_everywhere(&state.stores, vps::Assignee::User(user.id)).await?;
-            // The tasks stay, shown as owned by a deleted user.
-            tasks::mark_owner_deleted(&state.stores, user.id).await?;
-            Ok(Json(json!({
-                "message": format!("User {} deleted", user.username),
-                "sessions_ended": ended,
-                "tokens_revoked": revoked,
-            })))
-        }
+        Ok(removed) => Ok(Json(json!({
+            "message": format!("User {} deleted", removed.user.username),
+            "sessions_ended": removed.sessions_ended,
+            "tokens_revoked": removed.tokens_revoked,
+        }))),
         Err(err) => Err(refusal(&state, &caller, &client, id, err).await),
     }
 }

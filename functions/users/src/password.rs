@@ -13,9 +13,9 @@ use shared::auth::Require;
 use shared::auth::min;
 use shared::auth::password;
 use shared::http::extract::Path;
+use shared::identity;
 use shared::sessions;
 use shared::tokens;
-use shared::users;
 use shared::users::Username;
 use shared::{ApiResult, AppState};
 
@@ -50,7 +50,8 @@ pub async fn reset_password(
     let event = client
         .event(caller.actor(), "user.password_reset", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username));
-    if let Err(err) = users::set_password(&state.stores, id, &hash, &event, state.config.audit_retention_days).await {
+    if let Err(err) = identity::set_password(&state.stores, id, &hash, &event, state.config.audit_retention_days).await
+    {
         return Err(refusal(&state, &caller, &client, id, err).await);
     }
     // The new credential generation already refuses every session; this

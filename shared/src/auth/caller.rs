@@ -23,7 +23,7 @@ use crate::auth::session_token::looks_like_jwt;
 use crate::crypto::{constant_time_eq, sha256_hex};
 use crate::error::ApiError;
 use crate::http::AppState;
-use crate::identity::user_cache::{self, CachedUser};
+use crate::identity::{self, user_cache::CachedUser};
 use crate::sessions;
 use crate::tokens;
 use crate::types::Role;
@@ -235,7 +235,7 @@ async fn session(state: &AppState, token: &str) -> Result<Resolved, ApiError> {
     if found.session.user_id != user_id {
         return Ok(Resolved::Invalid);
     }
-    let Some(user) = current_user(state, user_id, found.cached_user).await? else {
+    let Some(user) = identity::current(&state.stores, user_id, found.cached_user).await? else {
         return Ok(Resolved::Invalid);
     };
     // A session from another credential generation was born before a password
@@ -304,7 +304,7 @@ async fn api_token(state: &AppState, token: &str) -> Result<Resolved, ApiError> 
     if entry.expires_at_ms.is_some_and(|e| e <= now.millis()) {
         return Ok(Resolved::Invalid);
     }
-    let Some(owner) = current_user(state, entry.user_id, found.owner).await? else {
+    let Some(owner) = identity::current(&state.stores, entry.user_id, found.owner).await? else {
         return Ok(Resolved::Invalid);
     };
     if owner.deleted || !owner.is_active {
@@ -327,24 +327,6 @@ async fn api_token(state: &AppState, token: &str) -> Result<Resolved, ApiError> 
         via: Via::ApiToken { id: entry.id },
         acting: Role::Viewer,
     }))
-}
-
-/// The user's current state: from the cache when it has it, else from DynamoDB
-/// (and then cached).
-pub async fn current_user(
-    state: &AppState,
-    user_id: u64,
-    cached: Option<CachedUser>,
-) -> Result<Option<CachedUser>, ApiError> {
-    if let Some(user) = cached {
-        return Ok(Some(user));
-    }
-    let Some(record) = users::get(&state.stores, user_id).await? else {
-        return Ok(None);
-    };
-    let user = user_cache::load(&state.stores, &record).await?;
-    user_cache::fill(&state.stores.redis, &user).await?;
-    Ok(Some(user))
 }
 
 /// Any caller. Invalid credentials count as anonymous (public endpoints ignore

@@ -6,7 +6,7 @@
 //! reused; `active_admins`: the number of active admins, the last-admin guard).
 //! Every write that can break uniqueness or the admin count is one transaction.
 
-use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem, Update};
 
 use crate::audit::AuditEvent;
 use crate::audit::actor;
@@ -14,7 +14,6 @@ use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::{self, Failure, built, unless_gone};
 use crate::db::item::{Item, b, get_b, get_n, get_s, key, n, opt_n, s};
-use crate::identity::user_cache::{self, CachedUser};
 use crate::types::Role;
 use crate::types::Timestamp;
 use crate::users::UserView;
@@ -99,18 +98,18 @@ impl UserRecord {
 }
 
 /// The counter of users holding `role` (for the admin statistics).
-fn role_counter(role: Role) -> String {
+pub(super) fn role_counter(role: Role) -> String {
     format!("role:{role}")
 }
 
 /// `ADD value :delta` on an identity counter, as a transaction action.
-fn counter_add(stores: &Stores, counter: &str, delta: i64) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn counter_add(stores: &Stores, counter: &str, delta: i64) -> Result<TransactWriteItem, StoreError> {
     dynamo::counter_action(&stores.tables.identity, counter, delta)
 }
 
 /// Takes one from the active-admin count, refusing to reach zero: the
 /// last-admin guard, enforced by DynamoDB even under concurrent requests.
-fn admin_count_down(stores: &Stores) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn admin_count_down(stores: &Stores) -> Result<TransactWriteItem, StoreError> {
     let update = built(
         Update::builder()
             .table_name(&stores.tables.identity)
@@ -129,7 +128,7 @@ pub fn user_pk(id: u64) -> String {
     format!("USER#{id}")
 }
 
-fn username_pk(name_key: &str) -> String {
+pub(super) fn username_pk(name_key: &str) -> String {
     format!("USERNAME#{name_key}")
 }
 
@@ -310,53 +309,6 @@ pub async fn record_login(
     }
 }
 
-/// Replaces the password hash, with its audit event, atomically, and moves
-/// the credential generation on (so every session born before, including
-/// one whose login raced this change, stops working). The new state reaches
-/// the user cache before the write (see [`update`]). `NotFound` when the user
-/// no longer exists.
-pub async fn set_password(
-    stores: &Stores,
-    id: u64,
-    password_hash: &str,
-    audit: &AuditEvent,
-    retention_days: u32,
-) -> Result<UserRecord, UpdateError> {
-    for _ in 0..ATTEMPTS {
-        let Some(before) = get(stores, id).await? else {
-            return Err(UpdateError::NotFound);
-        };
-        let mut after = before.clone();
-        after.password_hash = password_hash.to_owned();
-        after.version = before.version + 1;
-        after.epoch = before.epoch + 1;
-        let cached = user_cache::load(stores, &after).await?;
-        let written = publish_around(stores, &cached, true, async {
-            let update = built(
-                Update::builder()
-                    .table_name(&stores.tables.identity)
-                    .set_key(Some(key(user_pk(id), "USER")))
-                    .update_expression("SET password_hash = :h, version = :next, cred_epoch = :epoch")
-                    .condition_expression("version = :v")
-                    .expression_attribute_values(":h", s(password_hash))
-                    .expression_attribute_values(":next", n(after.version))
-                    .expression_attribute_values(":epoch", n(after.epoch))
-                    .expression_attribute_values(":v", n(before.version))
-                    .build(),
-            )?;
-            let items =
-                vec![TransactWriteItem::builder().update(update).build(), audit.transact_put(stores, retention_days)?];
-            transact(stores, items, None).await
-        })
-        .await;
-        if !matches!(written, Err(UpdateError::Contended)) {
-            return written.map(|()| after);
-        }
-        back_off().await;
-    }
-    Err(UpdateError::Contended)
-}
-
 /// Reads one counter (0 when it was never written).
 pub async fn counter(stores: &Stores, name: &str) -> Result<i64, StoreError> {
     let item = dynamo::get_item(&stores.dynamo, &stores.tables.identity, "COUNTER".into(), name).await?;
@@ -389,256 +341,4 @@ pub async fn list(
 /// When each user was last seen (written at most once a minute per user).
 pub async fn touch_last_seen(stores: &Stores, id: u64, at: Timestamp) -> Result<(), StoreError> {
     dynamo::touch(&stores.dynamo, &stores.tables.identity, user_pk(id), "USER", "last_seen_at_ms", at).await
-}
-
-/// A change to a user's profile, role or activity.
-#[derive(Debug, Clone, Default)]
-pub struct UserChange {
-    pub display_name: Option<String>,
-    pub role: Option<Role>,
-    pub is_active: Option<bool>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum UpdateError {
-    #[error("user not found")]
-    NotFound,
-    #[error("the last active admin cannot be demoted, deactivated or deleted")]
-    LastAdmin,
-    #[error("the user kept changing; try again")]
-    Contended,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// How many times a write racing other writes to the same user is re-tried.
-const ATTEMPTS: usize = 12;
-
-fn is_active_admin(role: Role, active: bool) -> bool {
-    role == Role::Admin && active
-}
-
-/// What an update or deletion is about to do, shown to `prepare` before the
-/// write, so callers can check their guards and describe it for the audit log.
-pub struct Planned<'a> {
-    pub before: &'a UserRecord,
-    /// `None` for a deletion.
-    pub after: Option<&'a UserRecord>,
-}
-
-/// Applies `change` with optimistic concurrency (the user's version must not
-/// move under us; re-read and retry if it does), keeping the admin count and
-/// the role counts exact and writing the audit event in the same transaction.
-/// `prepare` runs before each write attempt (guards, the audit event); its
-/// error aborts the update.
-///
-/// The change reaches the user cache that authentication reads, so it takes
-/// effect on the user's next request everywhere. A restrictive change
-/// (demotion, deactivation) is published *before* the DynamoDB write: a
-/// failure between the two can leave the user with less access, never more;
-/// if the write then fails, the entry is dropped so the next read refills it.
-pub async fn update<E>(
-    stores: &Stores,
-    id: u64,
-    change: &UserChange,
-    mut prepare: impl FnMut(Planned<'_>) -> Result<AuditEvent, E>,
-    retention_days: u32,
-) -> Result<Result<UserRecord, UpdateError>, E> {
-    for _ in 0..ATTEMPTS {
-        let before = match get(stores, id).await {
-            Ok(Some(user)) => user,
-            Ok(None) => return Ok(Err(UpdateError::NotFound)),
-            Err(e) => return Ok(Err(e.into())),
-        };
-        let mut after = before.clone();
-        if let Some(name) = &change.display_name {
-            after.display_name.clone_from(name);
-        }
-        if let Some(role) = change.role {
-            after.role = role;
-        }
-        if let Some(active) = change.is_active {
-            after.is_active = active;
-        }
-        if after.display_name == before.display_name && after.role == before.role && after.is_active == before.is_active
-        {
-            return Ok(Ok(before));
-        }
-        after.version = before.version + 1;
-        if before.is_active && !after.is_active {
-            // Sessions end with a deactivation, including any born in a race with it.
-            after.epoch = before.epoch + 1;
-        }
-        let event = prepare(Planned { before: &before, after: Some(&after) })?;
-        let restrictive = after.role < before.role || (before.is_active && !after.is_active);
-        let cached = match user_cache::load(stores, &after).await {
-            Ok(cached) => cached,
-            Err(e) => return Ok(Err(e.into())),
-        };
-        let written = publish_around(stores, &cached, restrictive, async {
-            write_update(stores, &before, &after, &event, retention_days).await
-        })
-        .await;
-        if !matches!(written, Err(UpdateError::Contended)) {
-            return Ok(written.map(|()| after));
-        }
-        back_off().await;
-    }
-    Ok(Err(UpdateError::Contended))
-}
-
-/// Runs `write` with the cache publication around it (see [`update`]).
-async fn publish_around(
-    stores: &Stores,
-    state: &CachedUser,
-    restrictive: bool,
-    write: impl Future<Output = Result<(), UpdateError>>,
-) -> Result<(), UpdateError> {
-    let redis = &stores.redis;
-    if restrictive {
-        user_cache::put(redis, state).await?;
-    }
-    match write.await {
-        Ok(()) => {
-            if let Err(e) = user_cache::put(redis, state).await {
-                // The write is done and DynamoDB is the truth; an unrefreshed entry
-                // expires by itself and errs on the side of less access.
-                tracing::warn!(error = %e, user_id = state.id, "could not publish a user change to the cache");
-            }
-            Ok(())
-        }
-        Err(err) => {
-            if restrictive && let Err(e) = user_cache::invalidate(redis, state.id).await {
-                tracing::warn!(error = %e, user_id = state.id, "could not drop a pre-published cache entry");
-            }
-            Err(err)
-        }
-    }
-}
-
-/// A short random pause before retrying a write that lost a race, so the
-/// racers do not collide again in lockstep.
-async fn back_off() {
-    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 20);
-    tokio::time::sleep(std::time::Duration::from_millis(5 + jitter)).await;
-}
-
-async fn write_update(
-    stores: &Stores,
-    before: &UserRecord,
-    after: &UserRecord,
-    event: &AuditEvent,
-    retention_days: u32,
-) -> Result<(), UpdateError> {
-    let update = built(
-        Update::builder()
-            .table_name(&stores.tables.identity)
-            .set_key(Some(key(user_pk(before.id), "USER")))
-            .update_expression(
-                "SET display_name = :name, #role = :role, is_active = :active, version = :next, cred_epoch = :epoch",
-            )
-            .condition_expression("version = :v")
-            .expression_attribute_names("#role", "role")
-            .expression_attribute_values(":name", s(&after.display_name))
-            .expression_attribute_values(":role", s(after.role.as_str()))
-            .expression_attribute_values(":active", b(after.is_active))
-            .expression_attribute_values(":next", n(after.version))
-            .expression_attribute_values(":epoch", n(after.epoch))
-            .expression_attribute_values(":v", n(before.version))
-            .build(),
-    )?;
-    let mut items = vec![TransactWriteItem::builder().update(update).build()];
-    let was = is_active_admin(before.role, before.is_active);
-    let is = is_active_admin(after.role, after.is_active);
-    let admin_index = (was != is).then_some(items.len());
-    if was && !is {
-        items.push(admin_count_down(stores)?);
-    } else if !was && is {
-        items.push(counter_add(stores, "active_admins", 1)?);
-    }
-    if before.role != after.role {
-        items.push(counter_add(stores, &role_counter(before.role), -1)?);
-        items.push(counter_add(stores, &role_counter(after.role), 1)?);
-    }
-    items.push(event.transact_put(stores, retention_days)?);
-    transact(stores, items, admin_index).await
-}
-
-/// Runs a transaction whose first action is conditioned on the user's version
-/// and whose action at `admin_index` (if any) is the admin-count guard, with
-/// the check that its audit event's actor may still act.
-async fn transact(
-    stores: &Stores,
-    items: Vec<TransactWriteItem>,
-    admin_index: Option<usize>,
-) -> Result<(), UpdateError> {
-    match actor::transact(stores, items).await {
-        Ok(()) => Ok(()),
-        Err(failure) => match failure {
-            Failure::TransactionCanceled(reasons) => {
-                let failed = |i: usize| reasons.get(i).is_some_and(|r| r == "ConditionalCheckFailed");
-                if admin_index.is_some_and(failed) {
-                    Err(UpdateError::LastAdmin)
-                } else if failed(0) || reasons.iter().any(|r| r == "TransactionConflict") {
-                    Err(UpdateError::Contended)
-                } else {
-                    Err(StoreError::Internal(anyhow::anyhow!("user update cancelled: {reasons:?}")).into())
-                }
-            }
-            Failure::ConditionFailed => Err(UpdateError::Contended),
-            Failure::Store(e) => Err(e.into()),
-        },
-    }
-}
-
-/// Deletes a user and its username reservation (so the name can be taken
-/// again; the id never is), keeping the counters exact, with its audit event.
-/// Access ends first: the user's cache entry becomes a tombstone before the write.
-pub async fn delete<E>(
-    stores: &Stores,
-    id: u64,
-    mut prepare: impl FnMut(Planned<'_>) -> Result<AuditEvent, E>,
-    retention_days: u32,
-) -> Result<Result<UserRecord, UpdateError>, E> {
-    for _ in 0..ATTEMPTS {
-        let before = match get(stores, id).await {
-            Ok(Some(user)) => user,
-            Ok(None) => return Ok(Err(UpdateError::NotFound)),
-            Err(e) => return Ok(Err(e.into())),
-        };
-        let event = prepare(Planned { before: &before, after: None })?;
-        let result = publish_around(stores, &CachedUser::tombstone(&before), true, async {
-            let delete_user = built(
-                Delete::builder()
-                    .table_name(&stores.tables.identity)
-                    .set_key(Some(key(user_pk(id), "USER")))
-                    .condition_expression("version = :v")
-                    .expression_attribute_values(":v", n(before.version))
-                    .build(),
-            )?;
-            let delete_name = built(
-                Delete::builder()
-                    .table_name(&stores.tables.identity)
-                    .set_key(Some(key(username_pk(&before.username.to_ascii_lowercase()), "USERNAME")))
-                    .build(),
-            )?;
-            let mut items = vec![
-                TransactWriteItem::builder().delete(delete_user).build(),
-                TransactWriteItem::builder().delete(delete_name).build(),
-            ];
-            let admin_index = is_active_admin(before.role, before.is_active).then_some(items.len());
-            if admin_index.is_some() {
-                items.push(admin_count_down(stores)?);
-            }
-            items.push(counter_add(stores, &role_counter(before.role), -1)?);
-            items.push(event.transact_put(stores, retention_days)?);
-            transact(stores, items, admin_index).await
-        })
-        .await;
-        if !matches!(result, Err(UpdateError::Contended)) {
-            return Ok(result.map(|()| before));
-        }
-        back_off().await;
-    }
-    Ok(Err(UpdateError::Contended))
 }

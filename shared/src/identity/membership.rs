@@ -1,0 +1,76 @@
+//! Group changes that change what users may do (a member's groups grant VPS
+//! access and travel in the cached user), with the members' cache entries
+//! brought in step here.
+
+use super::user_cache;
+use crate::audit::AuditEvent;
+use crate::db::{StoreError, Stores};
+use crate::groups::{self, Group, GroupError};
+use crate::vps;
+
+/// Re-publishes a user's state after a change that bumped its version
+/// elsewhere (a membership); a user that is gone is left alone.
+async fn refresh(stores: &Stores, user_id: u64) -> Result<(), StoreError> {
+    user_cache::refresh(stores, user_id).await
+}
+
+/// Adds `user_id` to the group; `false` if it was a member already.
+pub async fn join_group(
+    stores: &Stores,
+    group_id: u64,
+    user_id: u64,
+    event: &AuditEvent,
+    retention_days: u32,
+) -> Result<bool, GroupError> {
+    let added = groups::add_member(stores, group_id, user_id, event, retention_days).await?;
+    refresh(stores, user_id).await?;
+    Ok(added)
+}
+
+/// Removes `user_id` from the group; `false` if it was not a member.
+pub async fn leave_group(
+    stores: &Stores,
+    group_id: u64,
+    user_id: u64,
+    event: &AuditEvent,
+    retention_days: u32,
+) -> Result<bool, GroupError> {
+    let removed = groups::remove_member(stores, group_id, user_id, Some(event), retention_days).await?;
+    if removed {
+        refresh(stores, user_id).await?;
+    }
+    Ok(removed)
+}
+
+/// Renames or re-describes a group. A rename reaches the members' cached group
+/// names at once (their entries are dropped); a member whose entry a
+/// concurrent request refills from a read made just before the rename shows
+/// the old name for at most the cache's lifetime.
+pub async fn change_group(
+    stores: &Stores,
+    id: u64,
+    name: Option<&str>,
+    description: Option<&str>,
+    event: &AuditEvent,
+    retention_days: u32,
+) -> Result<Group, GroupError> {
+    let group = groups::update(stores, id, name, description, event, retention_days).await?;
+    if name.is_some() {
+        for member in groups::member_ids(stores, id).await? {
+            user_cache::invalidate(&stores.redis, member).await?;
+        }
+    }
+    Ok(group)
+}
+
+/// Deletes a group: its VPS assignments first (access through the group ends
+/// before the group does), then its memberships and the group itself; returns
+/// how many members it had.
+pub async fn delete_group(stores: &Stores, id: u64, event: &AuditEvent, retention_days: u32) -> Result<usize, GroupError> {
+    vps::unassign_everywhere(stores, vps::Assignee::Group(id)).await?;
+    let removed = groups::delete(stores, id, event, retention_days).await?;
+    for member in &removed {
+        refresh(stores, *member).await?;
+    }
+    Ok(removed.len())
+}
