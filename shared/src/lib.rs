@@ -23,6 +23,9 @@ pub mod types;
 pub mod users;
 pub mod vps;
 
+#[cfg(test)]
+mod layering;
+
 pub use config::Config;
 pub use error::{ApiError, ApiResult};
 pub use http::{AppState, Routes};

@@ -14,8 +14,8 @@ use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::{Failure, built, classify};
 use crate::db::item::{Item, b, key, s};
+use crate::db::keys::user_pk;
 use crate::types::Role;
-use crate::users::user_pk;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 
 /// Who acts, for audit events and the write's condition.

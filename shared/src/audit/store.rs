@@ -12,7 +12,6 @@
 //! (which no user can be named). Events written before the index was keyed by
 //! id stay under `ACTOR#<username>` (not migrated; they expire with the retention).
 
-use crate::auth::caller::{ANONYMOUS_USERNAME, SYSTEM_USERNAME};
 use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::store_error;
@@ -20,6 +19,12 @@ use crate::db::item::{Item, n, s};
 use crate::types::Timestamp;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::Serialize;
+
+/// The actor name of the built-in system admin (the admin secret, or any
+/// caller while auth is disabled) in audit events and `/me`.
+pub const SYSTEM_USERNAME: &str = "_system";
+/// The actor name of unauthenticated callers in audit events.
+pub const ANONYMOUS_USERNAME: &str = "_anonymous";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -10,9 +10,9 @@
 
 use std::marker::PhantomData;
 
+use crate::auth::bearer::bearer;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header::AUTHORIZATION};
 use secrecy::ExposeSecret;
 
 use crate::audit::actor::Actor;
@@ -73,9 +73,8 @@ pub struct Caller {
     pub acting: Role,
 }
 
-/// The pseudo user's name in audit events and `/me`.
-pub const SYSTEM_USERNAME: &str = "_system";
-pub const ANONYMOUS_USERNAME: &str = "_anonymous";
+/// The pseudo users' names in audit events and `/me`.
+pub use crate::audit::{ANONYMOUS_USERNAME, SYSTEM_USERNAME};
 
 impl Caller {
     pub fn anonymous() -> Self {
@@ -152,17 +151,6 @@ enum Resolved {
 }
 
 const ADMIN_SECRET_HEADERS: [&str; 2] = ["x-admin-secret", "x-admin-token"];
-
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())
-}
-
-/// Whether the request authenticates with the Authorization header (CSRF-exempt).
-pub fn has_bearer(headers: &HeaderMap) -> bool {
-    bearer(headers).is_some()
-}
 
 async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Resolved, ApiError> {
     if let Some(resolved) = parts.extensions.get::<Resolved>() {

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::caller::has_bearer;
+use crate::auth::bearer::has_bearer;
 use crate::auth::cookie;
 use crate::config::Config;
 use crate::error::ApiError;

@@ -1,6 +1,7 @@
 //! Who is calling: credential resolution (SPEC section 4) as extractors, and the
 //! pieces it is built from (passwords, session tokens, cookies, CSRF, throttling).
 
+pub mod bearer;
 pub mod caller;
 pub mod client;
 pub mod cookie;

@@ -53,3 +53,14 @@ pub fn get_b(item: &Item, name: &str) -> Result<bool, StoreError> {
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
+
+/// A number set attribute as sorted numbers (empty when absent).
+pub fn number_set(item: &Item, name: &str) -> Vec<u64> {
+    let mut ids: Vec<u64> = item
+        .get(name)
+        .and_then(|v| v.as_ns().ok())
+        .map(|ns| ns.iter().filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default();
+    ids.sort_unstable();
+    ids
+}

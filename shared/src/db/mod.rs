@@ -11,6 +11,7 @@ pub mod aws {
 pub mod dynamo;
 pub mod io;
 pub mod item;
+pub mod keys;
 pub mod kv;
 pub mod tables;
 

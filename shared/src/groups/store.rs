@@ -8,7 +8,6 @@
 //! with the user, and the user cache that authorization reads carries them).
 //! Every membership change bumps the user's version, so the cache takes it.
 
-use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
@@ -21,8 +20,8 @@ use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::{self, Failure, built, store_error};
 use crate::db::item::{Item, get_n, get_s, key, n, opt_n, opt_s, s};
+use crate::db::keys::user_pk;
 use crate::types::Timestamp;
-use crate::users::user_pk;
 
 /// A group as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -424,13 +423,7 @@ pub fn exists_check(stores: &Stores, group_id: u64) -> Result<TransactWriteItem,
     Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
-/// Reads `group_ids` off a user item.
-pub fn ids_of(item: &HashMap<String, AttributeValue>) -> Vec<u64> {
-    let mut ids: Vec<u64> = item
-        .get("group_ids")
-        .and_then(|v| v.as_ns().ok())
-        .map(|ns| ns.iter().filter_map(|n| n.parse().ok()).collect())
-        .unwrap_or_default();
-    ids.sort_unstable();
-    ids
+/// Reads `group_ids` off a user or invitation item.
+pub fn ids_of(item: &Item) -> Vec<u64> {
+    crate::db::item::number_set(item, "group_ids")
 }

@@ -13,7 +13,7 @@ use crate::audit::actor;
 use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::{self, Failure, built, unless_gone};
-use crate::db::item::{Item, b, get_b, get_n, get_s, key, n, opt_n, s};
+use crate::db::item::{Item, b, get_b, get_n, get_s, key, n, number_set, opt_n, s};
 use crate::types::Role;
 use crate::types::Timestamp;
 use crate::users::UserView;
@@ -68,7 +68,7 @@ impl UserRecord {
             last_login_at: opt_n(item, "last_login_at_ms").map(Timestamp::from_millis),
             version: get_n(item, "version")?,
             last_seen_at: opt_n(item, "last_seen_at_ms").map(Timestamp::from_millis),
-            group_ids: crate::groups::ids_of(item),
+            group_ids: number_set(item, "group_ids"),
             epoch: opt_n(item, "cred_epoch").unwrap_or(0),
         })
     }
@@ -124,9 +124,7 @@ pub(super) fn admin_count_down(stores: &Stores) -> Result<TransactWriteItem, Sto
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
-pub fn user_pk(id: u64) -> String {
-    format!("USER#{id}")
-}
+pub use crate::db::keys::user_pk;
 
 pub(super) fn username_pk(name_key: &str) -> String {
     format!("USERNAME#{name_key}")
@@ -341,4 +339,14 @@ pub async fn list(
 /// When each user was last seen (written at most once a minute per user).
 pub async fn touch_last_seen(stores: &Stores, id: u64, at: Timestamp) -> Result<(), StoreError> {
     dynamo::touch(&stores.dynamo, &stores.tables.identity, user_pk(id), "USER", "last_seen_at_ms", at).await
+}
+
+/// The users of `ids` that exist, by id ascending, in batch reads of up to 100
+/// (strongly consistent): names for lists that show many users at once.
+pub async fn get_many(stores: &Stores, ids: &[u64]) -> Result<Vec<UserRecord>, StoreError> {
+    let keys = ids.iter().map(|id| key(user_pk(*id), "USER")).collect();
+    let items = dynamo::batch_get(&stores.dynamo, &stores.tables.identity, keys).await?;
+    let mut users = items.iter().map(UserRecord::from_item).collect::<Result<Vec<_>, _>>()?;
+    users.sort_by_key(|u| u.id);
+    Ok(users)
 }
