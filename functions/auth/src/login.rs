@@ -5,7 +5,6 @@ use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 use shared::audit::{self, Outcome};
 use shared::auth::ClientInfo;
 use shared::auth::MaybeCaller;
@@ -13,6 +12,7 @@ use shared::auth::cookie;
 use shared::auth::ensure_enabled;
 use shared::auth::throttle;
 use shared::http::extract::Json;
+use shared::http::openapi::Message;
 use shared::sessions;
 use shared::types::Timestamp;
 use shared::users;
@@ -36,7 +36,7 @@ const INVALID: &str = "Invalid username or password";
 /// passwords than the limits allow.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(()), request_body = LoginBody,
     responses(
-        (status = 200, description = "Logged in; the session cookie is set", body = crate::schema::SessionStarted),
+        (status = 200, description = "Logged in; the session cookie is set", body = crate::session::SessionStarted),
         (status = 401, description = "Invalid username or password", body = shared::http::openapi::ErrorBody),
         (status = 429, description = "Too many failed logins; see Retry-After", body = shared::http::openapi::ErrorBody),
     ))]
@@ -130,7 +130,7 @@ pub async fn logout(
         let event = client.event(caller.actor(), "auth.logout", Outcome::Success).target(format!("user:{user_id}"));
         audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
     }
-    let mut response = axum::Json(json!({"message": "Logged out successfully"})).into_response();
+    let mut response = axum::Json(Message { message: "Logged out successfully".into() }).into_response();
     let clear = cookie::clear(state.config.cookie_secure);
     response.headers_mut().insert(
         SET_COOKIE,

@@ -3,13 +3,13 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use shared::audit::{self, Outcome};
 use shared::auth::Authenticated;
 use shared::auth::ClientInfo;
 use shared::auth::ensure_enabled;
 use shared::auth::password;
 use shared::auth::throttle;
+use shared::http::openapi::SessionsEnded;
 use shared::identity;
 use shared::sessions;
 use shared::types::Timestamp;
@@ -38,7 +38,7 @@ pub async fn change_password(
     Authenticated(caller): Authenticated,
     client: ClientInfo,
     shared::http::extract::Json(body): shared::http::extract::Json<PasswordBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionsEnded>> {
     ensure_enabled(&state.config)?;
     let Some(me) = caller.user() else {
         return Err(ApiError::forbidden("no_password", "The built-in system admin has no password"));
@@ -103,5 +103,5 @@ pub async fn change_password(
     if let Some(hash) = caller.session_hash() {
         sessions::set_epoch(redis, hash, changed.epoch).await?;
     }
-    Ok(Json(json!({"message": "Password changed", "sessions_ended": ended})))
+    Ok(Json(SessionsEnded { message: "Password changed".into(), sessions_ended: ended }))
 }

@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
-use serde_json::json;
 use shared::audit::{self, AuditEvent, Outcome};
 use shared::auth::Caller;
 use shared::auth::ClientInfo;
@@ -19,11 +18,8 @@ use shared::auth::MaybeCaller;
 use shared::auth::ensure_enabled;
 use shared::auth::password;
 use shared::crypto::constant_time_eq;
-use shared::db::StoreError;
-use shared::db::aws::TransactWriteItem;
-use shared::groups;
 use shared::http::extract::{Json, Query};
-use shared::invitations::{self, Invitation};
+use shared::invitations::{self, Invitation, RedeemError};
 use shared::types::Role;
 use shared::types::Timestamp;
 use shared::users::Username;
@@ -31,7 +27,7 @@ use shared::users::parse_display_name;
 use shared::users::{self, CreateError, CreateGuard, NewUser, UserRecord};
 use shared::{ApiError, ApiResult, AppState};
 
-use crate::session;
+use crate::session::{self, SessionStarted};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
@@ -61,7 +57,7 @@ pub struct RegisterQuery {
     security((), ("session_cookie" = []), ("bearer" = []), ("admin_secret" = [])),
     params(RegisterQuery), request_body = RegisterBody,
     responses(
-        (status = 201, description = "Created (and logged in, unless an admin created the user)", body = crate::schema::SessionStarted),
+        (status = 201, description = "Created (and logged in, unless an admin created the user)", body = crate::session::SessionStarted),
         (status = 400, description = "Invalid, expired or used-up invitation code, or a body that is not JSON", body = shared::http::openapi::ErrorBody),
         (status = 403, description = "No way in: no admin, invitation or valid register secret; or an admin exists already", body = shared::http::openapi::ErrorBody),
         (status = 409, description = "Username already taken", body = shared::http::openapi::ErrorBody),
@@ -103,36 +99,28 @@ fn validate(body: &RegisterBody) -> ApiResult<Validated> {
     Ok(Validated { username, display_name })
 }
 
-/// How a new user is made: role, groups, the creation's guard.
-struct Plan {
-    role: Role,
-    group_ids: Vec<u64>,
-    guard: CreateGuard,
-}
-
-/// Creates the user; `extra` adds actions to the same transaction. A failure
-/// of one of them comes back as `CreateError::Extra`.
-async fn create(
-    state: &AppState,
-    fields: Validated,
-    password: &str,
-    plan: Plan,
-    event: AuditEvent,
-    extra: impl FnOnce(&UserRecord) -> Result<Vec<TransactWriteItem>, StoreError>,
-) -> Result<UserRecord, CreateError> {
-    let password_hash =
-        state.keys.passwords.hash(password).await.map_err(|e| StoreError::Internal(anyhow::anyhow!("{e}")))?;
-    let new = NewUser {
+/// The new user, with `role`, its password hashed (off the async threads).
+async fn new_user(state: &AppState, fields: Validated, password: &str, role: Role) -> ApiResult<NewUser> {
+    Ok(NewUser {
         username: fields.username.as_str().to_owned(),
         display_name: fields.display_name,
-        role: plan.role,
-        password_hash,
-        group_ids: plan.group_ids,
-    };
-    let audit = |user: &UserRecord| {
+        role,
+        password_hash: state.keys.passwords.hash(password).await?,
+        group_ids: Vec::new(),
+    })
+}
+
+/// The creation's own audit event, once the new user's id is known.
+fn created(event: AuditEvent) -> impl FnOnce(&UserRecord) -> AuditEvent {
+    |user: &UserRecord| {
         event.self_registered(user.id, &user.username).target(format!("user:{} {}", user.id, user.username))
-    };
-    users::create(&state.stores, new, plan.guard, audit, extra, state.config.audit_retention_days).await
+    }
+}
+
+/// Creates a user with no invitation (the first admin, or by an admin).
+async fn create(state: &AppState, new: NewUser, guard: CreateGuard, event: AuditEvent) -> ApiResult<UserRecord> {
+    let retention = state.config.audit_retention_days;
+    users::create(&state.stores, new, guard, created(event), |_| Ok(Vec::new()), retention).await.map_err(refused)
 }
 
 /// The answer to a failed creation that is not about extra actions.
@@ -184,34 +172,24 @@ async fn with_invitation(state: &AppState, client: &ClientInfo, code: &str, body
     }
     let invitation = found.ok_or_else(|| ApiError::bad_request("invalid_invitation", INVALID_INVITATION))?;
     let fields = validate(&body)?;
-    // Groups deleted since the invitation was made are left out.
-    let group_ids: Vec<u64> = groups::refs(stores, &invitation.group_ids).await?.into_iter().map(|g| g.id).collect();
     let actor = (fields.username.as_str().to_owned(), None);
     let event = client.event(actor, "user.register", Outcome::Success).detail(format!("invitation:{}", invitation.id));
-    let plan = Plan { role: invitation.role, group_ids: group_ids.clone(), guard: CreateGuard::None };
-    let extra = |user: &UserRecord| {
-        let mut actions = vec![invitations::use_action(stores, &invitation, now)?];
-        // At index 1 when present (invitations made with the admin secret have none).
-        actions.extend(invitations::creator_check(stores, &invitation)?);
-        for gid in &group_ids {
-            actions.extend(groups::join_actions(stores, *gid, user.id, false)?);
-        }
-        let used = client
+    let new = new_user(state, fields, &body.password, invitation.role).await?;
+    let used = |user: &UserRecord| {
+        client
             .event((user.username.clone(), Some(user.id)), "invitation.use", Outcome::Success)
             .target(format!("invitation:{}", invitation.id))
-            .detail(format!("by user:{} {}", user.id, user.username));
-        actions.push(used.transact_put(stores, retention)?);
-        Ok(actions)
+            .detail(format!("by user:{} {}", user.id, user.username))
     };
-    match create(state, fields, &body.password, plan, event, extra).await {
+    match invitations::redeem(stores, &invitation, new, created(event), used, retention).await {
         Ok(user) => session::start(state, &user, client, StatusCode::CREATED, "Registration successful").await,
-        Err(CreateError::Extra(0)) => {
+        Err(RedeemError::Unusable) => {
             // Used up, expired or revoked while we were at it: say which.
             let now_found = invitations::find_by_code(stores, code).await?;
             Err(unusable(now_found.as_ref(), Timestamp::now())
                 .unwrap_or_else(|| ApiError::bad_request("invitation_used_up", "This invitation has been used up")))
         }
-        Err(CreateError::Extra(1)) if invitation.created_by_id.is_some() => {
+        Err(RedeemError::CreatorRevoked) => {
             let event = client
                 .event(("_anonymous".into(), None), "user.register", Outcome::Failure)
                 .target(format!("invitation:{}", invitation.id))
@@ -222,10 +200,10 @@ async fn with_invitation(state: &AppState, client: &ClientInfo, code: &str, body
                 "This invitation is no longer valid: its creator can no longer grant it",
             ))
         }
-        Err(CreateError::Extra(_)) => {
+        Err(RedeemError::GroupChanged) => {
             Err(ApiError::conflict("concurrent_update", "A group of this invitation changed meanwhile; try again"))
         }
-        Err(other) => Err(refused(other)),
+        Err(RedeemError::Create(other)) => Err(refused(other)),
     }
 }
 
@@ -233,8 +211,8 @@ async fn first_admin(state: &AppState, client: &ClientInfo, body: RegisterBody) 
     let fields = validate(&body)?;
     let actor = (fields.username.as_str().to_owned(), None);
     let event = client.event(actor, "user.register", Outcome::Success).reason("register_secret");
-    let plan = Plan { role: Role::Admin, group_ids: Vec::new(), guard: CreateGuard::FirstAdmin };
-    let user = create(state, fields, &body.password, plan, event, |_| Ok(Vec::new())).await.map_err(refused)?;
+    let new = new_user(state, fields, &body.password, Role::Admin).await?;
+    let user = create(state, new, CreateGuard::FirstAdmin, event).await?;
     session::start(state, &user, client, StatusCode::CREATED, "Registration successful").await
 }
 
@@ -256,7 +234,8 @@ async fn admin_creates(
     }
     // Creating users is an admin's right, re-checked when the user is written.
     let event = client.event(caller.actor(), "user.create", Outcome::Success).requiring(Role::Admin);
-    let plan = Plan { role, group_ids: Vec::new(), guard: CreateGuard::None };
-    let user = create(state, fields, &body.password, plan, event, |_| Ok(Vec::new())).await.map_err(refused)?;
-    Ok((StatusCode::CREATED, axum::Json(json!({"message": "User created", "user": user.view()}))).into_response())
+    let new = new_user(state, fields, &body.password, role).await?;
+    let user = create(state, new, CreateGuard::None, event).await?;
+    let body = SessionStarted { message: "User created".into(), user: user.view(), expires_at: None };
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }

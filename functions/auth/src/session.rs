@@ -3,14 +3,25 @@
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use shared::auth::ClientInfo;
 use shared::auth::cookie;
 use shared::identity;
 use shared::sessions::{self, SessionRecord};
 use shared::types::Timestamp;
-use shared::users::UserRecord;
+use shared::users::{UserRecord, UserView};
 use shared::{ApiError, ApiResult, AppState};
+
+/// A login or registration: the user, and for a new session its expiry (an
+/// admin creating someone starts no session, so there is none then).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionStarted {
+    pub message: String,
+    pub user: UserView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = Timestamp)]
+    pub expires_at: Option<Timestamp>,
+}
 
 /// Creates a session for `user` and answers `status` with
 /// `{message, user, expires_at}` and the session cookie.
@@ -44,7 +55,7 @@ pub async fn start(
     identity::signed_in(&state.stores, user).await?;
 
     let cookie = cookie::set(&issued.token, lifetime, state.config.cookie_secure);
-    let body = json!({"message": message, "user": user.view(), "expires_at": expires});
+    let body = SessionStarted { message: message.to_owned(), user: user.view(), expires_at: Some(expires) };
     let mut response = (status, axum::Json(body)).into_response();
     let value = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?;
     response.headers_mut().insert(SET_COOKIE, value);

@@ -4,13 +4,13 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
-use serde_json::{Value, json};
 use shared::audit::{self, Outcome};
 use shared::auth::Authenticated;
 use shared::auth::Caller;
 use shared::auth::ClientInfo;
 use shared::auth::ensure_enabled;
 use shared::http::extract::Path;
+use shared::http::openapi::{Message, SessionsEnded};
 use shared::sessions::{self, SessionRecord};
 use shared::types::Timestamp;
 use shared::{ApiError, ApiResult, AppState};
@@ -65,7 +65,7 @@ pub async fn end_one(
     Authenticated(caller): Authenticated,
     client: ClientInfo,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Message>> {
     ensure_enabled(&state.config)?;
     let user_id = own_id(&caller)?;
     let redis = &state.stores.redis;
@@ -74,7 +74,7 @@ pub async fn end_one(
     sessions::end(redis, &session.hash, user_id).await?;
     let event = client.event(caller.actor(), "session.revoke", Outcome::Success).target(format!("session:{id}"));
     audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
-    Ok(Json(json!({"message": "Session revoked"})))
+    Ok(Json(Message { message: "Session revoked".into() }))
 }
 
 /// Ends every session of the caller but the current one.
@@ -84,7 +84,7 @@ pub async fn end_others(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     client: ClientInfo,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionsEnded>> {
     ensure_enabled(&state.config)?;
     let user_id = own_id(&caller)?;
     let ended = sessions::end_all(&state.stores.redis, user_id, caller.session_hash()).await?;
@@ -92,5 +92,5 @@ pub async fn end_others(
         .event(caller.actor(), "session.revoke_all", Outcome::Success)
         .target(format!("user:{user_id} ({ended} sessions)"));
     audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
-    Ok(Json(json!({"message": "Other sessions revoked", "sessions_ended": ended})))
+    Ok(Json(SessionsEnded { message: "Other sessions revoked".into(), sessions_ended: ended }))
 }

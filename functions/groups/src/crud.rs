@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::Serialize;
 use shared::audit::Outcome;
 use shared::auth::ClientInfo;
 use shared::auth::Require;
@@ -132,16 +132,24 @@ pub async fn update(
     Ok(Json(group))
 }
 
+/// `DELETE /api/auth/groups/{id}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct GroupDeleted {
+    message: String,
+    #[schema(value_type = u64)]
+    members_removed: usize,
+}
+
 /// Removes the group's VPS assignments and memberships, then the group.
 #[utoipa::path(delete, path = "/api/auth/groups/{id}", tag = "groups", params(("id" = u64, Path, description = "Group id")),
-    responses((status = 200, description = "Deleted with its memberships and VPS assignments", body = crate::schema::GroupDeleted), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
+    responses((status = 200, description = "Deleted with its memberships and VPS assignments", body = GroupDeleted), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
         (status = 409, description = "A concurrent change", body = shared::http::openapi::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
     client: ClientInfo,
     Path(id): Path<u64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<GroupDeleted>> {
     let group = groups::get(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("Group not found"))?;
     let event = client
         .event(caller.actor(), "group.delete", Outcome::Success)
@@ -149,5 +157,5 @@ pub async fn delete(
         .detail(format!("{} members", group.member_count));
     let removed =
         identity::delete_group(&state.stores, id, &event, state.config.audit_retention_days).await.map_err(refusal)?;
-    Ok(Json(json!({"message": format!("Group {} deleted", group.name), "members_removed": removed})))
+    Ok(Json(GroupDeleted { message: format!("Group {} deleted", group.name), members_removed: removed }))
 }

@@ -5,13 +5,13 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
-use serde_json::{Value, json};
 use shared::audit::Outcome;
 use shared::auth::ClientInfo;
 use shared::auth::Require;
 use shared::auth::min;
 use shared::groups;
 use shared::http::extract::Path;
+use shared::http::openapi::Message;
 use shared::identity;
 use shared::types::Role;
 use shared::users;
@@ -51,15 +51,23 @@ pub async fn list(
     Ok(Json(members))
 }
 
+/// `PUT /api/auth/groups/{id}/members/{user_id}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberAdded {
+    message: String,
+    /// False when the user was a member already.
+    added: bool,
+}
+
 #[utoipa::path(put, path = "/api/auth/groups/{id}/members/{user_id}", tag = "groups", params(("id" = u64, Path, description = "Group id"), ("user_id" = u64, Path, description = "User id")),
-    responses((status = 200, description = "Added (or already a member)", body = crate::schema::MemberAdded), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
+    responses((status = 200, description = "Added (or already a member)", body = MemberAdded), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
         (status = 409, description = "A concurrent change", body = shared::http::openapi::ErrorBody)))]
 pub async fn add(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
     client: ClientInfo,
     Path((id, user_id)): Path<(u64, u64)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MemberAdded>> {
     let event = client
         .event(caller.actor(), "group.member_add", Outcome::Success)
         .target(format!("group:{id}"))
@@ -68,7 +76,7 @@ pub async fn add(
         .await
         .map_err(refusal)?;
     let message = if added { "Member added" } else { "Already a member" };
-    Ok(Json(json!({"message": message, "added": added})))
+    Ok(Json(MemberAdded { message: message.into(), added }))
 }
 
 #[utoipa::path(delete, path = "/api/auth/groups/{id}/members/{user_id}", tag = "groups", params(("id" = u64, Path, description = "Group id"), ("user_id" = u64, Path, description = "User id")),
@@ -79,7 +87,7 @@ pub async fn remove(
     Require(caller, ..): Require<min::Admin>,
     client: ClientInfo,
     Path((id, user_id)): Path<(u64, u64)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Message>> {
     let event = client
         .event(caller.actor(), "group.member_remove", Outcome::Success)
         .target(format!("group:{id}"))
@@ -90,5 +98,5 @@ pub async fn remove(
     if !removed {
         return Err(ApiError::not_found("That user is not a member of this group"));
     }
-    Ok(Json(json!({"message": "Member removed"})))
+    Ok(Json(Message { message: "Member removed".into() }))
 }

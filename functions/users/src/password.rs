@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::Serialize;
 use shared::audit::Outcome;
 use shared::auth::ClientInfo;
 use shared::auth::Require;
@@ -34,15 +34,26 @@ pub struct ResetBody {
     revoke_tokens: bool,
 }
 
+/// The answer of a password reset.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PasswordResetDone {
+    message: String,
+    sessions_ended: u64,
+    /// Present when `revoke_tokens` was true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = u64)]
+    tokens_revoked: Option<usize>,
+}
+
 #[utoipa::path(post, path = "/api/auth/users/{id}/password", tag = "users", params(("id" = u64, Path, description = "User id")), request_body = ResetBody,
-    responses((status = 200, description = "Set; the user's sessions ended", body = shared::http::openapi::SessionsEnded), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "Set; the user's sessions ended", body = PasswordResetDone), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
     client: ClientInfo,
     Path(id): Path<u64>,
     shared::http::extract::Json(body): shared::http::extract::Json<ResetBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PasswordResetDone>> {
     let user = find_user(&state, id).await?;
     let username = Username::parse(&user.username)?;
     password::check_new("password", &body.password, &username)?;
@@ -57,9 +68,6 @@ pub async fn reset_password(
     // The new credential generation already refuses every session; this
     // removes their records.
     let ended = sessions::end_all(&state.stores.redis, id, None).await?;
-    let mut answer = json!({"message": "Password reset", "sessions_ended": ended});
-    if body.revoke_tokens {
-        answer["tokens_revoked"] = json!(tokens::revoke_every(&state.stores, id).await?);
-    }
-    Ok(Json(answer))
+    let tokens_revoked = if body.revoke_tokens { Some(tokens::revoke_every(&state.stores, id).await?) } else { None };
+    Ok(Json(PasswordResetDone { message: "Password reset".into(), sessions_ended: ended, tokens_revoked }))
 }

@@ -2,13 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
 use shared::audit::{self, Outcome};
 use shared::auth::ClientInfo;
 use shared::auth::Require;
 use shared::auth::min;
 use shared::auth::throttle;
 use shared::http::extract::Path;
+use shared::http::openapi::{Message, SessionsEnded};
 use shared::sessions;
 use shared::{ApiResult, AppState};
 
@@ -21,7 +21,7 @@ pub async fn end_sessions(
     Require(caller, ..): Require<min::Admin>,
     client: ClientInfo,
     Path(id): Path<u64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionsEnded>> {
     let user = find_user(&state, id).await?;
     let ended = sessions::end_all(&state.stores.redis, id, None).await?;
     let event = client
@@ -29,7 +29,7 @@ pub async fn end_sessions(
         .target(format!("user:{} {}", user.id, user.username))
         .detail(format!("{ended} sessions"));
     audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
-    Ok(Json(json!({"message": "Sessions ended", "sessions_ended": ended})))
+    Ok(Json(SessionsEnded { message: "Sessions ended".into(), sessions_ended: ended }))
 }
 
 /// Clears the account's login throttling (the per-address limit stays).
@@ -40,12 +40,12 @@ pub async fn unlock(
     Require(caller, ..): Require<min::Admin>,
     client: ClientInfo,
     Path(id): Path<u64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Message>> {
     let user = find_user(&state, id).await?;
     throttle::clear(&state.stores.redis, &user.username.to_ascii_lowercase()).await?;
     let event = client
         .event(caller.actor(), "user.unlock", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username));
     audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
-    Ok(Json(json!({"message": format!("Login throttling cleared for {}", user.username)})))
+    Ok(Json(Message { message: format!("Login throttling cleared for {}", user.username) }))
 }

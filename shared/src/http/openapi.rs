@@ -18,13 +18,13 @@ use utoipa::openapi::{ContentBuilder, Object, OpenApi, Ref, RefOr, Type};
 use crate::auth::cookie::SESSION_COOKIE as COOKIE_NAME;
 
 /// `{"message": "..."}`: the answer of actions that return nothing else.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Message {
     pub message: String,
 }
 
 /// `{"message": "...", "sessions_ended": n}`.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct SessionsEnded {
     pub message: String,
     pub sessions_ended: u64,
