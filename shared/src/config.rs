@@ -71,7 +71,7 @@ fn default_hashing_slots() -> u32 {
     u32::try_from(cores.saturating_sub(1).max(1)).unwrap_or(1)
 }
 
-/// Failed-login throttling limits (SPEC section 4).
+/// Failed-login throttling limits (see docs/auth.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginThrottle {
     /// Consecutive failures before an account starts waiting.

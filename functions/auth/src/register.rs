@@ -1,4 +1,4 @@
-//! `POST /api/auth/register`: three ways in (SPEC section 5):
+//! `POST /api/auth/register`: three ways in (see docs/auth.md):
 //! (a) the register secret creates the first admin while no active admin exists;
 //! (b) an admin caller creates a user with a role (201, no cookie);
 //! (c) an invitation code creates a user with the invitation's role and groups,

@@ -1,4 +1,4 @@
-//! The append-only audit log (SPEC section 6). Events carry who, what, on what,
+//! The append-only audit log. Events carry who, what, on what,
 //! the outcome, the client address and the request id, and never a secret.
 //!
 //! Key layout in the `audit` table: `pk = MONTH#<yyyy-mm>`, `sk = <ms>#<id>`

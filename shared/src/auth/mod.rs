@@ -1,4 +1,4 @@
-//! Who is calling: credential resolution (SPEC section 4) as extractors, and the
+//! Who is calling: credential resolution as extractors, and the
 //! pieces it is built from (passwords, session tokens, cookies, CSRF, throttling).
 
 pub mod bearer;
@@ -6,12 +6,15 @@ pub mod caller;
 pub mod client;
 pub mod cookie;
 pub mod csrf;
+pub mod extract;
 pub mod password;
+mod resolve;
 pub mod session_token;
 pub mod throttle;
 
-pub use caller::{Authenticated, Caller, Identity, MaybeCaller, Require, Via, min};
+pub use caller::{Caller, Identity, Via};
 pub use client::ClientInfo;
+pub use extract::{Authenticated, MaybeCaller, Require, min};
 
 use crate::config::Config;
 use crate::error::ApiError;

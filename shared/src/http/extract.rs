@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-/// The request body limit (SPEC section 3).
+/// The request body limit (see docs/limits.md).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Like `axum::Json`, but a bad body answers `{"detail", "code", "errors"}`:

@@ -1,4 +1,4 @@
-//! Paginated lists (SPEC section 3): `limit` (default 100, at most 500) and an
+//! Paginated lists: `limit` (default 100, at most 500) and an
 //! opaque `cursor` in; the body stays a JSON array and the next cursor leaves in
 //! the `X-Next-Cursor` header.
 

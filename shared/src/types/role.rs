@@ -33,7 +33,7 @@ impl Role {
         }
     }
 
-    /// The numeric level (0–4) of SPEC section 2.
+    /// The numeric level (0 for `anony` to 4 for `admin`).
     pub fn level(self) -> u8 {
         self as u8
     }
