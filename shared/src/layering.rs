@@ -282,7 +282,7 @@ fn the_graph_sees_the_imports_it_should() {
     assert!(depends("identity/change", "users/write"), "alias then item through a re-export");
     assert!(depends("identity/change", "identity/user_cache"), "super:: path");
     assert!(depends("users/write", "users/store"), "super::store");
-    assert!(depends("auth/caller", "http/state"), "crate:: path through a re-export");
+    assert!(depends("auth/resolve", "http/state"), "crate:: path through a re-export");
     assert!(!depends("users/store", "identity/user_cache"), "the user store does not touch the cache");
 }
 
