@@ -159,7 +159,11 @@ pub async fn signed_in(stores: &Stores, user: &UserRecord) -> Result<(), StoreEr
 /// The user's current state for authorization: from the cache when the
 /// lookup found it there, else from DynamoDB (and then cached, unless a
 /// writer got there first). `None` for a user that does not exist.
-pub async fn current(stores: &Stores, user_id: u64, cached: Option<CachedUser>) -> Result<Option<CachedUser>, StoreError> {
+pub async fn current(
+    stores: &Stores,
+    user_id: u64,
+    cached: Option<CachedUser>,
+) -> Result<Option<CachedUser>, StoreError> {
     if let Some(user) = cached {
         return Ok(Some(user));
     }

@@ -66,7 +66,12 @@ pub async fn change_group(
 /// Deletes a group: its VPS assignments first (access through the group ends
 /// before the group does), then its memberships and the group itself; returns
 /// how many members it had.
-pub async fn delete_group(stores: &Stores, id: u64, event: &AuditEvent, retention_days: u32) -> Result<usize, GroupError> {
+pub async fn delete_group(
+    stores: &Stores,
+    id: u64,
+    event: &AuditEvent,
+    retention_days: u32,
+) -> Result<usize, GroupError> {
     vps::unassign_everywhere(stores, vps::Assignee::Group(id)).await?;
     let removed = groups::delete(stores, id, event, retention_days).await?;
     for member in &removed {

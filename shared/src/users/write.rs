@@ -161,8 +161,10 @@ pub(crate) async fn write_delete(
             .set_key(Some(key(username_pk(&before.username.to_ascii_lowercase()), "USERNAME")))
             .build(),
     )?;
-    let mut items =
-        vec![TransactWriteItem::builder().delete(delete_user).build(), TransactWriteItem::builder().delete(delete_name).build()];
+    let mut items = vec![
+        TransactWriteItem::builder().delete(delete_user).build(),
+        TransactWriteItem::builder().delete(delete_name).build(),
+    ];
     let admin_index = is_active_admin(before.role, before.is_active).then_some(items.len());
     if admin_index.is_some() {
         items.push(admin_count_down(stores)?);
@@ -175,7 +177,11 @@ pub(crate) async fn write_delete(
 /// Runs a transaction whose first action is conditioned on the user's version
 /// and whose action at `admin_index` (if any) is the admin-count guard, with
 /// the check that its audit event's actor may still act.
-async fn transact(stores: &Stores, items: Vec<TransactWriteItem>, admin_index: Option<usize>) -> Result<(), UpdateError> {
+async fn transact(
+    stores: &Stores,
+    items: Vec<TransactWriteItem>,
+    admin_index: Option<usize>,
+) -> Result<(), UpdateError> {
     match actor::transact(stores, items).await {
         Ok(()) => Ok(()),
         Err(Failure::TransactionCanceled(reasons)) => {
