@@ -17,18 +17,23 @@ use shared::{ApiError, Routes};
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 
-/// Every group's routes. Adding a group is one line here.
+/// Every endpoint group, each with its routes. Adding a group is one line
+/// here: the local router, the OpenAPI document ([`openapi::document`]) and the
+/// SAM template (`krv-infra`) all read this list.
 pub fn routes() -> Routes {
-    Routes::default()
-        .merge(krv_health::routes())
-        .merge(krv_auth::routes())
-        .merge(krv_tokens::routes())
-        .merge(krv_users::routes())
-        .merge(krv_invitations::routes())
-        .merge(krv_groups::routes())
-        .merge(krv_tasks::routes())
-        .merge(krv_vps::routes())
-        .merge(krv_admin::routes())
+    [
+        krv_health::routes(),
+        krv_auth::routes(),
+        krv_tokens::routes(),
+        krv_users::routes(),
+        krv_invitations::routes(),
+        krv_groups::routes(),
+        krv_tasks::routes(),
+        krv_vps::routes(),
+        krv_admin::routes(),
+    ]
+    .into_iter()
+    .fold(Routes::default(), Routes::merge)
 }
 
 /// The API plus the web panel's built files (`WEB_DIR`): paths outside `/api`

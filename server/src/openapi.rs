@@ -1,12 +1,12 @@
-//! The OpenAPI document of the whole API: every group's part, merged, with the
-//! shared security schemes and error answers. `docs/openapi.json` is this
+//! The OpenAPI document of the whole API: the operations of every route the
+//! server serves, with the shared security schemes and error answers. `docs/openapi.json` is this
 //! document as [`json`] prints it (`make openapi` rewrites the file; a test
 //! checks the two agree).
 
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 
-/// Every group's operations in one document. Adding a group is one line here,
-/// as in [`crate::routes`].
+/// Every group's operations in one document: those of the routes
+/// [`crate::routes`] serves, finished with the pieces every group shares.
 pub fn document() -> OpenApi {
     let info = InfoBuilder::new()
         .title("KohakuRiver user management")
@@ -16,18 +16,7 @@ pub fn document() -> OpenApi {
              Every error answer is `{\"detail\", \"code\", \"errors\"?}` (see `ErrorBody`).",
         ))
         .build();
-    let parts = [
-        krv_health::openapi(),
-        krv_auth::openapi(),
-        krv_tokens::openapi(),
-        krv_users::openapi(),
-        krv_invitations::openapi(),
-        krv_groups::openapi(),
-        krv_tasks::openapi(),
-        krv_vps::openapi(),
-        krv_admin::openapi(),
-    ];
-    let api = parts.into_iter().fold(OpenApiBuilder::new().info(info).build(), OpenApi::merge_from);
+    let api = OpenApiBuilder::new().info(info).build().merge_from(crate::routes().into_openapi());
     shared::http::openapi::finish(api)
 }
 

@@ -44,9 +44,7 @@ pub struct Config {
     /// `DISPATCH_TIMEOUT_MS`: how long a request spends announcing a task before
     /// leaving it to the retries.
     pub dispatch_timeout: Duration,
-    /// `AUDIT_RETENTION_DAYS`: how long audit events are kept (DynamoDB TTL).
-    pub audit_retention_days: u32,
-    /// `TABLE_PREFIX`, `REDIS_URL`, store timeouts.
+    /// `TABLE_PREFIX`, `REDIS_URL`, store timeouts, the audit retention.
     pub stores: StoreSettings,
     /// `LOG_FORMAT`: `json` or `text`; JSON by default under Lambda.
     pub log_format: LogFormat,
@@ -101,10 +99,13 @@ pub struct StoreSettings {
     /// PEM certificates trusted for `rediss://` instead of the public roots
     /// (`REDIS_CA_FILE`): self-hosted Redis behind a private CA.
     pub redis_ca: Option<Vec<u8>>,
+    /// `AUDIT_RETENTION_DAYS`: how long audit events are kept (DynamoDB TTL).
+    /// Here because every store write that records an event needs it.
+    pub audit_retention_days: u32,
 }
 
 impl StoreSettings {
-    /// `TABLE_PREFIX`, `REDIS_URL`, `REDIS_CA_FILE`, `STORE_TIMEOUT_MS`.
+    /// `TABLE_PREFIX`, `REDIS_URL`, `REDIS_CA_FILE`, `STORE_TIMEOUT_MS`, `AUDIT_RETENTION_DAYS`.
     pub fn from(env: &Env) -> Result<Self, EnvError> {
         let table_prefix = env.string_or("TABLE_PREFIX", "kohakuriver");
         if !table_prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -134,10 +135,12 @@ impl StoreSettings {
             }
             Some(path) => Some(crate::env::read_pem("REDIS_CA_FILE", path.as_ref(), "CERTIFICATE-----")?),
         };
+        let audit_retention_days = env.number_in("AUDIT_RETENTION_DAYS", 365, 1..=3650)?;
         Ok(Self {
             table_prefix,
             redis_url: redis_url.into(),
             redis_ca,
+            audit_retention_days,
             timeout: Duration::from_millis(env.number_in("STORE_TIMEOUT_MS", 1500, 100..=30_000)?),
         })
     }
@@ -244,7 +247,6 @@ impl Config {
             dispatch_webhook_url,
             dispatch_webhook_secret,
             dispatch_timeout: Duration::from_millis(env.number_in("DISPATCH_TIMEOUT_MS", 2000, 100..=30_000)?),
-            audit_retention_days: env.number_in("AUDIT_RETENTION_DAYS", 365, 1..=3650)?,
             stores: StoreSettings::from(env)?,
             log_format,
         })
@@ -286,7 +288,7 @@ impl Config {
             "dispatch_webhook_url": self.dispatch_webhook_url.as_deref().map(redact_url_password),
             "dispatch_webhook_secret": mask(&self.dispatch_webhook_secret),
             "dispatch_timeout_ms": self.dispatch_timeout.as_millis() as u64,
-            "audit_retention_days": self.audit_retention_days,
+            "audit_retention_days": self.stores.audit_retention_days,
             "table_prefix": self.stores.table_prefix,
             "redis_url": redis,
             "store_timeout_ms": self.stores.timeout.as_millis() as u64,

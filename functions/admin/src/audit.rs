@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use shared::audit::{self, ActorFilter, AuditQuery};
+use shared::audit::{self, ActorFilter, AuditEventView, AuditQuery};
 use shared::auth::Require;
 use shared::auth::min;
 use shared::http::extract::Query;
@@ -45,7 +45,7 @@ fn time(field: &str, raw: Option<&str>) -> ApiResult<Option<Timestamp>> {
 }
 
 #[utoipa::path(get, path = "/api/admin/audit", tag = "admin", params(AuditParams),
-    responses((status = 200, description = "A page of audit events, newest first", body = Vec<shared::audit::AuditEvent>), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "A page of audit events, newest first", body = Vec<AuditEventView>), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Require<min::Admin>,
@@ -55,7 +55,7 @@ pub async fn list(
     let now = Timestamp::now();
     let until = time("until", params.until.as_deref())?.unwrap_or(now);
     // Nothing older than the retention exists, so that bounds the default search.
-    let retention = i64::from(state.config.audit_retention_days) * 86_400;
+    let retention = i64::from(state.stores.audit_retention_days) * 86_400;
     let since = time("since", params.since.as_deref())?.unwrap_or_else(|| until.plus_secs(-retention));
     if since > until {
         return Err(ApiError::invalid("since", "must not be after until"));
@@ -68,7 +68,7 @@ pub async fn list(
     let since = since.max(now.plus_secs(-retention - 2 * 86_400));
     let until = until.min(now.plus_secs(86_400));
     if since > until {
-        return Ok(page::respond(Vec::<shared::audit::AuditEntry>::new(), None));
+        return Ok(page::respond(Vec::<AuditEventView>::new(), None));
     }
     // Filters become key values: bounded, so DynamoDB never sees an oversized key.
     for (field, value) in [("actor", &params.actor), ("action", &params.action)] {
@@ -82,7 +82,7 @@ pub async fn list(
         (None, None) => None,
         (Some(name), None) => match actor_by_name(&state, &name).await? {
             Some(actor) => Some(actor),
-            None => return Ok(page::respond(Vec::<shared::audit::AuditEntry>::new(), None)),
+            None => return Ok(page::respond(Vec::<AuditEventView>::new(), None)),
         },
     };
     let after = page::decode_checked(params.cursor.as_deref(), |p| {
@@ -91,6 +91,7 @@ pub async fn list(
     .and_then(|p| p.split_once('|').map(|(pk, sk)| (pk.to_owned(), sk.to_owned())));
     let query = AuditQuery { actor, action: params.action.filter(|a| !a.is_empty()), since, until, limit, after };
     let (events, next) = audit::list(&state.stores, &query).await?;
+    let events: Vec<AuditEventView> = events.into_iter().map(AuditEventView::from).collect();
     Ok(page::respond(events, next.map(|(pk, sk)| page::encode(&format!("{pk}|{sk}")))))
 }
 

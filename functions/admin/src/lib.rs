@@ -4,23 +4,10 @@
 mod audit;
 mod overview;
 
-mod schema;
-
 use shared::Routes;
-use utoipa::OpenApi;
+use shared::http::routes;
 
-/// The group's routes.
+/// The group's routes, each declared once (method and path are on the handler).
 pub fn routes() -> Routes {
-    Routes::group("admin")
-        .get("/api/admin/audit", audit::list)
-        .get("/api/admin/stats", overview::stats)
-        .get("/api/admin/config", overview::config)
-}
-
-/// The group's part of the OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    #[derive(OpenApi)]
-    #[openapi(paths(audit::list, overview::stats, overview::config))]
-    struct Doc;
-    Doc::openapi()
+    Routes::group("admin").route(routes!(audit::list)).route(routes!(overview::stats)).route(routes!(overview::config))
 }

@@ -1,8 +1,11 @@
 //! `GET /api/admin/stats` and `GET /api/admin/config`.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use shared::auth::Require;
 use shared::auth::min;
 use shared::sessions;
@@ -11,22 +14,35 @@ use shared::types::Timestamp;
 use shared::users;
 use shared::{ApiResult, AppState};
 
+/// User counts.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserCounts {
+    total: i64,
+    /// Users per role (`viewer`, `user`, `operator`, `admin`).
+    by_role: BTreeMap<String, i64>,
+    active_admins: u64,
+}
+
+/// `GET /api/admin/stats`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Stats {
+    users: UserCounts,
+    active_sessions: u64,
+    pending_approvals: u64,
+}
+
 /// Counts kept by the writes themselves (no table scan): users by role, active
 /// admins, live sessions, tasks waiting for approval.
 #[utoipa::path(get, path = "/api/admin/stats", tag = "admin",
-    responses((status = 200, description = "Counts", body = crate::schema::Stats), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
-pub async fn stats(State(state): State<AppState>, _caller: Require<min::Admin>) -> ApiResult<Json<Value>> {
+    responses((status = 200, description = "Counts", body = Stats), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
+pub async fn stats(State(state): State<AppState>, _caller: Require<min::Admin>) -> ApiResult<Json<Stats>> {
     let counts = users::role_counts(&state.stores).await?;
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
-    let by_role: Map<String, Value> = counts.iter().map(|(role, n)| (role.to_string(), json!(n))).collect();
+    let by_role = counts.iter().map(|(role, n)| (role.to_string(), *n)).collect();
     let active_admins = users::active_admins(&state.stores).await?;
     let active_sessions = sessions::count_all(&state.stores.redis, Timestamp::now().millis()).await?;
     let pending_approvals = tasks::pending_count(&state.stores).await?;
-    Ok(Json(json!({
-        "users": {"total": total, "by_role": by_role, "active_admins": active_admins},
-        "active_sessions": active_sessions,
-        "pending_approvals": pending_approvals,
-    })))
+    Ok(Json(Stats { users: UserCounts { total, by_role, active_admins }, active_sessions, pending_approvals }))
 }
 
 /// The effective configuration, every secret masked.

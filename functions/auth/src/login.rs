@@ -48,7 +48,6 @@ pub async fn login(
     ensure_enabled(&state.config)?;
     let limits = &state.config.login_throttle;
     let redis = &state.stores.redis;
-    let retention = state.config.audit_retention_days;
     let valid_name = Username::parse(body.username.trim()).ok();
     let name_key = body.username.trim().to_ascii_lowercase();
     // Only a well-formed name is recorded (a password typed into the name field must not be).
@@ -61,7 +60,7 @@ pub async fn login(
         throttle::Attempt::Wait { retry_after, audit } => {
             if audit {
                 let event = client.event(anonymous, "auth.login", Outcome::Throttled).target(target);
-                audit::record(&state.stores, &event, retention).await?;
+                audit::record(&state.stores, &event).await?;
             }
             return Err(ApiError::TooManyRequests {
                 detail: "Too many failed logins; try again later".into(),
@@ -96,7 +95,7 @@ pub async fn login(
                 Some(_) => "wrong_password",
             };
             let event = client.event(anonymous, "auth.login", Outcome::Failure).target(target).reason(reason);
-            audit::record(&state.stores, &event, retention).await?;
+            audit::record(&state.stores, &event).await?;
             return Err(ApiError::Unauthorized { code: "invalid_credentials", detail: INVALID.into() });
         }
     };
@@ -110,7 +109,7 @@ pub async fn login(
     let event = client
         .event((user.username.clone(), Some(user.id)), "auth.login", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username));
-    audit::record(&state.stores, &event, retention).await?;
+    audit::record(&state.stores, &event).await?;
     session::start(&state, &user, &client, StatusCode::OK, "Login successful").await
 }
 
@@ -128,7 +127,7 @@ pub async fn logout(
         && sessions::end(&state.stores.redis, hash, user_id).await?
     {
         let event = client.event(caller.actor(), "auth.logout", Outcome::Success).target(format!("user:{user_id}"));
-        audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+        audit::record(&state.stores, &event).await?;
     }
     let mut response = axum::Json(Message { message: "Logged out successfully".into() }).into_response();
     let clear = cookie::clear(state.config.cookie_secure);

@@ -43,7 +43,6 @@ pub async fn change_password(
     let Some(me) = caller.user() else {
         return Err(ApiError::forbidden("no_password", "The built-in system admin has no password"));
     };
-    let retention = state.config.audit_retention_days;
     let redis = &state.stores.redis;
     let limits = &state.config.login_throttle;
     let name_key = me.username.to_ascii_lowercase();
@@ -75,7 +74,7 @@ pub async fn change_password(
     if !matches {
         throttle::fail(redis, limits, reservation).await?;
         let event = client.event(caller.actor(), "user.password_change", Outcome::Failure).reason("wrong_password");
-        audit::record(&state.stores, &event, retention).await?;
+        audit::record(&state.stores, &event).await?;
         return Err(ApiError::forbidden("wrong_password", "The current password is incorrect"));
     }
     throttle::succeed(redis, reservation).await?;
@@ -85,7 +84,7 @@ pub async fn change_password(
     let event = client
         .event(caller.actor(), "user.password_change", Outcome::Success)
         .target(format!("user:{} {}", record.id, record.username));
-    let changed = match identity::set_password(&state.stores, record.id, &hash, &event, retention).await {
+    let changed = match identity::set_password(&state.stores, record.id, &hash, &event).await {
         Ok(user) => user,
         Err(UpdateError::NotFound) => return Err(ApiError::unauthorized("Not authenticated")),
         Err(UpdateError::Contended) => {

@@ -119,8 +119,7 @@ fn created(event: AuditEvent) -> impl FnOnce(&UserRecord) -> AuditEvent {
 
 /// Creates a user with no invitation (the first admin, or by an admin).
 async fn create(state: &AppState, new: NewUser, guard: CreateGuard, event: AuditEvent) -> ApiResult<UserRecord> {
-    let retention = state.config.audit_retention_days;
-    users::create(&state.stores, new, guard, created(event), |_| Ok(Vec::new()), retention).await.map_err(refused)
+    users::create(&state.stores, new, guard, created(event), |_| Ok(Vec::new())).await.map_err(refused)
 }
 
 /// The answer to a failed creation that is not about extra actions.
@@ -157,7 +156,6 @@ fn unusable(invitation: Option<&Invitation>, now: Timestamp) -> Option<ApiError>
 /// registration consumes nothing.
 async fn with_invitation(state: &AppState, client: &ClientInfo, code: &str, body: RegisterBody) -> ApiResult<Response> {
     let stores = &state.stores;
-    let retention = state.config.audit_retention_days;
     let now = Timestamp::now();
     let found = invitations::find_by_code(stores, code).await?;
     if let Some(error) = unusable(found.as_ref(), now) {
@@ -167,7 +165,7 @@ async fn with_invitation(state: &AppState, client: &ClientInfo, code: &str, body
             _ => "invalid_invitation",
         };
         let event = client.event(("_anonymous".into(), None), "user.register", Outcome::Failure).reason(reason);
-        audit::record(stores, &event, retention).await?;
+        audit::record(stores, &event).await?;
         return Err(error);
     }
     let invitation = found.ok_or_else(|| ApiError::bad_request("invalid_invitation", INVALID_INVITATION))?;
@@ -181,7 +179,7 @@ async fn with_invitation(state: &AppState, client: &ClientInfo, code: &str, body
             .target(format!("invitation:{}", invitation.id))
             .detail(format!("by user:{} {}", user.id, user.username))
     };
-    match invitations::redeem(stores, &invitation, new, created(event), used, retention).await {
+    match invitations::redeem(stores, &invitation, new, created(event), used).await {
         Ok(user) => session::start(state, &user, client, StatusCode::CREATED, "Registration successful").await,
         Err(RedeemError::Unusable) => {
             // Used up, expired or revoked while we were at it: say which.
@@ -194,7 +192,7 @@ async fn with_invitation(state: &AppState, client: &ClientInfo, code: &str, body
                 .event(("_anonymous".into(), None), "user.register", Outcome::Failure)
                 .target(format!("invitation:{}", invitation.id))
                 .reason("invitation_creator_revoked");
-            audit::record(stores, &event, retention).await?;
+            audit::record(stores, &event).await?;
             Err(ApiError::bad_request(
                 "invitation_revoked",
                 "This invitation is no longer valid: its creator can no longer grant it",

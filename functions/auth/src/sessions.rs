@@ -73,7 +73,7 @@ pub async fn end_one(
     let session = found.iter().find(|s| s.public_id() == id).ok_or_else(|| ApiError::not_found("Session not found"))?;
     sessions::end(redis, &session.hash, user_id).await?;
     let event = client.event(caller.actor(), "session.revoke", Outcome::Success).target(format!("session:{id}"));
-    audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+    audit::record(&state.stores, &event).await?;
     Ok(Json(Message { message: "Session revoked".into() }))
 }
 
@@ -91,6 +91,6 @@ pub async fn end_others(
     let event = client
         .event(caller.actor(), "session.revoke_all", Outcome::Success)
         .target(format!("user:{user_id} ({ended} sessions)"));
-    audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+    audit::record(&state.stores, &event).await?;
     Ok(Json(SessionsEnded { message: "Other sessions revoked".into(), sessions_ended: ended }))
 }

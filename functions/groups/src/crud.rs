@@ -77,9 +77,7 @@ pub async fn create(
     let audit = |g: &Group| {
         client.event(caller.actor(), "group.create", Outcome::Success).target(format!("group:{} {}", g.id, g.name))
     };
-    let group = groups::create(&state.stores, &name, &description, audit, state.config.audit_retention_days)
-        .await
-        .map_err(refusal)?;
+    let group = groups::create(&state.stores, &name, &description, audit).await.map_err(refusal)?;
     Ok((StatusCode::CREATED, axum::Json(group)).into_response())
 }
 
@@ -125,8 +123,7 @@ pub async fn update(
         Some(n) => event.detail(format!("name → {n}")),
         None => event.detail("description changed"),
     };
-    let retention = state.config.audit_retention_days;
-    let group = identity::change_group(&state.stores, id, name.as_deref(), description.as_deref(), &event, retention)
+    let group = identity::change_group(&state.stores, id, name.as_deref(), description.as_deref(), &event)
         .await
         .map_err(refusal)?;
     Ok(Json(group))
@@ -155,7 +152,6 @@ pub async fn delete(
         .event(caller.actor(), "group.delete", Outcome::Success)
         .target(format!("group:{} {}", group.id, group.name))
         .detail(format!("{} members", group.member_count));
-    let removed =
-        identity::delete_group(&state.stores, id, &event, state.config.audit_retention_days).await.map_err(refusal)?;
+    let removed = identity::delete_group(&state.stores, id, &event).await.map_err(refusal)?;
     Ok(Json(GroupDeleted { message: format!("Group {} deleted", group.name), members_removed: removed }))
 }

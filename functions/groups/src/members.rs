@@ -72,9 +72,7 @@ pub async fn add(
         .event(caller.actor(), "group.member_add", Outcome::Success)
         .target(format!("group:{id}"))
         .detail(format!("user:{user_id}"));
-    let added = identity::join_group(&state.stores, id, user_id, &event, state.config.audit_retention_days)
-        .await
-        .map_err(refusal)?;
+    let added = identity::join_group(&state.stores, id, user_id, &event).await.map_err(refusal)?;
     let message = if added { "Member added" } else { "Already a member" };
     Ok(Json(MemberAdded { message: message.into(), added }))
 }
@@ -92,9 +90,7 @@ pub async fn remove(
         .event(caller.actor(), "group.member_remove", Outcome::Success)
         .target(format!("group:{id}"))
         .detail(format!("user:{user_id}"));
-    let removed = identity::leave_group(&state.stores, id, user_id, &event, state.config.audit_retention_days)
-        .await
-        .map_err(refusal)?;
+    let removed = identity::leave_group(&state.stores, id, user_id, &event).await.map_err(refusal)?;
     if !removed {
         return Err(ApiError::not_found("That user is not a member of this group"));
     }

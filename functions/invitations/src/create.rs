@@ -2,21 +2,18 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 use shared::audit::Outcome;
 use shared::auth::ClientInfo;
 use shared::auth::Require;
 use shared::auth::min;
-use shared::invitations::{self, Invitation, InvitationError, NewInvitation};
+use shared::invitations::{self, CreatedInvitation, Invitation, InvitationError, InvitationView, NewInvitation};
 use shared::types::Role;
 use shared::types::Timestamp;
 use shared::{ApiError, ApiResult, AppState};
-
-use crate::list::view;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = NewInvitation)]
@@ -105,7 +102,7 @@ fn valid_host(host: &str) -> bool {
 
 /// Creates an invitation (also at the compat `/create`, see [`create_compat`]).
 #[utoipa::path(post, path = "/api/auth/invitations", tag = "invitations", request_body = CreateBody,
-    responses((status = 201, description = "Created; `code` is shown only now", body = crate::schema::CreatedInvitation),
+    responses((status = 201, description = "Created; `code` is shown only now", body = CreatedInvitation),
         (status = 400, description = "The body is not valid JSON; or `PUBLIC_URL` is unset and the `Host` header is not a valid `host[:port]` to build the link from (`invalid_host`)", body = shared::http::openapi::ErrorBody),
         (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::http::openapi::ErrorBody),
         (status = 404, description = "A group of `group_ids` does not exist", body = shared::http::openapi::ErrorBody)))]
@@ -115,7 +112,7 @@ pub async fn create(
     client: ClientInfo,
     headers: HeaderMap,
     shared::http::extract::Json(body): shared::http::extract::Json<CreateBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<CreatedInvitation>)> {
     // The role is validated first, so a bad role is a 422 for everyone.
     let role = Role::parse_assignable("role", body.role.as_deref().unwrap_or("user"))?;
     let mut group_ids = body.group_ids.unwrap_or_default();
@@ -163,27 +160,19 @@ pub async fn create(
             .target(format!("invitation:{}", inv.id))
             .detail(format!("role {}, {} uses, groups {:?}", inv.role, inv.max_uses, inv.group_ids))
     };
-    let (code, invitation) = match invitations::create(&state.stores, new, audit, state.config.audit_retention_days)
-        .await
-    {
+    let (code, invitation) = match invitations::create(&state.stores, new, audit).await {
         Ok(created) => created,
         Err(InvitationError::GroupNotFound(id)) => return Err(ApiError::not_found(format!("Group {id} not found"))),
         Err(InvitationError::Store(e)) => return Err(e.into()),
     };
-    let mut body = serde_json::to_value(view(&state, &invitation).await?).map_err(|e| ApiError::Internal(e.into()))?;
-    if let Some(map) = body.as_object_mut() {
-        let url = format!("{link_base}/register?token={code}");
-        map.insert("code".into(), json!(code));
-        // The original dashboard reads `token` to build the link.
-        map.insert("token".into(), json!(code));
-        map.insert("register_url".into(), json!(url));
-    }
-    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+    let view = InvitationView::read(&state.stores, &invitation).await?;
+    let url = format!("{link_base}/register?token={code}");
+    Ok((StatusCode::CREATED, Json(CreatedInvitation::new(view, code, url))))
 }
 
 /// The original dashboard's `POST /api/auth/invitations/create`: the same as [`create`].
 #[utoipa::path(post, path = "/api/auth/invitations/create", tag = "invitations", request_body = CreateBody,
-    responses((status = 201, description = "Created; `code` is shown only now", body = crate::schema::CreatedInvitation),
+    responses((status = 201, description = "Created; `code` is shown only now", body = CreatedInvitation),
         (status = 400, description = "The body is not valid JSON; or `PUBLIC_URL` is unset and the `Host` header is not a valid `host[:port]` to build the link from (`invalid_host`)", body = shared::http::openapi::ErrorBody),
         (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::http::openapi::ErrorBody),
         (status = 404, description = "A group of `group_ids` does not exist", body = shared::http::openapi::ErrorBody)))]
@@ -193,7 +182,7 @@ pub async fn create_compat(
     client: ClientInfo,
     headers: HeaderMap,
     body: shared::http::extract::Json<CreateBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<CreatedInvitation>)> {
     create(state, caller, client, headers, body).await
 }
 

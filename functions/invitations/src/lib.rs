@@ -4,24 +4,14 @@
 mod create;
 mod list;
 
-mod schema;
-
 use shared::Routes;
-use utoipa::OpenApi;
+use shared::http::routes;
 
-/// The group's routes.
+/// The group's routes, each declared once (method and path are on the handler).
 pub fn routes() -> Routes {
     Routes::group("invitations")
-        .get("/api/auth/invitations", list::list)
-        .post("/api/auth/invitations", create::create)
-        .post("/api/auth/invitations/create", create::create_compat)
-        .delete("/api/auth/invitations/{id}", list::revoke)
-}
-
-/// The group's part of the OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    #[derive(OpenApi)]
-    #[openapi(paths(list::list, create::create, create::create_compat, list::revoke))]
-    struct Doc;
-    Doc::openapi()
+        .route(routes!(list::list))
+        .route(routes!(create::create))
+        .route(routes!(create::create_compat))
+        .route(routes!(list::revoke))
 }

@@ -6,8 +6,8 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use shared::audit::Outcome;
 use shared::auth::Authenticated;
 use shared::auth::Caller;
@@ -15,16 +15,38 @@ use shared::auth::ClientInfo;
 use shared::auth::Require;
 use shared::auth::min;
 use shared::http::extract::{Path, Query};
-use shared::tasks::dispatch;
-use shared::tasks::{self, Actor, Change, TaskRecord, TransitionError};
-use shared::tasks::{TaskStatus, TaskType};
+use shared::tasks::TaskStatus;
+use shared::tasks::{self, Actor, Change, TaskRecord, TaskView, TransitionError};
 use shared::types::Role;
 use shared::types::Timestamp;
 use shared::vps;
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::list::load;
-use crate::view::view;
+
+/// Approval and cancellation.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Decided {
+    message: &'static str,
+    task_id: String,
+    task: TaskView,
+}
+
+/// A rejection, with its reason (null when none was given).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Rejected {
+    message: &'static str,
+    task_id: String,
+    reason: Option<String>,
+    task: TaskView,
+}
+
+/// A scheduler's progress report.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Progressed {
+    message: String,
+    task: TaskView,
+}
 
 fn actor(caller: &Caller) -> Actor {
     let actor = caller.actor();
@@ -67,26 +89,23 @@ async fn change(
                 Change::Progress(s) => *s,
             }
         ));
-    let changed =
-        tasks::transition(&state.stores, task.id, from, change, &event, state.config.audit_retention_days).await?;
-    // A VPS that has ended grants nobody access any more.
-    if changed.spec.task_type == TaskType::Vps && !changed.status.is_active() {
-        vps::clear(&state.stores, changed.id).await?;
-    }
+    let changed = tasks::transition(&state.stores, task.id, from, change, &event).await?;
+    // The change has committed: what follows cannot undo it, so it cannot fail the request.
+    vps::release_if_ended(&state.stores, &changed).await;
     Ok(changed)
 }
 
 /// Announces a task that just became `assigning`.
 async fn announce(state: &AppState, task: &TaskRecord) -> ApiResult<()> {
     if let Some(dispatcher) = &state.keys.dispatcher {
-        dispatcher.announce(&state.stores, task, dispatch::payload(view(task, true))).await?;
+        dispatcher.announce(&state.stores, task).await?;
     }
     Ok(())
 }
 
 /// An operator may not approve their own task; an admin may.
 #[utoipa::path(post, path = "/api/approve/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
-    responses((status = 200, description = "Approved and dispatched", body = crate::schema::Decided),
+    responses((status = 200, description = "Approved and dispatched", body = Decided),
         (status = 403, description = "Below operator, or an operator's own task", body = shared::http::openapi::ErrorBody),
         (status = 409, description = "The task is not pending approval", body = shared::http::openapi::ErrorBody)))]
 pub async fn approve(
@@ -94,7 +113,7 @@ pub async fn approve(
     Require(caller, ..): Require<min::Operator>,
     client: ClientInfo,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Decided>> {
     let task = load(&state, &id).await?;
     if !caller.role().at_least(Role::Admin) && task.owner.id.is_some() && task.owner.id == caller.user_id() {
         return Err(ApiError::forbidden(
@@ -114,8 +133,11 @@ pub async fn approve(
     .await
     .map_err(|e| refusal(e, "pending approval"))?;
     announce(&state, &approved).await?;
-    let task_id = approved.id.to_string();
-    Ok(Json(json!({"message": "Task approved and dispatched", "task_id": task_id, "task": view(&approved, true)})))
+    Ok(Json(Decided {
+        message: "Task approved and dispatched",
+        task_id: approved.id.to_string(),
+        task: TaskView::full(&approved),
+    }))
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -149,7 +171,7 @@ fn reason_from_body(body: &[u8]) -> ApiResult<Option<String>> {
 /// `{reason}` in the body, or the original dashboard's `?reason=`.
 #[utoipa::path(post, path = "/api/reject/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)"), ReasonQuery),
     request_body(content = ReasonBody, description = "Optional; `?reason=` works too"),
-    responses((status = 200, description = "Rejected", body = crate::schema::Rejected), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody),
+    responses((status = 200, description = "Rejected", body = Rejected), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody),
         (status = 409, description = "The task is not pending approval", body = shared::http::openapi::ErrorBody)))]
 pub async fn reject(
     State(state): State<AppState>,
@@ -158,7 +180,7 @@ pub async fn reject(
     Path(id): Path<String>,
     Query(query): Query<ReasonQuery>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Rejected>> {
     let from_body = reason_from_body(&body)?;
     let reason = from_body.or(query.reason).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
@@ -176,14 +198,17 @@ pub async fn reject(
     )
     .await
     .map_err(|e| refusal(e, "pending approval"))?;
-    Ok(Json(
-        json!({"message": "Task rejected", "task_id": rejected.id.to_string(), "reason": reason, "task": view(&rejected, true)}),
-    ))
+    Ok(Json(Rejected {
+        message: "Task rejected",
+        task_id: rejected.id.to_string(),
+        reason,
+        task: TaskView::full(&rejected),
+    }))
 }
 
 /// The owner, or an operator, withdraws a task that waits for approval.
 #[utoipa::path(post, path = "/api/tasks/{id}/cancel", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
-    responses((status = 200, description = "Cancelled", body = crate::schema::Decided),
+    responses((status = 200, description = "Cancelled", body = Decided),
         (status = 403, description = "Neither the owner nor an operator", body = shared::http::openapi::ErrorBody),
         (status = 409, description = "The task is not pending approval", body = shared::http::openapi::ErrorBody)))]
 pub async fn cancel(
@@ -191,7 +216,7 @@ pub async fn cancel(
     Authenticated(caller): Authenticated,
     client: ClientInfo,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Decided>> {
     let task = load(&state, &id).await?;
     let is_owner = task.owner.id.is_some() && task.owner.id == caller.user_id();
     if !is_owner && !caller.role().at_least(Role::Operator) {
@@ -211,7 +236,7 @@ pub async fn cancel(
     )
     .await
     .map_err(|e| refusal(e, "pending approval"))?;
-    Ok(Json(json!({"message": "Task cancelled", "task_id": cancelled.id.to_string(), "task": view(&cancelled, true)})))
+    Ok(Json(Decided { message: "Task cancelled", task_id: cancelled.id.to_string(), task: TaskView::full(&cancelled) }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -223,7 +248,7 @@ pub struct StatusBody {
 
 /// A scheduler reports progress along the allowed transitions only.
 #[utoipa::path(post, path = "/api/tasks/{id}/status", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")), request_body = StatusBody,
-    responses((status = 200, description = "The task in its new status", body = crate::schema::Progressed), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody),
+    responses((status = 200, description = "The task in its new status", body = Progressed), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody),
         (status = 409, description = "Not an allowed transition from the current status", body = shared::http::openapi::ErrorBody)))]
 pub async fn report_status(
     State(state): State<AppState>,
@@ -231,7 +256,7 @@ pub async fn report_status(
     client: ClientInfo,
     Path(id): Path<String>,
     shared::http::extract::Json(body): shared::http::extract::Json<StatusBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Progressed>> {
     let to: TaskStatus =
         body.status.parse().map_err(|()| ApiError::invalid("status", format!("unknown status {:?}", body.status)))?;
     let task = load(&state, &id).await?;
@@ -241,5 +266,5 @@ pub async fn report_status(
     let updated = change(&state, &caller, &client, &task, task.status, Change::Progress(to), "task.status")
         .await
         .map_err(|e| refusal(e, &format!("{} any more", task.status)))?;
-    Ok(Json(json!({"message": format!("Task is now {to}"), "task": view(&updated, true)})))
+    Ok(Json(Progressed { message: format!("Task is now {to}"), task: TaskView::full(&updated) }))
 }

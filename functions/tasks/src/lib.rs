@@ -4,67 +4,44 @@
 mod decide;
 mod list;
 mod submit;
-mod view;
 
-mod schema;
+use shared::http::{DocumentedRoute, routes};
 use shared::{AppState, Routes};
-use utoipa::OpenApi;
 
-pub use view::view;
-
-/// The group's routes.
+/// The group's routes, each declared once (method and path are on the handler).
 pub fn routes() -> Routes {
     Routes::group("tasks")
-        .post("/api/tasks", submit::submit)
-        .post("/api/submit", submit::submit_compat)
-        .get("/api/tasks", list::list)
-        .get("/api/tasks/pending-approval", list::pending)
-        .get("/api/tasks/pending-approval/count", list::pending_count)
-        .get("/api/tasks/{id}", list::get)
-        .get("/api/status/{id}", list::get_compat)
-        .post("/api/approve/{id}", decide::approve)
-        .post("/api/reject/{id}", decide::reject)
-        .post("/api/tasks/{id}/cancel", decide::cancel)
-        .post("/api/tasks/{id}/status", decide::report_status)
+        .route(routes!(submit::submit))
+        .route(routes!(submit::submit_compat))
+        .route(routes!(list::list))
+        .route(routes!(list::pending))
+        .route(routes!(list::pending_count))
+        .route(routes!(list::get))
+        .route(routes!(list::get_compat))
+        .route(routes!(decide::approve))
+        .route(body_optional(routes!(decide::reject)))
+        .route(routes!(decide::cancel))
+        .route(routes!(decide::report_status))
 }
 
-/// The group's part of the OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    #[derive(OpenApi)]
-    #[openapi(paths(
-        submit::submit,
-        submit::submit_compat,
-        list::list,
-        list::pending,
-        list::pending_count,
-        list::get,
-        list::get_compat,
-        decide::approve,
-        decide::reject,
-        decide::cancel,
-        decide::report_status
-    ))]
-    struct Doc;
-    let mut doc = Doc::openapi();
-    // A rejection's body is optional (the reason may come as `?reason=`), which
-    // the annotation cannot say without a `null` alternative.
-    if let Some(body) = doc
-        .paths
-        .paths
-        .get_mut("/api/reject/{id}")
-        .and_then(|item| item.post.as_mut())
-        .and_then(|op| op.request_body.as_mut())
-    {
+/// A rejection's body is optional (the reason may come as `?reason=`), which
+/// the annotation cannot say without a `null` alternative.
+fn body_optional(mut route: DocumentedRoute) -> DocumentedRoute {
+    let (_, paths, _) = &mut route;
+    let items = paths.paths.values_mut();
+    let operations =
+        items.flat_map(|item| [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete]);
+    for body in operations.flatten().filter_map(|operation| operation.request_body.as_mut()) {
         body.required = Some(utoipa::openapi::Required::False);
     }
-    doc
+    route
 }
 
 /// Retries the announcements that are due (the local server runs this
 /// periodically); returns how many went through.
 pub async fn retry_dispatch(state: &AppState) -> Result<usize, shared::db::StoreError> {
     match &state.keys.dispatcher {
-        Some(dispatcher) => shared::tasks::dispatch::retry_due(dispatcher, &state.stores, |t| view(t, true)).await,
+        Some(dispatcher) => shared::tasks::dispatch::retry_due(dispatcher, &state.stores).await,
         None => Ok(0),
     }
 }

@@ -1,17 +1,15 @@
 //! Reading tasks: the list (viewer+), one task (viewer+), and the approval
 //! queue and its badge count (operator+).
 
-use crate::view::{sees_all, view};
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use shared::auth::Require;
 use shared::auth::min;
 use shared::http::extract::{Path, Query};
 use shared::http::page;
-use shared::tasks::{self, Filter, TaskRecord};
+use shared::tasks::{self, Filter, TaskRecord, TaskView};
 use shared::tasks::{TaskStatus, TaskType};
 use shared::users;
 use shared::users::Username;
@@ -45,7 +43,7 @@ pub async fn load(state: &AppState, raw_id: &str) -> ApiResult<TaskRecord> {
 /// Newest first. Everyone viewer+ sees every task; what only owners and
 /// operators may read is redacted for the others.
 #[utoipa::path(get, path = "/api/tasks", tag = "tasks", params(ListQuery),
-    responses((status = 200, description = "A page of tasks, newest first; others' details redacted below operator", body = Vec<crate::schema::TaskView>)))]
+    responses((status = 200, description = "A page of tasks, newest first; others' details redacted below operator", body = Vec<TaskView>)))]
 pub async fn list(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Viewer>,
@@ -68,13 +66,13 @@ pub async fn list(
         Some(name) => match users::find_by_username(&state.stores, &owner_key(name)?).await? {
             Some(user) => Some(Some(user.id)),
             // No such user owns nothing.
-            None => return Ok(page::respond(Vec::<Value>::new(), None)),
+            None => return Ok(page::respond(Vec::<TaskView>::new(), None)),
         },
     };
     let after = page::decode_checked(q.cursor.as_deref(), tasks::is_list_position)?;
     let filter = Filter { status, owner, task_type };
     let (found, next) = tasks::list(&state.stores, &filter, false, limit, after.as_deref()).await?;
-    let views: Vec<Value> = found.iter().map(|t| view(t, sees_all(&caller, t))).collect();
+    let views: Vec<TaskView> = found.iter().map(|t| TaskView::seen_by(t, caller.role(), caller.user_id())).collect();
     Ok(page::respond(views, next.map(|n| page::encode(&n))))
 }
 
@@ -84,30 +82,30 @@ fn owner_key(name: &str) -> ApiResult<String> {
 }
 
 #[utoipa::path(get, path = "/api/tasks/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
-    responses((status = 200, description = "The task; details redacted unless the caller owns it or is an operator", body = crate::schema::TaskView)))]
+    responses((status = 200, description = "The task; details redacted unless the caller owns it or is an operator", body = TaskView)))]
 pub async fn get(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Viewer>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TaskView>> {
     let task = load(&state, &id).await?;
-    Ok(Json(view(&task, sees_all(&caller, &task))))
+    Ok(Json(TaskView::seen_by(&task, caller.role(), caller.user_id())))
 }
 
 /// The original's `GET /api/status/{id}`: the same as [`get`].
 #[utoipa::path(get, path = "/api/status/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
-    responses((status = 200, description = "The task; details redacted unless the caller owns it or is an operator", body = crate::schema::TaskView)))]
+    responses((status = 200, description = "The task; details redacted unless the caller owns it or is an operator", body = TaskView)))]
 pub async fn get_compat(
     state: State<AppState>,
     caller: Require<min::Viewer>,
     id: Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TaskView>> {
     get(state, caller, id).await
 }
 
 /// Oldest first, in full (approvers must see `privileged` and `additional_mounts`).
 #[utoipa::path(get, path = "/api/tasks/pending-approval", tag = "tasks", params(page::PageQuery),
-    responses((status = 200, description = "Tasks waiting for approval, oldest first, in full", body = Vec<crate::schema::TaskView>), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "Tasks waiting for approval, oldest first, in full", body = Vec<TaskView>), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn pending(
     State(state): State<AppState>,
     _caller: Require<min::Operator>,
@@ -117,14 +115,20 @@ pub async fn pending(
     let after = page::decode_checked(q.cursor.as_deref(), tasks::is_list_position)?;
     let filter = Filter { status: Some(TaskStatus::PendingApproval), ..Filter::default() };
     let (found, next) = tasks::list(&state.stores, &filter, true, limit, after.as_deref()).await?;
-    let views: Vec<Value> = found.iter().map(|t| view(t, true)).collect();
+    let views: Vec<TaskView> = found.iter().map(TaskView::full).collect();
     Ok(page::respond(views, next.map(|n| page::encode(&n))))
+}
+
+/// `GET /api/tasks/pending-approval/count`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Count {
+    count: u64,
 }
 
 /// `{count}`: one read of a counter kept by the same transactions that change
 /// statuses, so it always matches the list.
 #[utoipa::path(get, path = "/api/tasks/pending-approval/count", tag = "tasks",
-    responses((status = 200, description = "How many tasks wait for approval", body = crate::schema::Count), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
-pub async fn pending_count(State(state): State<AppState>, _caller: Require<min::Operator>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"count": tasks::pending_count(&state.stores).await?})))
+    responses((status = 200, description = "How many tasks wait for approval", body = Count), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
+pub async fn pending_count(State(state): State<AppState>, _caller: Require<min::Operator>) -> ApiResult<Json<Count>> {
+    Ok(Json(Count { count: tasks::pending_count(&state.stores).await? }))
 }

@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shared::audit::Outcome;
 use shared::auth::Authenticated;
@@ -32,7 +31,7 @@ pub struct CreateBody {
 /// Shown once: the only time the token itself leaves the service.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = CreatedToken)]
-struct Created {
+pub struct Created {
     id: u64,
     name: String,
     token: String,
@@ -48,7 +47,7 @@ pub async fn create(
     caller: Authenticated,
     client: ClientInfo,
     body: Json<CreateBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, axum::Json<Created>)> {
     issue(&state, caller, &client, body.0, StatusCode::CREATED).await
 }
 
@@ -60,7 +59,7 @@ pub async fn create_compat(
     caller: Authenticated,
     client: ClientInfo,
     body: Json<CreateBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, axum::Json<Created>)> {
     issue(&state, caller, &client, body.0, StatusCode::OK).await
 }
 
@@ -70,7 +69,7 @@ async fn issue(
     client: &ClientInfo,
     body: CreateBody,
     status: StatusCode,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, axum::Json<Created>)> {
     ensure_enabled(&state.config)?;
     let Some(owner) = caller.user() else {
         return Err(ApiError::forbidden(
@@ -89,7 +88,7 @@ async fn issue(
             .event(caller.actor(), "token.create", Outcome::Success)
             .target(format!("token:{} {} of user:{}", t.id, t.name, t.user_id))
     };
-    match tokens::create(&state.stores, owner.id, &name, expires_at, audit, state.config.audit_retention_days).await {
+    match tokens::create(&state.stores, owner.id, &name, expires_at, audit).await {
         Ok(issued) => {
             let r = issued.record;
             let body = Created {
@@ -100,7 +99,7 @@ async fn issue(
                 created_at: r.created_at,
                 expires_at: r.expires_at,
             };
-            Ok((status, axum::Json(body)).into_response())
+            Ok((status, axum::Json(body)))
         }
         Err(CreateError::NameTaken) => {
             Err(ApiError::conflict("token_name_taken", format!("You already have a token named {name:?}")))

@@ -5,21 +5,13 @@ mod list;
 mod revoke;
 
 use shared::Routes;
-use utoipa::OpenApi;
+use shared::http::routes;
 
-/// The group's routes.
+/// The group's routes, each declared once (method and path are on the handler).
 pub fn routes() -> Routes {
     Routes::group("tokens")
-        .get("/api/auth/tokens", list::list_own)
-        .post("/api/auth/tokens", create::create)
-        .post("/api/auth/tokens/create", create::create_compat)
-        .delete("/api/auth/tokens/{id}", revoke::revoke)
-}
-
-/// The group's part of the OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    #[derive(OpenApi)]
-    #[openapi(paths(list::list_own, create::create, create::create_compat, revoke::revoke))]
-    struct Doc;
-    Doc::openapi()
+        .route(routes!(list::list_own))
+        .route(routes!(create::create))
+        .route(routes!(create::create_compat))
+        .route(routes!(revoke::revoke))
 }

@@ -2,12 +2,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
 use shared::audit::Outcome;
 use shared::auth::Authenticated;
 use shared::auth::ClientInfo;
 use shared::auth::ensure_enabled;
 use shared::http::extract::Path;
+use shared::http::openapi::Message;
 use shared::tokens;
 use shared::types::Role;
 use shared::{ApiError, ApiResult, AppState};
@@ -16,13 +16,13 @@ use shared::{ApiError, ApiResult, AppState};
 /// token ids are not to be probed.
 #[utoipa::path(delete, path = "/api/auth/tokens/{id}", tag = "tokens",
     params(("id" = u64, Path, description = "Token id")),
-    responses((status = 200, description = "Revoked", body = shared::http::openapi::Message)))]
+    responses((status = 200, description = "Revoked", body = Message)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     client: ClientInfo,
     Path(id): Path<u64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Message>> {
     ensure_enabled(&state.config)?;
     let token = tokens::get_by_id(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("Token not found"))?;
     if caller.user_id() != Some(token.user_id) && !caller.role().at_least(Role::Admin) {
@@ -31,8 +31,8 @@ pub async fn revoke(
     let event = client
         .event(caller.actor(), "token.revoke", Outcome::Success)
         .target(format!("token:{} {} of user:{}", token.id, token.name, token.user_id));
-    if !tokens::revoke(&state.stores, &token, Some(&event), state.config.audit_retention_days).await? {
+    if !tokens::revoke(&state.stores, &token, Some(&event)).await? {
         return Err(ApiError::not_found("Token not found"));
     }
-    Ok(Json(json!({"message": format!("Token '{}' revoked", token.name)})))
+    Ok(Json(Message { message: format!("Token '{}' revoked", token.name) }))
 }

@@ -119,27 +119,21 @@ pub async fn apply(
     }
     let is_self = caller.user_id() == Some(id);
     let redis = &state.stores.redis;
-    let outcome = identity::update(
-        &state.stores,
-        id,
-        &change,
-        |plan: Planned<'_>| -> ApiResult<AuditEvent> {
-            let before = plan.before;
-            let after = plan.after.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("update without a new state")))?;
-            if is_self && after.role < before.role {
-                return Err(ApiError::forbidden("self_change", "You cannot demote yourself"));
-            }
-            if is_self && before.is_active && !after.is_active {
-                return Err(ApiError::forbidden("self_change", "You cannot deactivate yourself"));
-            }
-            let (action, detail) = describe(before, after);
-            Ok(client
-                .event(caller.actor(), action, Outcome::Success)
-                .target(format!("user:{} {}", before.id, before.username))
-                .detail(detail))
-        },
-        state.config.audit_retention_days,
-    )
+    let outcome = identity::update(&state.stores, id, &change, |plan: Planned<'_>| -> ApiResult<AuditEvent> {
+        let before = plan.before;
+        let after = plan.after.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("update without a new state")))?;
+        if is_self && after.role < before.role {
+            return Err(ApiError::forbidden("self_change", "You cannot demote yourself"));
+        }
+        if is_self && before.is_active && !after.is_active {
+            return Err(ApiError::forbidden("self_change", "You cannot deactivate yourself"));
+        }
+        let (action, detail) = describe(before, after);
+        Ok(client
+            .event(caller.actor(), action, Outcome::Success)
+            .target(format!("user:{} {}", before.id, before.username))
+            .detail(detail))
+    })
     .await?;
     match outcome {
         Ok(user) => {
@@ -162,7 +156,7 @@ pub async fn refusal(state: &AppState, caller: &Caller, client: &ClientInfo, id:
                 .event(caller.actor(), "user.last_admin_guard", Outcome::Denied)
                 .target(format!("user:{id}"))
                 .reason("last_admin");
-            if let Err(e) = audit::record(&state.stores, &event, state.config.audit_retention_days).await {
+            if let Err(e) = audit::record(&state.stores, &event).await {
                 return e.into();
             }
             ApiError::conflict("last_admin", "The last active admin cannot be demoted, deactivated or deleted")

@@ -36,16 +36,11 @@ pub async fn delete_user(
     if caller.user_id() == Some(id) {
         return Err(ApiError::forbidden("self_change", "You cannot delete yourself"));
     }
-    let outcome = identity::delete_user(
-        &state.stores,
-        id,
-        |plan: Planned<'_>| -> ApiResult<AuditEvent> {
-            Ok(client
-                .event(caller.actor(), "user.delete", Outcome::Success)
-                .target(format!("user:{} {}", plan.before.id, plan.before.username)))
-        },
-        state.config.audit_retention_days,
-    )
+    let outcome = identity::delete_user(&state.stores, id, |plan: Planned<'_>| -> ApiResult<AuditEvent> {
+        Ok(client
+            .event(caller.actor(), "user.delete", Outcome::Success)
+            .target(format!("user:{} {}", plan.before.id, plan.before.username)))
+    })
     .await?;
     match outcome {
         Ok(removed) => Ok(Json(UserDeleted {

@@ -61,8 +61,7 @@ pub async fn reset_password(
     let event = client
         .event(caller.actor(), "user.password_reset", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username));
-    if let Err(err) = identity::set_password(&state.stores, id, &hash, &event, state.config.audit_retention_days).await
-    {
+    if let Err(err) = identity::set_password(&state.stores, id, &hash, &event).await {
         return Err(refusal(&state, &caller, &client, id, err).await);
     }
     // The new credential generation already refuses every session; this

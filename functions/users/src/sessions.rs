@@ -28,7 +28,7 @@ pub async fn end_sessions(
         .event(caller.actor(), "session.revoke_all", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username))
         .detail(format!("{ended} sessions"));
-    audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+    audit::record(&state.stores, &event).await?;
     Ok(Json(SessionsEnded { message: "Sessions ended".into(), sessions_ended: ended }))
 }
 
@@ -46,6 +46,6 @@ pub async fn unlock(
     let event = client
         .event(caller.actor(), "user.unlock", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username));
-    audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+    audit::record(&state.stores, &event).await?;
     Ok(Json(Message { message: format!("Login throttling cleared for {}", user.username) }))
 }

@@ -5,8 +5,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use shared::audit::{self, Outcome};
 use shared::auth::Authenticated;
 use shared::auth::ClientInfo;
@@ -26,11 +25,21 @@ pub struct Question {
     action: String,
 }
 
+/// `POST /api/authorize` when allowed.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Allowed {
+    allowed: bool,
+    user: String,
+    /// Null for the built-in system admin.
+    user_id: Option<u64>,
+    role: Role,
+}
+
 /// `connect`: a caller of at least `user` who is the owner, an assigned user
 /// or a member of an assigned group, or an operator (owners and assignees only while the VPS is approved and alive). `manage`:
 /// operators. 200 `{allowed: true, user, user_id, role}` or 403 (audited).
 #[utoipa::path(post, path = "/api/authorize", tag = "vps", request_body = Question,
-    responses((status = 200, description = "Allowed", body = crate::schema::Allowed),
+    responses((status = 200, description = "Allowed", body = Allowed),
         (status = 403, description = "Not allowed", body = shared::http::openapi::ErrorBody),
         (status = 404, description = "No such VPS (told to operators only; others get 403)", body = shared::http::openapi::ErrorBody)))]
 pub async fn authorize(
@@ -38,7 +47,7 @@ pub async fn authorize(
     Authenticated(caller): Authenticated,
     client: ClientInfo,
     extract::Json(question): extract::Json<Question>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Allowed>> {
     let vps_id = question
         .resource
         .strip_prefix("vps:")
@@ -75,11 +84,11 @@ pub async fn authorize(
             .event(caller.actor(), "vps.authorize", Outcome::Denied)
             .target(question.resource.clone())
             .detail(question.action.clone());
-        audit::record(&state.stores, &event, state.config.audit_retention_days).await?;
+        audit::record(&state.stores, &event).await?;
         return Err(ApiError::forbidden(
             "not_allowed",
             format!("Not allowed to {} {}", question.action, question.resource),
         ));
     }
-    Ok(Json(json!({"allowed": true, "user": actor.name, "user_id": actor.id, "role": caller.role()})))
+    Ok(Json(Allowed { allowed: true, user: actor.name, user_id: actor.id, role: caller.role() }))
 }

@@ -76,6 +76,7 @@ pub fn month_of(at: Timestamp) -> String {
 }
 
 impl AuditEvent {
+    /// The stored item; it expires `retention_days` after the event.
     fn item(&self, retention_days: u32) -> Item {
         let sk = format!("{:013}#{}", self.at.millis(), self.id);
         let month = month_of(self.at);
@@ -136,10 +137,10 @@ impl AuditEvent {
 
     /// The event as one action of a transaction, so it is written exactly when
     /// the change it records is.
-    pub fn transact_put(&self, stores: &Stores, retention_days: u32) -> Result<TransactWriteItem, StoreError> {
+    pub fn transact_put(&self, stores: &Stores) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&stores.tables.audit)
-            .set_item(Some(self.item(retention_days)))
+            .set_item(Some(self.item(stores.audit_retention_days)))
             .build()
             .map_err(|e| StoreError::Internal(e.into()))?;
         Ok(TransactWriteItem::builder().put(put).build())
@@ -147,12 +148,12 @@ impl AuditEvent {
 }
 
 /// Appends an event on its own (for actions that write no DynamoDB item).
-pub async fn record(stores: &Stores, event: &AuditEvent, retention_days: u32) -> Result<(), StoreError> {
+pub async fn record(stores: &Stores, event: &AuditEvent) -> Result<(), StoreError> {
     stores
         .dynamo
         .put_item()
         .table_name(&stores.tables.audit)
-        .set_item(Some(event.item(retention_days)))
+        .set_item(Some(event.item(stores.audit_retention_days)))
         .send()
         .await
         .map_err(store_error)?;

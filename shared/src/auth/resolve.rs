@@ -81,7 +81,7 @@ async fn admin_secret(parts: &mut Parts, state: &AppState, given: &str) -> Resul
         })
     };
     if let Some(event) = event {
-        audit::record(&state.stores, &event.target(target), state.config.audit_retention_days).await?;
+        audit::record(&state.stores, &event.target(target)).await?;
     }
     if valid {
         Ok(Resolved::Caller(Caller { identity: Identity::System, via: Via::AdminSecret, acting: Role::Viewer }))

@@ -9,6 +9,7 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 /// Where the client should point when the environment does not say.
 #[derive(Debug, Clone, Default)]
@@ -189,6 +190,31 @@ pub async fn query_all(
     value: &str,
     prefix: Option<(&str, &str)>,
 ) -> Result<Vec<crate::db::item::Item>, StoreError> {
+    query_filtered(client, table, index, attr, value, prefix, &QueryFilter::default()).await
+}
+
+/// What [`query_filtered`] adds to a partition read: a `FilterExpression`
+/// DynamoDB applies to the items it reads, with its values (named `:…`, other
+/// than `:p` and `:b`, which the key condition uses), and how many items one
+/// call evaluates (DynamoDB's `Limit`; without it, as many as fit in 1 MB).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueryFilter<'a> {
+    pub expression: Option<&'a str>,
+    pub values: &'a [(&'a str, AttributeValue)],
+    pub page_limit: Option<i32>,
+}
+
+/// Like [`query_all`], keeping only the items `filter` lets through. Every
+/// page is read: a filter may drop the whole first megabyte and match later.
+pub async fn query_filtered(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    index: Option<&str>,
+    attr: &str,
+    value: &str,
+    prefix: Option<(&str, &str)>,
+    filter: &QueryFilter<'_>,
+) -> Result<Vec<crate::db::item::Item>, StoreError> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
@@ -198,7 +224,12 @@ pub async fn query_all(
             .set_index_name(index.map(str::to_owned))
             .expression_attribute_names("#p", attr)
             .expression_attribute_values(":p", crate::db::item::s(value))
+            .set_filter_expression(filter.expression.map(str::to_owned))
+            .set_limit(filter.page_limit)
             .set_exclusive_start_key(start);
+        for (name, value) in filter.values {
+            request = request.expression_attribute_values(*name, value.clone());
+        }
         request = match prefix {
             Some((sort_attr, begins)) => request
                 .key_condition_expression("#p = :p AND begins_with(#s, :b)")
@@ -213,6 +244,45 @@ pub async fn query_all(
             _ => return Ok(items),
         }
     }
+}
+
+/// The items of `keys` that exist, read strongly consistent in calls of at
+/// most 100 keys (BatchGetItem's limit; duplicate keys are read once), in no
+/// particular order. Keys DynamoDB leaves unprocessed under load are asked for
+/// again; if some still are after a few tries, the read fails as unavailable
+/// rather than answer as if those items did not exist.
+pub async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<crate::db::item::Item>,
+) -> Result<Vec<crate::db::item::Item>, StoreError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let mut unique: Vec<crate::db::item::Item> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !unique.contains(&k) {
+            unique.push(k);
+        }
+    }
+    let mut found = Vec::new();
+    for chunk in unique.chunks(100) {
+        let mut pending =
+            Some(built(KeysAndAttributes::builder().set_keys(Some(chunk.to_vec())).consistent_read(true).build())?);
+        let mut pause = Duration::from_millis(20);
+        for attempt in 0..8 {
+            let Some(request) = pending.take() else { break };
+            if attempt > 0 {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            let out = client.batch_get_item().request_items(table, request).send().await.map_err(store_error)?;
+            found.extend(out.responses().and_then(|r| r.get(table)).into_iter().flatten().cloned());
+            pending = out.unprocessed_keys().and_then(|u| u.get(table)).filter(|k| !k.keys().is_empty()).cloned();
+        }
+        if pending.is_some() {
+            return Err(StoreError::unavailable(Store::DynamoDb, anyhow::anyhow!("batch read kept being throttled")));
+        }
+    }
+    Ok(found)
 }
 
 /// `ADD value :delta` on the counter `COUNTER`/`name`, as a transaction action.

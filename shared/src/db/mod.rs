@@ -67,6 +67,8 @@ pub struct Stores {
     pub tables: Tables,
     /// Round trips made through these clients.
     pub io: std::sync::Arc<io::IoCounters>,
+    /// How long audit events live (days): every write that records one sets its expiry.
+    pub audit_retention_days: u32,
 }
 
 impl Stores {
@@ -78,6 +80,7 @@ impl Stores {
             redis: kv::Redis::connect(settings, std::sync::Arc::clone(&io))?,
             tables: Tables::new(&settings.table_prefix),
             io,
+            audit_retention_days: settings.audit_retention_days,
         })
     }
 }

@@ -80,15 +80,9 @@ pub fn join_actions(
 }
 
 /// Adds a member. `Ok(false)`: they were a member already.
-pub async fn add_member(
-    stores: &Stores,
-    group_id: u64,
-    user_id: u64,
-    audit: &AuditEvent,
-    retention_days: u32,
-) -> Result<bool, GroupError> {
+pub async fn add_member(stores: &Stores, group_id: u64, user_id: u64, audit: &AuditEvent) -> Result<bool, GroupError> {
     let mut items = join_actions(stores, group_id, user_id, true)?;
-    items.push(audit.transact_put(stores, retention_days)?);
+    items.push(audit.transact_put(stores)?);
     match run(stores, items).await {
         Ok(()) => Ok(true),
         Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 1) => Err(GroupError::NotFound),
@@ -104,7 +98,6 @@ pub async fn remove_member(
     group_id: u64,
     user_id: u64,
     audit: Option<&AuditEvent>,
-    retention_days: u32,
 ) -> Result<bool, GroupError> {
     let table = &stores.tables.identity;
     let member = built(
@@ -121,7 +114,7 @@ pub async fn remove_member(
         items.push(user_set_action(stores, "DELETE", group_id, user_id)?);
     }
     if let Some(event) = audit {
-        items.push(event.transact_put(stores, retention_days)?);
+        items.push(event.transact_put(stores)?);
     }
     match run(stores, items).await {
         Ok(()) => Ok(true),
@@ -136,12 +129,12 @@ pub async fn remove_member(
 /// them), then the group and its name, on the condition that no member is
 /// left. A deletion interrupted half-way leaves a smaller group, never a
 /// member of a group that does not exist; running it again completes it.
-pub async fn delete(stores: &Stores, id: u64, audit: &AuditEvent, retention_days: u32) -> Result<Vec<u64>, GroupError> {
+pub async fn delete(stores: &Stores, id: u64, audit: &AuditEvent) -> Result<Vec<u64>, GroupError> {
     let group = get(stores, id).await?.ok_or(GroupError::NotFound)?;
     let mut removed = Vec::new();
     for _ in 0..5 {
         for user_id in member_ids(stores, id).await? {
-            match remove_member(stores, id, user_id, None, retention_days).await {
+            match remove_member(stores, id, user_id, None).await {
                 Ok(_) | Err(GroupError::Contended) => removed.push(user_id),
                 Err(e) => return Err(e),
             }
@@ -160,7 +153,7 @@ pub async fn delete(stores: &Stores, id: u64, audit: &AuditEvent, retention_days
         let items = vec![
             TransactWriteItem::builder().delete(remove).build(),
             TransactWriteItem::builder().delete(release).build(),
-            audit.transact_put(stores, retention_days)?,
+            audit.transact_put(stores)?,
         ];
         match run(stores, items).await {
             Ok(()) => return Ok(removed),
@@ -175,7 +168,7 @@ pub async fn delete(stores: &Stores, id: u64, audit: &AuditEvent, retention_days
 /// Takes a deleted user out of every group they were in.
 pub async fn leave_all(stores: &Stores, user_id: u64, group_ids: &[u64]) -> Result<(), StoreError> {
     for group_id in group_ids {
-        match remove_member(stores, *group_id, user_id, None, 0).await {
+        match remove_member(stores, *group_id, user_id, None).await {
             Ok(_) | Err(GroupError::NotFound | GroupError::Contended) => {}
             Err(GroupError::Store(e)) => return Err(e),
             Err(e) => return Err(StoreError::Internal(anyhow::anyhow!("leaving group {group_id}: {e}"))),

@@ -95,7 +95,6 @@ pub async fn create(
     name: &str,
     description: &str,
     audit: impl FnOnce(&Group) -> AuditEvent,
-    retention_days: u32,
 ) -> Result<Group, GroupError> {
     let table = &stores.tables.identity;
     let id = dynamo::next_id(&stores.dynamo, table, "group_id").await?;
@@ -128,7 +127,7 @@ pub async fn create(
         )
         .map(|p| TransactWriteItem::builder().put(p).build())
     };
-    let items = vec![put(item)?, put(reservation)?, audit(&group).transact_put(stores, retention_days)?];
+    let items = vec![put(item)?, put(reservation)?, audit(&group).transact_put(stores)?];
     match run(stores, items).await {
         Ok(()) => Ok(group),
         Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 1) => Err(GroupError::NameTaken),
@@ -192,7 +191,6 @@ pub async fn update(
     name: Option<&str>,
     description: Option<&str>,
     audit: &AuditEvent,
-    retention_days: u32,
 ) -> Result<Group, GroupError> {
     let table = &stores.tables.identity;
     let before = get(stores, id).await?.ok_or(GroupError::NotFound)?;
@@ -227,7 +225,7 @@ pub async fn update(
         items.push(TransactWriteItem::builder().put(put).build());
         items.push(TransactWriteItem::builder().delete(release).build());
     }
-    items.push(audit.transact_put(stores, retention_days)?);
+    items.push(audit.transact_put(stores)?);
     match run(stores, items).await {
         Ok(()) => Ok(Group { name: new_name.to_owned(), description: new_description.to_owned(), ..before }),
         Err(Failure::TransactionCanceled(r)) if renamed && tx_failed(&r, 1) => Err(GroupError::NameTaken),

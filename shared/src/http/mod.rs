@@ -1,6 +1,6 @@
 //! The request pipeline shared by the Lambda binaries and the local server:
-//! application state, the route table, the tower layers, the two runners, the
-//! JSON extractor, pagination and the OpenAPI pieces.
+//! application state, the route table (each route declared once), the tower
+//! layers, the two runners, the JSON extractor, pagination and the OpenAPI pieces.
 
 pub mod extract;
 mod layers;
@@ -11,6 +11,8 @@ mod run;
 mod state;
 
 pub use layers::{RequestId, finish};
-pub use routes::{RouteInfo, Routes};
+pub use routes::{DocumentedRoute, RouteInfo, Routes};
 pub use run::{run_lambda, run_scheduled, serve_local, shutdown_signal};
 pub use state::{App, AppState, Keys};
+/// `routes!(handler)`: a handler with its `#[utoipa::path]` operation, for [`Routes::route`].
+pub use utoipa_axum::routes;

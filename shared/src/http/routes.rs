@@ -1,11 +1,20 @@
-//! The route table: each endpoint group lists its routes once, and the same list
-//! builds the axum router (for Lambda and the local server) and answers "which
-//! routes exist" (for the authorization matrix and the infrastructure checks).
+//! The route table. Each endpoint group declares each route once, as
+//! `.route(routes!(handler))`: the handler's `#[utoipa::path]` attribute is the
+//! one place its method and path are written, and from that one declaration
+//! come the axum route (for Lambda and the local server), the route's part of
+//! the OpenAPI document, and its line in the route list (for the SAM template,
+//! the authorization matrix and the Lambda-versus-local checks).
+
+use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
 
 use axum::Router;
 use axum::handler::Handler;
 use axum::routing::{MethodFilter, on};
 use http::Method;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::PathItem;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use crate::http::AppState;
 
@@ -17,23 +26,61 @@ pub struct RouteInfo {
     pub path: &'static str,
 }
 
+/// What `routes!(handler)` gives: the handler as an axum method router, with
+/// its OpenAPI operation and the schemas that operation names.
+pub type DocumentedRoute = UtoipaMethodRouter<AppState>;
+
 /// A group's routes, or several groups merged.
 #[derive(Default)]
 pub struct Routes {
-    router: Router<AppState>,
+    router: OpenApiRouter<AppState>,
     list: Vec<RouteInfo>,
     group: &'static str,
 }
 
 impl Routes {
-    /// An empty table for the group `group` (e.g. `"health"`).
+    /// An empty table for the group `group` (e.g. `"health"`), which is also
+    /// its Lambda function's name (`krv-health`).
     pub fn group(group: &'static str) -> Self {
-        Self { router: Router::new(), list: Vec::new(), group }
+        Self { group, ..Self::default() }
     }
 
-    /// Adds `method path → handler`. Paths are absolute (`/api/...`), so groups
-    /// merge without nesting.
-    fn add<H, T>(mut self, method: Method, filter: MethodFilter, path: &'static str, handler: H) -> Self
+    /// Adds one handler, declared by its `#[utoipa::path]` attribute:
+    /// `.route(routes!(list::list_users))`. Paths are absolute (`/api/...`), so
+    /// groups merge without nesting.
+    ///
+    /// # Panics
+    /// When `route` spans several paths (`routes!(a, b)` with `a` and `b` on
+    /// different paths would serve both handlers on both paths): write one
+    /// `routes!` per handler.
+    pub fn route(mut self, route: DocumentedRoute) -> Self {
+        let (_, paths, _) = &route;
+        assert!(
+            paths.paths.len() == 1,
+            "one routes!(handler) per route: {:?} declares {} paths",
+            paths.paths.keys().collect::<Vec<_>>(),
+            paths.paths.len()
+        );
+        for (path, item) in &paths.paths {
+            let path = intern(path);
+            self.list.extend(methods_of(item).map(|method| RouteInfo { group: self.group, method, path }));
+        }
+        self.router = self.router.routes(route);
+        self
+    }
+
+    /// Adds a route that the OpenAPI document does not describe (probes in
+    /// tests). The groups declare theirs with [`Routes::route`].
+    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.undocumented(Method::GET, MethodFilter::GET, path, handler)
+    }
+
+    /// Like [`Routes::get`], for POST.
+    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.undocumented(Method::POST, MethodFilter::POST, path, handler)
+    }
+
+    fn undocumented<H, T>(mut self, method: Method, filter: MethodFilter, path: &'static str, handler: H) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
@@ -41,22 +88,6 @@ impl Routes {
         self.router = self.router.route(path, on(filter, handler));
         self.list.push(RouteInfo { group: self.group, method, path });
         self
-    }
-
-    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
-        self.add(Method::GET, MethodFilter::GET, path, handler)
-    }
-    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
-        self.add(Method::POST, MethodFilter::POST, path, handler)
-    }
-    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
-        self.add(Method::PUT, MethodFilter::PUT, path, handler)
-    }
-    pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
-        self.add(Method::PATCH, MethodFilter::PATCH, path, handler)
-    }
-    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
-        self.add(Method::DELETE, MethodFilter::DELETE, path, handler)
     }
 
     /// Both tables in one.
@@ -71,8 +102,85 @@ impl Routes {
         &self.list
     }
 
+    /// The operations of these routes (and the schemas they name), without the
+    /// parts every group shares (see [`crate::http::openapi::finish`]).
+    pub fn into_openapi(self) -> OpenApi {
+        self.router.into_openapi()
+    }
+
     /// The finished service: routes, layers and state (see [`crate::http::finish`]).
     pub fn into_router(self, state: AppState) -> Router {
-        crate::http::finish(self.router, state)
+        let (router, _) = self.router.split_for_parts();
+        crate::http::finish(router, state)
+    }
+}
+
+/// The methods a path item has an operation for.
+fn methods_of(item: &PathItem) -> impl Iterator<Item = Method> {
+    [
+        (Method::GET, &item.get),
+        (Method::PUT, &item.put),
+        (Method::POST, &item.post),
+        (Method::DELETE, &item.delete),
+        (Method::OPTIONS, &item.options),
+        (Method::HEAD, &item.head),
+        (Method::PATCH, &item.patch),
+        (Method::TRACE, &item.trace),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| operation.is_some().then_some(method))
+}
+
+/// The path as a `&'static str`, leaked once per distinct path: the route
+/// list is rebuilt with every router (each test app builds one), and the
+/// paths are a fixed, small set.
+fn intern(path: &str) -> &'static str {
+    static PATHS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut paths = PATHS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = paths.get(path) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(path.to_owned().into_boxed_str());
+    paths.insert(leaked);
+    leaked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::routes;
+
+    #[utoipa::path(get, path = "/api/probe/{id}", responses((status = 200, description = "ok")))]
+    async fn read() {}
+
+    #[utoipa::path(delete, path = "/api/probe/{id}", responses((status = 204, description = "gone")))]
+    async fn remove() {}
+
+    #[utoipa::path(get, path = "/api/other", responses((status = 200, description = "ok")))]
+    async fn other() {}
+
+    #[test]
+    fn one_declaration_gives_the_route_list_and_the_operations() {
+        let routes = Routes::group("probe").route(routes!(read)).route(routes!(remove));
+        let route = |method| RouteInfo { group: "probe", method, path: "/api/probe/{id}" };
+        assert_eq!(routes.list(), [route(Method::GET), route(Method::DELETE)]);
+        let api = routes.into_openapi();
+        assert_eq!(api.paths.paths.len(), 1);
+        let item = &api.paths.paths["/api/probe/{id}"];
+        assert!(item.get.is_some() && item.delete.is_some() && item.post.is_none());
+    }
+
+    #[test]
+    fn merged_groups_keep_their_names() {
+        let merged = Routes::group("a").route(routes!(read)).merge(Routes::group("b").route(routes!(other)));
+        let groups: Vec<_> = merged.list().iter().map(|r| (r.group, r.path)).collect();
+        assert_eq!(groups, [("a", "/api/probe/{id}"), ("b", "/api/other")]);
+    }
+
+    #[test]
+    #[should_panic(expected = "one routes!(handler) per route")]
+    fn a_declaration_spanning_two_paths_is_refused() {
+        // `routes!(remove, other)` would serve both handlers on both paths.
+        let _ = Routes::group("probe").route(routes!(remove, other));
     }
 }

@@ -25,7 +25,6 @@ pub async fn update<E>(
     id: u64,
     change: &UserChange,
     mut prepare: impl FnMut(Planned<'_>) -> Result<AuditEvent, E>,
-    retention_days: u32,
 ) -> Result<Result<UserRecord, UpdateError>, E> {
     for _ in 0..ATTEMPTS {
         let before = match users::get(stores, id).await {
@@ -43,7 +42,7 @@ pub async fn update<E>(
             Err(e) => return Ok(Err(e.into())),
         };
         let written = publish_around(stores, &cached, restrictive, async {
-            users::write_update(stores, &before, &after, &event, retention_days).await
+            users::write_update(stores, &before, &after, &event).await
         })
         .await;
         if !matches!(written, Err(UpdateError::Contended)) {
@@ -64,7 +63,6 @@ pub async fn set_password(
     id: u64,
     password_hash: &str,
     audit: &AuditEvent,
-    retention_days: u32,
 ) -> Result<UserRecord, UpdateError> {
     for _ in 0..ATTEMPTS {
         let Some(before) = users::get(stores, id).await? else {
@@ -76,7 +74,7 @@ pub async fn set_password(
         after.epoch = before.epoch + 1;
         let cached = user_cache::load(stores, &after).await?;
         let written = publish_around(stores, &cached, true, async {
-            users::write_password(stores, &before, &after, audit, retention_days).await
+            users::write_password(stores, &before, &after, audit).await
         })
         .await;
         if !matches!(written, Err(UpdateError::Contended)) {
@@ -93,7 +91,6 @@ pub(super) async fn delete<E>(
     stores: &Stores,
     id: u64,
     mut prepare: impl FnMut(Planned<'_>) -> Result<AuditEvent, E>,
-    retention_days: u32,
 ) -> Result<Result<UserRecord, UpdateError>, E> {
     for _ in 0..ATTEMPTS {
         let before = match users::get(stores, id).await {
@@ -103,7 +100,7 @@ pub(super) async fn delete<E>(
         };
         let event = prepare(Planned { before: &before, after: None })?;
         let result = publish_around(stores, &CachedUser::tombstone(&before), true, async {
-            users::write_delete(stores, &before, &event, retention_days).await
+            users::write_delete(stores, &before, &event).await
         })
         .await;
         if !matches!(result, Err(UpdateError::Contended)) {

@@ -15,27 +15,15 @@ async fn refresh(stores: &Stores, user_id: u64) -> Result<(), StoreError> {
 }
 
 /// Adds `user_id` to the group; `false` if it was a member already.
-pub async fn join_group(
-    stores: &Stores,
-    group_id: u64,
-    user_id: u64,
-    event: &AuditEvent,
-    retention_days: u32,
-) -> Result<bool, GroupError> {
-    let added = groups::add_member(stores, group_id, user_id, event, retention_days).await?;
+pub async fn join_group(stores: &Stores, group_id: u64, user_id: u64, event: &AuditEvent) -> Result<bool, GroupError> {
+    let added = groups::add_member(stores, group_id, user_id, event).await?;
     refresh(stores, user_id).await?;
     Ok(added)
 }
 
 /// Removes `user_id` from the group; `false` if it was not a member.
-pub async fn leave_group(
-    stores: &Stores,
-    group_id: u64,
-    user_id: u64,
-    event: &AuditEvent,
-    retention_days: u32,
-) -> Result<bool, GroupError> {
-    let removed = groups::remove_member(stores, group_id, user_id, Some(event), retention_days).await?;
+pub async fn leave_group(stores: &Stores, group_id: u64, user_id: u64, event: &AuditEvent) -> Result<bool, GroupError> {
+    let removed = groups::remove_member(stores, group_id, user_id, Some(event)).await?;
     if removed {
         refresh(stores, user_id).await?;
     }
@@ -52,9 +40,8 @@ pub async fn change_group(
     name: Option<&str>,
     description: Option<&str>,
     event: &AuditEvent,
-    retention_days: u32,
 ) -> Result<Group, GroupError> {
-    let group = groups::update(stores, id, name, description, event, retention_days).await?;
+    let group = groups::update(stores, id, name, description, event).await?;
     if name.is_some() {
         for member in groups::member_ids(stores, id).await? {
             user_cache::invalidate(&stores.redis, member).await?;
@@ -66,14 +53,9 @@ pub async fn change_group(
 /// Deletes a group: its VPS assignments first (access through the group ends
 /// before the group does), then its memberships and the group itself; returns
 /// how many members it had.
-pub async fn delete_group(
-    stores: &Stores,
-    id: u64,
-    event: &AuditEvent,
-    retention_days: u32,
-) -> Result<usize, GroupError> {
+pub async fn delete_group(stores: &Stores, id: u64, event: &AuditEvent) -> Result<usize, GroupError> {
     vps::unassign_everywhere(stores, vps::Assignee::Group(id)).await?;
-    let removed = groups::delete(stores, id, event, retention_days).await?;
+    let removed = groups::delete(stores, id, event).await?;
     for member in &removed {
         refresh(stores, *member).await?;
     }

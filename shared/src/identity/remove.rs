@@ -26,9 +26,8 @@ pub async fn delete_user<E>(
     stores: &Stores,
     id: u64,
     prepare: impl FnMut(Planned<'_>) -> Result<AuditEvent, E>,
-    retention_days: u32,
 ) -> Result<Result<Removed, UpdateError>, E> {
-    let user = match change::delete(stores, id, prepare, retention_days).await? {
+    let user = match change::delete(stores, id, prepare).await? {
         Ok(user) => user,
         Err(e) => return Ok(Err(e)),
     };

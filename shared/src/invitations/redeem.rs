@@ -43,7 +43,6 @@ pub async fn redeem(
     mut new: NewUser,
     registered: impl FnOnce(&UserRecord) -> AuditEvent,
     used: impl FnOnce(&UserRecord) -> AuditEvent,
-    retention_days: u32,
 ) -> Result<UserRecord, RedeemError> {
     let now = Timestamp::now();
     let group_ids: Vec<u64> = groups::refs(stores, &invitation.group_ids).await?.into_iter().map(|g| g.id).collect();
@@ -57,10 +56,10 @@ pub async fn redeem(
         for gid in &group_ids {
             actions.extend(groups::join_actions(stores, *gid, user.id, false)?);
         }
-        actions.push(used(user).transact_put(stores, retention_days)?);
+        actions.push(used(user).transact_put(stores)?);
         Ok(actions)
     };
-    match users::create(stores, new, CreateGuard::None, registered, extra, retention_days).await {
+    match users::create(stores, new, CreateGuard::None, registered, extra).await {
         Ok(user) => Ok(user),
         Err(CreateError::Extra(0)) => Err(RedeemError::Unusable),
         Err(CreateError::Extra(1)) if checks_creator => Err(RedeemError::CreatorRevoked),

@@ -109,7 +109,6 @@ pub async fn create(
     stores: &Stores,
     new: NewInvitation,
     audit: impl FnOnce(&Invitation) -> AuditEvent,
-    retention_days: u32,
 ) -> Result<(String, Invitation), InvitationError> {
     let table = &stores.tables.invitations;
     let id = dynamo::next_id(&stores.dynamo, table, "invitation_id").await?;
@@ -165,7 +164,7 @@ pub async fn create(
     for gid in &invitation.group_ids {
         items.push(groups::exists_check(stores, *gid)?);
     }
-    items.push(audit(&invitation).transact_put(stores, retention_days)?);
+    items.push(audit(&invitation).transact_put(stores)?);
     match actor::transact(stores, items).await {
         Ok(()) => Ok((code, invitation)),
         Err(failure) => match failure {
@@ -226,12 +225,7 @@ pub async fn list(
 }
 
 /// Deletes an invitation (its code stops working at once). `false`: already gone.
-pub async fn revoke(
-    stores: &Stores,
-    invitation: &Invitation,
-    audit: &AuditEvent,
-    retention_days: u32,
-) -> Result<bool, StoreError> {
+pub async fn revoke(stores: &Stores, invitation: &Invitation, audit: &AuditEvent) -> Result<bool, StoreError> {
     let table = &stores.tables.invitations;
     let remove = built(
         Delete::builder()
@@ -244,7 +238,7 @@ pub async fn revoke(
     let items = vec![
         TransactWriteItem::builder().delete(remove).build(),
         TransactWriteItem::builder().delete(pointer).build(),
-        audit.transact_put(stores, retention_days)?,
+        audit.transact_put(stores)?,
     ];
     match actor::transact(stores, items).await {
         Ok(()) => Ok(true),

@@ -18,7 +18,7 @@ use sha2::Sha256;
 
 use crate::db::StoreError;
 use crate::db::Stores;
-use crate::tasks::{self, TaskRecord};
+use crate::tasks::{self, TaskRecord, TaskView};
 use crate::types::Timestamp;
 
 pub const SIGNATURE_HEADER: &str = "x-kohakuriver-signature";
@@ -87,7 +87,8 @@ impl Dispatcher {
 
     /// Announces `task`, trying a few times within the timeout, and records the
     /// outcome on the task (`delivered`, or `pending` with when to try again).
-    pub async fn announce(&self, stores: &Stores, task: &TaskRecord, payload: Value) -> Result<bool, StoreError> {
+    pub async fn announce(&self, stores: &Stores, task: &TaskRecord) -> Result<bool, StoreError> {
+        let payload = payload(task);
         let deadline = tokio::time::Instant::now() + self.timeout;
         let mut attempts = task.dispatch_attempts;
         let mut pause = Duration::from_millis(100);
@@ -116,21 +117,20 @@ impl Dispatcher {
     }
 }
 
-/// The announcement's body.
-pub fn payload(task: Value) -> Value {
-    json!({"event": "task.assigning", "task": task})
+/// The announcement's body: the task in full, as the tasks API shows it.
+pub fn payload(task: &TaskRecord) -> Value {
+    json!({"event": "task.assigning", "task": TaskView::full(task)})
 }
 
 /// Tries again every task whose announcement is due; returns how many went
 /// through. The local server runs this periodically.
-pub async fn retry_due(
-    dispatcher: &Dispatcher,
-    stores: &Stores,
-    view: impl Fn(&TaskRecord) -> Value,
-) -> Result<usize, StoreError> {
+pub async fn retry_due(dispatcher: &Dispatcher, stores: &Stores) -> Result<usize, StoreError> {
     let mut delivered = 0;
-    for task in tasks::due_for_dispatch(stores, Timestamp::now().millis()).await? {
-        if dispatcher.announce(stores, &task, payload(view(&task))).await? {
+    // Both calls boxed, so the scheduled Lambda's future stays within the
+    // compiler's depth for computing layouts (the SDK's and reqwest's futures nest deep).
+    let due = Box::pin(tasks::due_for_dispatch(stores, Timestamp::now().millis())).await?;
+    for task in due {
+        if Box::pin(dispatcher.announce(stores, &task)).await? {
             delivered += 1;
         }
     }

@@ -1,4 +1,5 @@
-//! API tokens in the `tokens` table, cached in Redis for the hot path.
+//! API tokens in the `tokens` table (their shape: format.rs; their Redis
+//! cache for the hot path: cache.rs).
 //!
 //! Key layout: a token is `TOKEN#<sha256>`/`TOKEN` (listed per owner through
 //! `gsi1pk = USER#<id>`); `TOKENID#<id>`/`TOKENID` finds it by id; the
@@ -6,82 +7,20 @@
 //! come from the counter `COUNTER`/`token_id` and are never reused. Only the
 //! SHA-256 of a token is stored; a token is a random 256-bit secret, for which
 //! a fast hash is the right one.
-//!
-//! A token is `krv_`, 43 base64url characters (32 random bytes) and 6 base62
-//! characters of the CRC-32 of everything before them, so a made-up or
-//! mistyped token is refused by [`is_well_formed`] before any store is asked.
-//! Tokens issued before the checksum (`krv_` and the 43 characters alone)
-//! still authenticate.
-//!
-//! Authentication reads `tok:<sha256>` (the token's owner, expiry and id) and the
-//! owner's cached state from Redis in one round trip; DynamoDB is read on a cache
-//! miss only, and `last_used_at` is written at most once a minute per token.
-
-use std::sync::LazyLock;
 
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use redis::Script;
-use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditEvent;
 use crate::audit::actor;
-use crate::crypto::{base62, crc32, random_token, sha256_hex};
+use crate::crypto::sha256_hex;
 use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::{self, Failure, built};
 use crate::db::item::{Item, get_n, get_s, key, n, opt_n, s};
 use crate::db::kv::Redis;
-use crate::identity::user_cache::{self, CachedUser};
+use crate::tokens::cache::{self, CachedToken};
+use crate::tokens::format::{PREFIX, new_secret};
 use crate::types::Timestamp;
-
-/// What every token starts with, so secret scanners can recognise leaked ones.
-pub const PREFIX: &str = "krv_";
-
-/// How long a token's cache entry lives (it is dropped on revocation anyway).
-const CACHE_TTL_SECS: u64 = 600;
-
-/// How long "no such token" stays cached after a miss. Short, because only
-/// well-formed tokens get this far (a revoked one, or a made-up token of the
-/// legacy shape, which has no checksum): a minute still spares DynamoDB a
-/// client retrying one dead token in a loop (one read a minute), while keys
-/// left by a flood of distinct made-up tokens are gone within a minute, so
-/// they cost Redis at most a minute of that flood, not ten.
-const MISSING_TTL_SECS: u64 = 60;
-
-/// The random part's length: 32 bytes in base64url.
-const BODY_LEN: usize = 43;
-
-/// The checksum's length: a CRC-32 in base62.
-const CHECKSUM_LEN: usize = 6;
-
-/// A new token's secret: prefix, 32 random bytes, checksum.
-fn new_secret() -> String {
-    let body = format!("{PREFIX}{}", random_token(32));
-    let sum = base62(u64::from(crc32(body.as_bytes())), CHECKSUM_LEN);
-    format!("{body}{sum}")
-}
-
-/// Whether `token` could be a token this service issued: the current shape
-/// with a matching checksum, or the legacy shape (the canonical base64url of
-/// exactly 32 bytes, without checksum). Anything else is refused before any
-/// store is asked.
-pub fn is_well_formed(token: &str) -> bool {
-    // ASCII only, so the byte offsets below fall on character boundaries.
-    let Some(rest) = token.strip_prefix(PREFIX).filter(|_| token.is_ascii()) else {
-        return false;
-    };
-    let body_ok = |body: &str| URL_SAFE_NO_PAD.decode(body).is_ok_and(|bytes| bytes.len() == 32);
-    match rest.len() {
-        BODY_LEN => body_ok(rest),
-        n if n == BODY_LEN + CHECKSUM_LEN => {
-            let (body, sum) = token.split_at(token.len() - CHECKSUM_LEN);
-            body_ok(&rest[..BODY_LEN]) && sum == base62(u64::from(crc32(body.as_bytes())), CHECKSUM_LEN)
-        }
-        _ => false,
-    }
-}
 
 /// A stored token (never the secret itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,7 +146,6 @@ pub async fn create(
     name: &str,
     expires_at: Option<Timestamp>,
     audit: impl FnOnce(&TokenRecord) -> AuditEvent,
-    retention_days: u32,
 ) -> Result<Issued, CreateError> {
     let id = dynamo::next_id(&stores.dynamo, &stores.tables.tokens, "token_id").await?;
     let token = new_secret();
@@ -231,7 +169,7 @@ pub async fn create(
         put(table, record.to_item())?,
         put(table, by_name)?,
         put(table, by_id)?,
-        audit(&record).transact_put(stores, retention_days)?,
+        audit(&record).transact_put(stores)?,
         count_action(table, user_id, 1, Some(MAX_PER_USER))?,
     ];
     match actor::transact(stores, items).await {
@@ -282,18 +220,8 @@ pub async fn list_of(stores: &Stores, user_id: u64) -> Result<Vec<TokenRecord>, 
 /// a request that missed the cache and read the token from DynamoDB a moment
 /// earlier can then no longer cache it as valid (fills only set absent entries),
 /// and a failed delete leaves the token refused rather than usable.
-pub async fn revoke(
-    stores: &Stores,
-    token: &TokenRecord,
-    audit: Option<&AuditEvent>,
-    retention_days: u32,
-) -> Result<bool, StoreError> {
-    let tombstone =
-        serde_json::to_string(&CachedToken { id: token.id, user_id: 0, expires_at_ms: None, missing: true })
-            .map_err(|e| StoreError::Internal(e.into()))?;
-    let mut set = redis::cmd("SET");
-    set.arg(cache_key(&stores.redis, &token.hash)).arg(tombstone).arg("EX").arg(CACHE_TTL_SECS);
-    stores.redis.query::<()>(&set).await?;
+pub async fn revoke(stores: &Stores, token: &TokenRecord, audit: Option<&AuditEvent>) -> Result<bool, StoreError> {
+    cache::tombstone(&stores.redis, token.id, &token.hash).await?;
     let table = &stores.tables.tokens;
     let remove = built(
         Delete::builder()
@@ -309,7 +237,7 @@ pub async fn revoke(
         count_action(table, token.user_id, -1, None)?,
     ];
     if let Some(event) = audit {
-        items.push(event.transact_put(stores, retention_days)?);
+        items.push(event.transact_put(stores)?);
     }
     match actor::transact(stores, items).await {
         Ok(()) => Ok(true),
@@ -341,7 +269,7 @@ pub async fn revoke_all_of(stores: &Stores, user_id: u64) -> Result<usize, Store
 pub async fn revoke_every(stores: &Stores, user_id: u64) -> Result<usize, StoreError> {
     let tokens = list_of(stores, user_id).await?;
     for token in &tokens {
-        revoke(stores, token, None, 0).await?;
+        revoke(stores, token, None).await?;
     }
     Ok(tokens.len())
 }
@@ -349,84 +277,6 @@ pub async fn revoke_every(stores: &Stores, user_id: u64) -> Result<usize, StoreE
 /// Records use, at most once a minute per token (the caller decides when).
 pub async fn touch_last_used(stores: &Stores, hash: &str, at: Timestamp) -> Result<(), StoreError> {
     dynamo::touch(&stores.dynamo, &stores.tables.tokens, token_pk(hash), "TOKEN", "last_used_at_ms", at).await
-}
-
-/// What the cache keeps of a token: enough to authorize without DynamoDB.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CachedToken {
-    pub id: u64,
-    pub user_id: u64,
-    pub expires_at_ms: Option<i64>,
-    /// A hash that matches no token is cached too, for [`MISSING_TTL_SECS`], so a
-    /// client repeating a dead token does not cost a DynamoDB read each time (a
-    /// random 256-bit token never comes to exist later). Revocation writes the
-    /// same marker, as a tombstone, for [`CACHE_TTL_SECS`].
-    #[serde(default)]
-    pub missing: bool,
-}
-
-fn cache_key(redis: &Redis, hash: &str) -> String {
-    redis.key(&format!("tok:{hash}"))
-}
-
-fn used_key(redis: &Redis, hash: &str) -> String {
-    redis.key(&format!("tokused:{hash}"))
-}
-
-/// Reads the token entry, then (knowing the owner) the owner's cached state,
-/// and marks the use for `last_used_at` and `last_seen_at`, in one round trip.
-/// ARGV: key prefix, now (ms), stamp interval (ms).
-static LOOKUP: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local tok = redis.call('GET', KEYS[1])
-if not tok then return {0} end
-local ok, decoded = pcall(cjson.decode, tok)
-if not ok or decoded.missing then return {1, tok, '', 0, 0} end
-local uid = tostring(decoded.user_id)
-local user = redis.call('GET', ARGV[1] .. 'user:' .. uid)
-local used = redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3])
-local seen = redis.call('SET', ARGV[1] .. 'useen:' .. uid, '1', 'NX', 'PX', ARGV[3])
-return {1, tok, user or '', used and 1 or 0, seen and 1 or 0}
-",
-    )
-});
-
-/// What one token lookup found.
-#[derive(Debug)]
-pub struct Lookup {
-    /// `None` on a cache miss.
-    pub token: Option<CachedToken>,
-    pub owner: Option<CachedUser>,
-    pub stamp_last_used: bool,
-    pub stamp_last_seen: bool,
-}
-
-pub async fn lookup(redis: &Redis, hash: &str, now_ms: i64) -> Result<Lookup, StoreError> {
-    let mut invocation = LOOKUP.prepare_invoke();
-    invocation
-        .key(cache_key(redis, hash))
-        .key(used_key(redis, hash))
-        .arg(redis.key(""))
-        .arg(now_ms)
-        .arg(crate::sessions::TOUCH_INTERVAL_MS);
-    let value: redis::Value = redis.invoke(&invocation).await?;
-    let redis::Value::Array(parts) = value else {
-        return Err(StoreError::Internal(anyhow::anyhow!("unexpected token lookup answer")));
-    };
-    let text = |i: usize| -> Option<String> {
-        parts.get(i).and_then(|v| redis::from_redis_value_ref::<String>(v).ok()).filter(|s| !s.is_empty())
-    };
-    let flag = |i: usize| parts.get(i).and_then(|v| redis::from_redis_value_ref::<i64>(v).ok()) == Some(1);
-    if !flag(0) {
-        return Ok(Lookup { token: None, owner: None, stamp_last_used: false, stamp_last_seen: false });
-    }
-    Ok(Lookup {
-        token: text(1).and_then(|t| serde_json::from_str(&t).ok()),
-        owner: user_cache::parse(text(2).as_deref()),
-        stamp_last_used: flag(3),
-        stamp_last_seen: flag(4),
-    })
 }
 
 /// Fills the cache after a miss (`record: None` caches "no such token").
@@ -440,56 +290,11 @@ pub async fn fill(redis: &Redis, hash: &str, record: Option<&TokenRecord>) -> Re
         },
         None => CachedToken { id: 0, user_id: 0, expires_at_ms: None, missing: true },
     };
-    let json = serde_json::to_string(&entry).map_err(|e| StoreError::Internal(e.into()))?;
-    let mut cmd = redis::cmd("SET");
-    let ttl = if entry.missing { MISSING_TTL_SECS } else { CACHE_TTL_SECS };
-    cmd.arg(cache_key(redis, hash)).arg(json).arg("NX").arg("EX").arg(ttl);
-    let _: Option<String> = redis.query(&cmd).await?;
+    cache::put_if_absent(redis, hash, &entry).await?;
     Ok(entry)
 }
 
 /// Reads a token straight from DynamoDB (a cache miss).
 pub async fn find(stores: &Stores, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
     get_by_hash(stores, hash).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn new_tokens_carry_a_checksum_that_is_checked() {
-        let token = new_secret();
-        assert_eq!(token.len(), PREFIX.len() + BODY_LEN + CHECKSUM_LEN);
-        assert!(is_well_formed(&token), "{token}");
-        // Any changed character of body or checksum is caught.
-        for i in PREFIX.len()..token.len() {
-            let mut bytes = token.clone().into_bytes();
-            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
-            let changed = String::from_utf8(bytes).expect("ascii");
-            assert!(!is_well_formed(&changed), "{changed}");
-        }
-        assert_ne!(new_secret(), token);
-    }
-
-    #[test]
-    fn legacy_tokens_keep_their_shape_and_nothing_else_passes() {
-        let legacy = format!("{PREFIX}{}", random_token(32));
-        assert!(is_well_formed(&legacy), "{legacy}");
-        for bad in [
-            "krv_not-a-real-token",
-            "",
-            "krv_",
-            "krv_\u{e9}",
-            &format!("{PREFIX}{}\u{e9}\u{e9}\u{e9}", "A".repeat(43)),
-            &legacy[..legacy.len() - 1],
-            &format!("{legacy}x"),
-            &legacy.replacen("krv_", "KRV_", 1),
-            &format!("{}!", &legacy[..legacy.len() - 1]),
-            // 43 base64url characters that are not the canonical encoding of 32 bytes.
-            &format!("{PREFIX}{}B", "A".repeat(42)),
-        ] {
-            assert!(!is_well_formed(bad), "{bad}");
-        }
-    }
 }

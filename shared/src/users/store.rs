@@ -170,7 +170,6 @@ pub async fn create(
     guard: CreateGuard,
     audit: impl FnOnce(&UserRecord) -> AuditEvent,
     extra: impl FnOnce(&UserRecord) -> Result<Vec<TransactWriteItem>, StoreError>,
-    retention_days: u32,
 ) -> Result<UserRecord, CreateError> {
     let id = dynamo::next_id(&stores.dynamo, &stores.tables.identity, "user_id").await?;
     let user = UserRecord {
@@ -226,7 +225,7 @@ pub async fn create(
     }
     items.push(counter_add(stores, &role_counter(user.role), 1)?);
     let event = audit(&user);
-    items.push(event.transact_put(stores, retention_days)?);
+    items.push(event.transact_put(stores)?);
     let extra_start = items.len();
     items.extend(extra(&user)?);
     let extra_end = items.len();

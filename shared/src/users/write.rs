@@ -79,7 +79,6 @@ pub(crate) async fn write_update(
     before: &UserRecord,
     after: &UserRecord,
     event: &AuditEvent,
-    retention_days: u32,
 ) -> Result<(), UpdateError> {
     let update = built(
         Update::builder()
@@ -111,7 +110,7 @@ pub(crate) async fn write_update(
         items.push(counter_add(stores, &role_counter(before.role), -1)?);
         items.push(counter_add(stores, &role_counter(after.role), 1)?);
     }
-    items.push(event.transact_put(stores, retention_days)?);
+    items.push(event.transact_put(stores)?);
     transact(stores, items, admin_index).await
 }
 
@@ -121,7 +120,6 @@ pub(crate) async fn write_password(
     before: &UserRecord,
     after: &UserRecord,
     event: &AuditEvent,
-    retention_days: u32,
 ) -> Result<(), UpdateError> {
     let update = built(
         Update::builder()
@@ -135,18 +133,13 @@ pub(crate) async fn write_password(
             .expression_attribute_values(":v", n(before.version))
             .build(),
     )?;
-    let items = vec![TransactWriteItem::builder().update(update).build(), event.transact_put(stores, retention_days)?];
+    let items = vec![TransactWriteItem::builder().update(update).build(), event.transact_put(stores)?];
     transact(stores, items, None).await
 }
 
 /// Deletes the user and its username reservation (so the name can be taken
 /// again; the id never is), keeping the counters exact.
-pub(crate) async fn write_delete(
-    stores: &Stores,
-    before: &UserRecord,
-    event: &AuditEvent,
-    retention_days: u32,
-) -> Result<(), UpdateError> {
+pub(crate) async fn write_delete(stores: &Stores, before: &UserRecord, event: &AuditEvent) -> Result<(), UpdateError> {
     let delete_user = built(
         Delete::builder()
             .table_name(&stores.tables.identity)
@@ -170,7 +163,7 @@ pub(crate) async fn write_delete(
         items.push(admin_count_down(stores)?);
     }
     items.push(counter_add(stores, &role_counter(before.role), -1)?);
-    items.push(event.transact_put(stores, retention_days)?);
+    items.push(event.transact_put(stores)?);
     transact(stores, items, admin_index).await
 }
 
