@@ -63,16 +63,22 @@ fn summary_change(
     Ok(Some(TransactWriteItem::builder().update(update).build()))
 }
 
-/// A failed assignment transaction as a store error: a concurrent change of
-/// the same VPS (DynamoDB cancels one of two transactions on one summary) is
-/// worth a retry.
-fn write_failure(failure: Failure) -> StoreError {
-    match failure {
-        Failure::TransactionCanceled(reasons) if reasons.iter().any(|r| r == "TransactionConflict") => {
-            StoreError::unavailable(Store::DynamoDb, anyhow::anyhow!("a concurrent change of the VPS's assignments"))
+/// Sends one assignment transaction. Two changes of one VPS's summary at once
+/// make DynamoDB cancel one with `TransactionConflict`; the summary's changes
+/// are set additions and removals, so running it again is safe: it is retried
+/// a few times, then answered as a store error worth a client's retry (503).
+async fn send(stores: &Stores, items: Vec<TransactWriteItem>) -> Result<(), Failure> {
+    const ATTEMPTS: u64 = 4;
+    for attempt in 1..=ATTEMPTS {
+        match actor::transact(stores, items.clone()).await {
+            Err(Failure::TransactionCanceled(reasons)) if reasons.iter().any(|r| r == "TransactionConflict") => {
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+            }
+            done => return done,
         }
-        other => other.into_store_error(),
     }
+    let why = anyhow::anyhow!("concurrent changes of the VPS's assignments");
+    Err(Failure::Store(StoreError::unavailable(Store::DynamoDb, why)))
 }
 
 /// Assigns the VPS to every assignee (already assigned ones are left as they
@@ -116,7 +122,7 @@ pub async fn assign(
             items.extend(summary_change(stores, vps_id, SetChange::Add, who)?);
         }
         items.push(audit(who).transact_put(stores)?);
-        actor::transact(stores, items).await.map_err(write_failure)?;
+        send(stores, items).await.map_err(Failure::into_store_error)?;
     }
     Ok(added)
 }
@@ -136,7 +142,7 @@ pub async fn unassign_one(stores: &Stores, vps: &VpsView, who: Assignee, audit: 
         items.extend(summary_change(stores, vps.task.id, SetChange::Remove, &[who])?);
     }
     items.push(audit.transact_put(stores)?);
-    actor::transact(stores, items).await.map_err(write_failure)
+    send(stores, items).await.map_err(Failure::into_store_error)
 }
 
 /// Removes assignments of one VPS, in transactions of up to 99 with the
@@ -147,12 +153,12 @@ pub async fn unassign(stores: &Stores, vps_id: u64, assignees: &[Assignee]) -> R
         let deletes = chunk.iter().map(|who| delete_action(stores, vps_id, *who)).collect::<Result<Vec<_>, _>>()?;
         let mut items = deletes.clone();
         items.extend(summary_change(stores, vps_id, SetChange::Remove, chunk)?);
-        match actor::transact(stores, items).await {
+        match send(stores, items).await {
             Ok(()) => {}
             Err(Failure::TransactionCanceled(reasons)) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => {
-                actor::transact(stores, deletes).await.map_err(write_failure)?;
+                send(stores, deletes).await.map_err(Failure::into_store_error)?;
             }
-            Err(failure) => return Err(write_failure(failure)),
+            Err(failure) => return Err(failure.into_store_error()),
         }
     }
     Ok(())
