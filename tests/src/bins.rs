@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 /// `target/<profile>/<name>`: next to the running test executable's `deps/`
-/// folder, or next to the running program itself (`lambda-bench`).
+/// folder, or next to the running program itself (`lambda-bench`). Tests do
+/// not build it: `make test` (scripts/test) builds every binary first.
 pub fn binary(name: &str) -> PathBuf {
     let path = profile_dir().join(name);
     assert!(
@@ -15,34 +16,16 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// [`binary`], rebuilt first if its sources changed: `cargo build -p package
-/// --bin name` in the running test's profile. Cargo builds only the package's
-/// own binaries for its own tests, so without this a test run on its own (not
-/// through `make test`, which builds every binary first) could exercise a
-/// stale build of the service. When the binary is current this costs cargo's
-/// freshness check only.
-pub fn fresh_binary(package: &str, name: &str) -> PathBuf {
-    let profile_dir = profile_dir();
-    let profile = profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = std::process::Command::new(cargo);
-    command.args(["build", "--quiet", "-p", package, "--bin", name]);
-    match profile {
-        "debug" => {}
-        "release" => {
-            command.arg("--release");
-        }
-        other => {
-            command.args(["--profile", other]);
-        }
+/// Runs the built binary `name` with `args` and only the variables `env`
+/// (not even `PATH`); returns its exit code and stderr.
+pub fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut command = std::process::Command::new(binary(name));
+    command.env_clear().args(args);
+    for (k, v) in env {
+        command.env(k, v);
     }
-    // Build into the target folder this test runs from, whatever the environment says.
-    if let Some(target) = profile_dir.parent() {
-        command.env("CARGO_TARGET_DIR", target);
-    }
-    let status = command.status().expect("cargo runs");
-    assert!(status.success(), "building {name} failed");
-    binary(name)
+    let output = command.output().unwrap_or_else(|e| panic!("{name} runs: {e}"));
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
 /// `target/<profile>` of the running test executable (or program).

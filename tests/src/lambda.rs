@@ -74,30 +74,12 @@ impl LambdaRuntime {
         Ok(())
     }
 
-    /// An emulator running the Lambda binary `bin` against `app`'s stores and
-    /// settings, plus `extra` variables.
+    /// An emulator running the Lambda binary `bin` as another instance of
+    /// `app` (its stores and settings), plus `extra` variables.
     pub async fn for_app(app: &crate::TestApp, bin: &str, extra: &[(&str, &str)]) -> Self {
-        let config = &app.state.config;
-        let stack = app.stack.lock().await;
         let mut runtime = Self::start().await.expect("emulator starts");
-        let endpoint = stack.dynamo.endpoint();
-        let redis = stack.redis.url();
-        let key = config
-            .session_signing_key
-            .as_ref()
-            .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned())
-            .expect("signing key");
-        let mut env = vec![
-            ("AWS_ENDPOINT_URL", endpoint.as_str()),
-            ("REDIS_URL", redis.as_str()),
-            ("TABLE_PREFIX", config.stores.table_prefix.as_str()),
-            ("SESSION_SIGNING_KEY", key.as_str()),
-            ("ADMIN_REGISTER_SECRET", crate::REGISTER_SECRET),
-            ("COOKIE_SECURE", "false"),
-            ("ARGON2_MEMORY_KIB", "64"),
-            ("ARGON2_ITERATIONS", "1"),
-            ("RUST_LOG", "warn"),
-        ];
+        let settings = app.process_env();
+        let mut env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         env.extend_from_slice(extra);
         runtime.spawn_function(&crate::bins::binary(bin), &env).expect("function starts");
         runtime

@@ -1,16 +1,20 @@
-//! Test kit for the integration tests: real stores per test (an in-memory
-//! Dynoxide served on loopback and a `redis-server` child process), the merged
-//! router built on them, and a Lambda Runtime API emulator for the Lambda binaries.
+//! Test kit for the integration tests (the `it` test binary): real stores per
+//! test (an in-memory Dynoxide served on loopback and a `redis-server` child
+//! process), the merged router built on them with fixtures to fill them, one
+//! builder for raw requests, a Lambda Runtime API emulator for the Lambda
+//! binaries and the built `krv-server` run as a child process.
 
 pub mod app;
 pub mod bins;
+pub mod fixtures;
 pub mod invariants;
 pub mod lambda;
-pub mod load;
-pub mod proc_stats;
+pub mod request;
 pub mod server_process;
 pub mod stack;
 pub mod store_faults;
 
-pub use app::{ADMIN_SECRET, Auth, PASSWORD, REGISTER_SECRET, ServerGuard, TestApp, TestResponse};
+pub use app::{ADMIN_SECRET, PASSWORD, REGISTER_SECRET, ServerGuard, TestApp, TestAppBuilder};
+pub use fixtures::{SYSTEM, TestUser, task_id};
+pub use request::{Auth, TestRequest, TestResponse};
 pub use stack::{RedisServer, TestStack};

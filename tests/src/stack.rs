@@ -2,6 +2,7 @@
 //! data, and stoppable, so outages can be tested.
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,15 +13,38 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    tls: Option<Tls>,
+}
+
+/// The certificate and key a TLS-only server presents (the certificate is its
+/// own CA), and the folder it may write to.
+#[derive(Clone)]
+struct Tls {
+    cert: PathBuf,
+    key: PathBuf,
+    dir: PathBuf,
 }
 
 impl RedisServer {
     /// Starts a fresh, empty server on a free port.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_on_free_port(None).await
+    }
+
+    /// Starts a fresh server that speaks only TLS (`rediss://`), presenting
+    /// `cert` (self-signed: its own CA) and `key`; it may write into `dir`.
+    pub async fn start_tls(dir: &Path, cert: &Path, key: &Path) -> anyhow::Result<Self> {
+        let tls = Tls { cert: cert.to_path_buf(), key: key.to_path_buf(), dir: dir.to_path_buf() };
+        Self::start_on_free_port(Some(tls)).await
+    }
+
+    /// A port that was free a moment ago may be taken by the time the server
+    /// binds it: try a few.
+    async fn start_on_free_port(tls: Option<Tls>) -> anyhow::Result<Self> {
         let mut last_error = None;
         for _ in 0..5 {
             let port = free_port()?;
-            let mut server = Self { port, child: None };
+            let mut server = Self { port, child: None, tls: tls.clone() };
             match server.spawn().await {
                 Ok(()) => return Ok(server),
                 Err(e) => last_error = Some(e),
@@ -30,8 +54,20 @@ impl RedisServer {
     }
 
     async fn spawn(&mut self) -> anyhow::Result<()> {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let port = self.port.to_string();
+        let mut command = Command::new("redis-server");
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some(tls) => {
+                let path = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
+                command
+                    .args(["--port", "0", "--tls-port", &port, "--tls-auth-clients", "no"])
+                    .args(["--tls-cert-file", &path(&tls.cert), "--tls-key-file", &path(&tls.key)])
+                    .args(["--tls-ca-cert-file", &path(&tls.cert), "--dir", &path(&tls.dir)])
+            }
+        };
+        let child = command
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -41,7 +77,7 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if ping(self.port).await {
+            if self.answers().await {
                 return Ok(());
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
@@ -54,8 +90,18 @@ impl RedisServer {
         anyhow::bail!("redis-server on port {} did not answer PING", self.port)
     }
 
+    /// Whether the server answers: PING, or for TLS a TCP connection.
+    async fn answers(&self) -> bool {
+        match self.tls {
+            None => ping(self.port).await,
+            Some(_) => tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok(),
+        }
+    }
+
+    /// `redis://127.0.0.1:PORT`, or `rediss://` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub fn port(&self) -> u16 {

@@ -1,0 +1,36 @@
+//! The integration tests, one module per subject, in one test binary so the
+//! service, the AWS SDK and the test kit are linked once (`cargo nextest run
+//! -p krv-tests -E 'test(/^tokens::/)'` runs one subject). The kit is the
+//! `krv_tests` library (tests/src): `TestApp` and its fixtures, the raw-request
+//! builder, per-test stores, the Lambda emulator and the built binaries.
+
+mod admin_group;
+mod auth_flows;
+mod auth_security;
+mod auth_sessions;
+mod auth_throttle;
+mod authority;
+mod authz_matrix;
+mod cli;
+mod faults;
+mod faults_stamps;
+mod footprint;
+mod fuzz_regressions;
+mod groups;
+mod health;
+mod invitations;
+mod io_costs;
+mod lambda;
+mod limits;
+mod openapi;
+mod pipeline;
+mod redis_tls;
+mod selfhost;
+mod soak;
+mod startup;
+mod tables;
+mod tasks;
+mod tokens;
+mod users_admin;
+mod vps;
+mod web_serving;
