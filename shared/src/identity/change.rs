@@ -27,10 +27,9 @@ pub async fn update<E>(
     mut prepare: impl FnMut(Planned<'_>) -> Result<AuditEvent, E>,
 ) -> Result<Result<UserRecord, UpdateError>, E> {
     for _ in 0..ATTEMPTS {
-        let before = match users::get(stores, id).await {
-            Ok(Some(user)) => user,
-            Ok(None) => return Ok(Err(UpdateError::NotFound)),
-            Err(e) => return Ok(Err(e.into())),
+        let before = match read(stores, id).await {
+            Ok(user) => user,
+            Err(e) => return Ok(Err(e)),
         };
         let Some(after) = change.apply(&before) else {
             return Ok(Ok(before));
@@ -65,9 +64,7 @@ pub async fn set_password(
     audit: &AuditEvent,
 ) -> Result<UserRecord, UpdateError> {
     for _ in 0..ATTEMPTS {
-        let Some(before) = users::get(stores, id).await? else {
-            return Err(UpdateError::NotFound);
-        };
+        let before = read(stores, id).await?;
         let mut after = before.clone();
         after.password_hash = password_hash.to_owned();
         after.version = before.version + 1;
@@ -93,10 +90,9 @@ pub(super) async fn delete<E>(
     mut prepare: impl FnMut(Planned<'_>) -> Result<AuditEvent, E>,
 ) -> Result<Result<UserRecord, UpdateError>, E> {
     for _ in 0..ATTEMPTS {
-        let before = match users::get(stores, id).await {
-            Ok(Some(user)) => user,
-            Ok(None) => return Ok(Err(UpdateError::NotFound)),
-            Err(e) => return Ok(Err(e.into())),
+        let before = match read(stores, id).await {
+            Ok(user) => user,
+            Err(e) => return Ok(Err(e)),
         };
         let event = prepare(Planned { before: &before, after: None })?;
         let result = publish_around(stores, &CachedUser::tombstone(&before), true, async {
@@ -109,6 +105,11 @@ pub(super) async fn delete<E>(
         back_off().await;
     }
     Ok(Err(UpdateError::Contended))
+}
+
+/// The user's record as it is now, read again before each attempt.
+async fn read(stores: &Stores, id: u64) -> Result<UserRecord, UpdateError> {
+    users::get(stores, id).await?.ok_or(UpdateError::NotFound)
 }
 
 /// Runs `write` with the cache publication around it (see [`update`]).

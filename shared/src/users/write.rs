@@ -4,6 +4,7 @@
 //! audit event (and so the actor's check, see `audit::actor`). Reading, retrying
 //! and keeping the user cache in step is `identity`'s job, which calls these.
 
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::store::{UserRecord, admin_count_down, counter_add, role_counter, user_pk, username_pk};
@@ -73,6 +74,19 @@ impl UserChange {
     }
 }
 
+/// An update of `before`'s record on the condition that its version has not
+/// moved, with the values every write of a new state sets: `:next` (the new
+/// version) and `:epoch` (the credential generation).
+fn versioned(stores: &Stores, before: &UserRecord, after: &UserRecord) -> UpdateBuilder {
+    Update::builder()
+        .table_name(&stores.tables.identity)
+        .set_key(Some(key(user_pk(before.id), "USER")))
+        .condition_expression("version = :v")
+        .expression_attribute_values(":v", n(before.version))
+        .expression_attribute_values(":next", n(after.version))
+        .expression_attribute_values(":epoch", n(after.epoch))
+}
+
 /// Writes `after` over `before` (profile, role, activity, generation).
 pub(crate) async fn write_update(
     stores: &Stores,
@@ -81,20 +95,14 @@ pub(crate) async fn write_update(
     event: &AuditEvent,
 ) -> Result<(), UpdateError> {
     let update = built(
-        Update::builder()
-            .table_name(&stores.tables.identity)
-            .set_key(Some(key(user_pk(before.id), "USER")))
+        versioned(stores, before, after)
             .update_expression(
                 "SET display_name = :name, #role = :role, is_active = :active, version = :next, cred_epoch = :epoch",
             )
-            .condition_expression("version = :v")
             .expression_attribute_names("#role", "role")
             .expression_attribute_values(":name", s(&after.display_name))
             .expression_attribute_values(":role", s(after.role.as_str()))
             .expression_attribute_values(":active", b(after.is_active))
-            .expression_attribute_values(":next", n(after.version))
-            .expression_attribute_values(":epoch", n(after.epoch))
-            .expression_attribute_values(":v", n(before.version))
             .build(),
     )?;
     let mut items = vec![TransactWriteItem::builder().update(update).build()];
@@ -122,15 +130,9 @@ pub(crate) async fn write_password(
     event: &AuditEvent,
 ) -> Result<(), UpdateError> {
     let update = built(
-        Update::builder()
-            .table_name(&stores.tables.identity)
-            .set_key(Some(key(user_pk(before.id), "USER")))
+        versioned(stores, before, after)
             .update_expression("SET password_hash = :h, version = :next, cred_epoch = :epoch")
-            .condition_expression("version = :v")
             .expression_attribute_values(":h", s(&after.password_hash))
-            .expression_attribute_values(":next", n(after.version))
-            .expression_attribute_values(":epoch", n(after.epoch))
-            .expression_attribute_values(":v", n(before.version))
             .build(),
     )?;
     let items = vec![TransactWriteItem::builder().update(update).build(), event.transact_put(stores)?];
