@@ -11,10 +11,7 @@ pub mod tls;
 use std::path::Path;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::response::IntoResponse;
-use shared::{ApiError, Routes};
-use tower::ServiceExt;
+use shared::{AppState, Routes};
 use tower_http::services::{ServeDir, ServeFile};
 
 /// Every endpoint group, each with its routes. Adding a group is one line
@@ -38,17 +35,9 @@ pub fn routes() -> Routes {
 
 /// The API plus the web panel's built files (`WEB_DIR`): paths outside `/api`
 /// are files, and unknown ones get `index.html` (the panel routes in the
-/// browser); unknown `/api` paths stay JSON 404s.
-pub fn with_web(api: Router, dist: &Path) -> Router {
+/// browser); unknown `/api` paths stay JSON 404s. The files pass the same
+/// layers as the API (request id, log line, panic guard).
+pub fn with_web(routes: Routes, state: AppState, dist: &Path) -> Router {
     let spa = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
-    let web = tower::service_fn(move |request: Request| {
-        let spa = spa.clone();
-        async move {
-            if request.uri().path().starts_with("/api") {
-                return Ok::<_, std::convert::Infallible>(ApiError::not_found("No such endpoint").into_response());
-            }
-            Ok(spa.oneshot(request).await.map(IntoResponse::into_response).unwrap_or_else(|never| match never {}))
-        }
-    });
-    api.fallback_service(web)
+    routes.into_router_with_pages(state, Router::new().fallback_service(spa))
 }

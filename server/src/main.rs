@@ -111,11 +111,12 @@ async fn serve() -> anyhow::Result<()> {
     if state.keys.dispatcher.is_some() {
         tokio::spawn(retry_dispatch_forever(state.clone()));
     }
-    let mut app = krv_server::routes().into_router(state);
-    if settings.web_dir.is_dir() {
+    let app = if settings.web_dir.is_dir() {
         tracing::info!(dir = %settings.web_dir.display(), "serving the web panel at /");
-        app = krv_server::with_web(app, &settings.web_dir);
-    }
+        krv_server::with_web(krv_server::routes(), state, &settings.web_dir)
+    } else {
+        krv_server::routes().into_router(state)
+    };
     match tls {
         Some(config) => tls::serve(listener, app, config, shared::http::shutdown_signal()).await?,
         None => shared::http::serve_local(listener, app, shared::http::shutdown_signal()).await?,

@@ -8,6 +8,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
+use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
@@ -21,10 +22,28 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Adds state, layers and fallbacks to a router of routes.
-pub fn finish(router: Router<AppState>, state: AppState) -> Router {
+/// Whether `path` is under the API's prefix (`/api` itself or `/api/…`, not
+/// `/apiary`).
+pub fn is_api_path(path: &str) -> bool {
+    path.strip_prefix("/api").is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Adds state, layers and fallbacks to a router of routes. Paths no route
+/// serves get a JSON 404, or, outside the API and when `pages` is given (the
+/// local server's web panel), whatever `pages` answers: inside the same
+/// layers, so files get a request id and a log line too.
+pub fn finish(router: Router<AppState>, state: AppState, pages: Option<Router>) -> Router {
+    let fallback = tower::service_fn(move |request: Request| {
+        let pages = pages.clone().filter(|_| !is_api_path(request.uri().path()));
+        async move {
+            Ok::<_, std::convert::Infallible>(match pages {
+                Some(pages) => pages.oneshot(request).await.unwrap_or_else(|never| match never {}),
+                None => ApiError::not_found("No such endpoint").into_response(),
+            })
+        }
+    });
     router
-        .fallback(|| async { ApiError::not_found("No such endpoint") })
+        .fallback_service(fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::csrf::protect))
         .with_state(state)

@@ -111,7 +111,14 @@ impl Routes {
     /// The finished service: routes, layers and state (see [`crate::http::finish`]).
     pub fn into_router(self, state: AppState) -> Router {
         let (router, _) = self.router.split_for_parts();
-        crate::http::finish(router, state)
+        crate::http::finish(router, state, None)
+    }
+
+    /// [`Routes::into_router`], with `pages` answering the paths outside the
+    /// API that no route serves (the local server's web panel).
+    pub fn into_router_with_pages(self, state: AppState, pages: Router) -> Router {
+        let (router, _) = self.router.split_for_parts();
+        crate::http::finish(router, state, Some(pages))
     }
 }
 
