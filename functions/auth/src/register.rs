@@ -36,8 +36,7 @@ pub struct RegisterBody {
     /// At least 8 characters, at most 1024 bytes; not a common password, not containing the username.
     #[schema(min_length = 8)]
     password: String,
-    /// At most 100 characters, no control characters; blank means the username.
-    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(schema_with = shared::http::openapi::display_name)]
     display_name: Option<String>,
     register_secret: Option<String>,
     invitation_code: Option<String>,

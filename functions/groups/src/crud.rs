@@ -51,12 +51,7 @@ pub async fn list(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = NewGroup)]
 pub struct CreateBody {
-    /// 1 to 100 characters once trimmed, no control characters; unique.
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
-    )]
+    #[schema(schema_with = shared::http::openapi::name)]
     name: String,
     #[serde(default)]
     #[schema(max_length = 1000)]
@@ -94,11 +89,7 @@ pub async fn get(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = GroupChange)]
 pub struct UpdateBody {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
-    )]
+    #[schema(schema_with = shared::http::openapi::optional_name)]
     name: Option<String>,
     #[schema(max_length = 1000)]
     description: Option<String>,

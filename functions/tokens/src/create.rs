@@ -16,12 +16,7 @@ use shared::{ApiError, ApiResult, AppState};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = NewToken)]
 pub struct CreateBody {
-    /// 1 to 100 characters once trimmed, no control characters; unique per user.
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
-    )]
+    #[schema(schema_with = shared::http::openapi::name)]
     name: String,
     /// Days until it expires, 1 to 3650; omitted, it never does.
     #[schema(minimum = 1, maximum = 3650)]

@@ -47,8 +47,7 @@ pub async fn set_role(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = UserChange)]
 pub struct PatchBody {
-    /// At most 100 characters, no control characters; blank means the username.
-    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(schema_with = shared::http::openapi::display_name)]
     display_name: Option<String>,
     #[schema(value_type = Option<shared::http::openapi::AssignableRole>)]
     role: Option<String>,

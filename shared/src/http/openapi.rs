@@ -201,3 +201,54 @@ fn is_empty_requirement(requirement: &SecurityRequirement) -> bool {
 
 /// The error body for annotations: `body = shared::http::openapi::ErrorBody`.
 pub type ErrorBody = crate::error::ErrorBody<'static>;
+
+/// The rules of a human-chosen name (`users::parse_label`) as far as a JSON
+/// Schema pattern can say them: at least one visible character, no control
+/// character. The invisible and text-direction characters it also refuses
+/// have no portable pattern; the description names them.
+const NAME_PATTERN: &str =
+    "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$";
+/// A display name may be blank (it then means the username).
+const DISPLAY_NAME_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+fn string_schema(nullable: bool) -> utoipa::openapi::ObjectBuilder {
+    let kind = if nullable {
+        utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        utoipa::openapi::schema::SchemaType::Type(Type::String)
+    };
+    utoipa::openapi::ObjectBuilder::new().schema_type(kind)
+}
+
+/// The name of a token or a group (for `schema_with`).
+pub fn name() -> Object {
+    string_schema(false)
+        .min_length(Some(1))
+        .max_length(Some(100))
+        .pattern(Some(NAME_PATTERN))
+        .description(Some(
+            "1 to 100 characters once trimmed; no control, invisible or text-direction characters; unique (a token's among its owner's tokens)",
+        ))
+        .build()
+}
+
+/// A new name, or null to keep the current one (for `schema_with`).
+pub fn optional_name() -> Object {
+    string_schema(true)
+        .min_length(Some(1))
+        .max_length(Some(100))
+        .pattern(Some(NAME_PATTERN))
+        .description(Some("A new name (see `name` rules); null or absent keeps the current one"))
+        .build()
+}
+
+/// A display name (for `schema_with`).
+pub fn display_name() -> Object {
+    string_schema(true)
+        .max_length(Some(100))
+        .pattern(Some(DISPLAY_NAME_PATTERN))
+        .description(Some(
+            "At most 100 characters; no control, invisible or text-direction characters; blank means the username",
+        ))
+        .build()
+}
