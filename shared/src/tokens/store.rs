@@ -109,22 +109,56 @@ pub enum CreateError {
 /// as the original's clients expect) stays small.
 pub const MAX_PER_USER: u32 = 100;
 
-/// `ADD count :delta` on the user's token counter; with `cap`, only while it
-/// is below the cap (the counter and the token are one transaction, so many
-/// concurrent creations cannot pass it).
+fn counter_pk(user_id: u64) -> String {
+    format!("TOKENCOUNT#{user_id}")
+}
+
+/// `ADD count :delta` on the user's token counter, which must exist; with
+/// `cap`, only while it is below the cap (the counter and the token are one
+/// transaction, so many concurrent creations cannot pass it). A missing
+/// counter fails the action: users whose tokens predate the counter get it
+/// seeded first (see [`seed_counter`]), so it never starts from a wrong zero.
 fn count_action(table: &str, user_id: u64, delta: i64, cap: Option<u32>) -> Result<TransactWriteItem, StoreError> {
     let mut update = Update::builder()
         .table_name(table)
-        .set_key(Some(key(format!("TOKENCOUNT#{user_id}"), "COUNT")))
+        .set_key(Some(key(counter_pk(user_id), "COUNT")))
         .update_expression("ADD #c :d")
         .expression_attribute_names("#c", "count")
         .expression_attribute_values(":d", n(delta));
-    if let Some(cap) = cap {
-        update = update
-            .condition_expression("attribute_not_exists(#c) OR #c < :cap")
-            .expression_attribute_values(":cap", n(cap));
-    }
+    update = match cap {
+        Some(cap) => update.condition_expression("#c < :cap").expression_attribute_values(":cap", n(cap)),
+        None => update.condition_expression("attribute_exists(#c)"),
+    };
     Ok(TransactWriteItem::builder().update(built(update.build())?).build())
+}
+
+/// Gives a user without a token counter (a new user, or one whose tokens
+/// were made before the counter existed) one that counts their tokens. A
+/// concurrent seeding wins harmlessly: the counter is only written if absent.
+/// `false` when the counter existed already.
+async fn seed_counter(stores: &Stores, user_id: u64) -> Result<bool, StoreError> {
+    let table = &stores.tables.tokens;
+    if dynamo::get_item(&stores.dynamo, table, counter_pk(user_id), "COUNT").await?.is_some() {
+        return Ok(false);
+    }
+    let held = list_of(stores, user_id).await?.len();
+    let mut item = key(counter_pk(user_id), "COUNT");
+    item.insert("count".into(), n(held));
+    let result = stores
+        .dynamo
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) => match dynamo::classify(err) {
+            Failure::ConditionFailed => Ok(false),
+            other => Err(other.into_store_error()),
+        },
+    }
 }
 
 fn put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
@@ -172,22 +206,25 @@ pub async fn create(
         audit(&record).transact_put(stores)?,
         count_action(table, user_id, 1, Some(MAX_PER_USER))?,
     ];
-    match actor::transact(stores, items).await {
-        Ok(()) => Ok(Issued { token, record }),
-        Err(failure) => match failure {
-            Failure::TransactionCanceled(reasons) if reasons.get(1).is_some_and(|r| r == "ConditionalCheckFailed") => {
-                Err(CreateError::NameTaken)
+    let failed = |reasons: &[String], i: usize| reasons.get(i).is_some_and(|r| r == "ConditionalCheckFailed");
+    // Twice at most: a counter found missing is seeded, then the creation runs again.
+    for _ in 0..2 {
+        match actor::transact(stores, items.clone()).await {
+            Ok(()) => return Ok(Issued { token, record }),
+            Err(Failure::TransactionCanceled(reasons)) if failed(&reasons, 1) => return Err(CreateError::NameTaken),
+            Err(Failure::TransactionCanceled(reasons)) if failed(&reasons, 4) => {
+                if !seed_counter(stores, user_id).await? {
+                    return Err(CreateError::TooMany);
+                }
             }
-            Failure::TransactionCanceled(reasons) if reasons.get(4).is_some_and(|r| r == "ConditionalCheckFailed") => {
-                Err(CreateError::TooMany)
+            Err(Failure::TransactionCanceled(reasons)) => {
+                return Err(StoreError::Internal(anyhow::anyhow!("token creation cancelled: {reasons:?}")).into());
             }
-            Failure::TransactionCanceled(reasons) => {
-                Err(StoreError::Internal(anyhow::anyhow!("token creation cancelled: {reasons:?}")).into())
-            }
-            Failure::ConditionFailed => Err(CreateError::NameTaken),
-            Failure::Store(e) => Err(e.into()),
-        },
+            Err(Failure::ConditionFailed) => return Err(CreateError::NameTaken),
+            Err(Failure::Store(e)) => return Err(e.into()),
+        }
     }
+    Err(CreateError::TooMany)
 }
 
 /// The token with `id`, if any.
@@ -239,13 +276,21 @@ pub async fn revoke(stores: &Stores, token: &TokenRecord, audit: Option<&AuditEv
     if let Some(event) = audit {
         items.push(event.transact_put(stores)?);
     }
-    match actor::transact(stores, items).await {
-        Ok(()) => Ok(true),
-        Err(failure) => match failure {
-            Failure::TransactionCanceled(_) | Failure::ConditionFailed => Ok(false),
-            Failure::Store(e) => Err(e),
-        },
+    for _ in 0..2 {
+        match actor::transact(stores, items.clone()).await {
+            Ok(()) => return Ok(true),
+            // The counter is missing (tokens older than it): seed it, then again.
+            Err(Failure::TransactionCanceled(reasons))
+                if reasons.first().is_none_or(|r| r != "ConditionalCheckFailed")
+                    && reasons.get(3).is_some_and(|r| r == "ConditionalCheckFailed") =>
+            {
+                seed_counter(stores, token.user_id).await?;
+            }
+            Err(Failure::TransactionCanceled(_) | Failure::ConditionFailed) => return Ok(false),
+            Err(Failure::Store(e)) => return Err(e),
+        }
     }
+    Err(StoreError::Internal(anyhow::anyhow!("token {} kept failing its counter", token.id)))
 }
 
 /// Revokes every token of a user (when the user is deleted).
@@ -257,7 +302,7 @@ pub async fn revoke_all_of(stores: &Stores, user_id: u64) -> Result<usize, Store
         .dynamo
         .delete_item()
         .table_name(&stores.tables.tokens)
-        .set_key(Some(key(format!("TOKENCOUNT#{user_id}"), "COUNT")))
+        .set_key(Some(key(counter_pk(user_id), "COUNT")))
         .send()
         .await
         .map_err(dynamo::store_error)?;

@@ -30,6 +30,7 @@ mod soak;
 mod startup;
 mod tables;
 mod tasks;
+mod token_counter;
 mod tokens;
 mod users_admin;
 mod vps;
