@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::env::{Env, EnvError};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 /// Minimum length of `ADMIN_SECRET`, `ADMIN_REGISTER_SECRET` and the session
 /// signing key: short shared secrets can be guessed.
@@ -251,70 +251,12 @@ impl Config {
             log_format,
         })
     }
-
-    /// The effective configuration with every secret masked, for logs and `/api/admin/config`.
-    pub fn masked(&self) -> serde_json::Value {
-        fn mask(s: &Option<SecretString>) -> serde_json::Value {
-            match s {
-                Some(_) => "********".into(),
-                None => serde_json::Value::Null,
-            }
-        }
-        let redis = redact_url_password(self.stores.redis_url.expose_secret());
-        serde_json::json!({
-            "auth_enabled": self.auth_enabled,
-            "admin_secret": mask(&self.admin_secret),
-            "admin_register_secret": mask(&self.admin_register_secret),
-            "session_expire_hours": self.session_expire_hours,
-            "session_lifetime_secs": self.session_lifetime_secs,
-            "session_signing_key": mask(&self.session_signing_key),
-            "cookie_secure": self.cookie_secure,
-            "allowed_origins": self.allowed_origins,
-            "argon2": {
-                "memory_kib": self.password_hashing.memory_kib,
-                "iterations": self.password_hashing.iterations,
-                "parallelism": self.password_hashing.parallelism,
-            },
-            "login_throttle": {
-                "free_failures": self.login_throttle.free_failures,
-                "base_delay_ms": self.login_throttle.base_delay.as_millis() as u64,
-                "max_delay_secs": self.login_throttle.max_delay.as_secs(),
-                "lockout_failures": self.login_throttle.lockout_failures,
-                "window_secs": self.login_throttle.window.as_secs(),
-                "lockout_secs": self.login_throttle.lockout.as_secs(),
-                "address_failures": self.login_throttle.address_failures,
-            },
-            "public_url": self.public_url,
-            "dispatch_webhook_url": self.dispatch_webhook_url.as_deref().map(redact_url_password),
-            "dispatch_webhook_secret": mask(&self.dispatch_webhook_secret),
-            "dispatch_timeout_ms": self.dispatch_timeout.as_millis() as u64,
-            "audit_retention_days": self.stores.audit_retention_days,
-            "table_prefix": self.stores.table_prefix,
-            "redis_url": redis,
-            "store_timeout_ms": self.stores.timeout.as_millis() as u64,
-            "log_format": match self.log_format { LogFormat::Json => "json", LogFormat::Text => "text" },
-        })
-    }
 }
 
 /// Prints a configuration problem as one line and exits with status 2.
 pub fn exit_with(err: &EnvError) -> ! {
     eprintln!("{err}");
     std::process::exit(2)
-}
-
-/// `redis://user:pw@host/0` → `redis://user:********@host/0`.
-fn redact_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{scheme}://{user}:********@{host}")
-        }
-        None => url.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -385,7 +327,7 @@ mod tests {
             ("REDIS_URL", "redis://default:topsecretpw@cache:6379/0"),
         ]))
         .expect("valid");
-        let text = config.masked().to_string();
+        let text = serde_json::to_string(&crate::masked::MaskedConfig::from(&config)).expect("json");
         assert!(!text.contains(KEY));
         assert!(!text.contains("A-very-long-admin-secret"));
         assert!(!text.contains("topsecretpw"));

@@ -15,6 +15,7 @@ pub mod groups;
 pub mod http;
 pub mod identity;
 pub mod invitations;
+pub mod masked;
 pub mod sessions;
 pub mod tasks;
 pub mod telemetry;

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
-use serde_json::Value;
 use shared::auth::Require;
 use shared::auth::min;
+use shared::masked::MaskedConfig;
 use shared::sessions;
 use shared::tasks;
 use shared::types::Timestamp;
@@ -47,7 +47,7 @@ pub async fn stats(State(state): State<AppState>, _caller: Require<min::Admin>) 
 
 /// The effective configuration, every secret masked.
 #[utoipa::path(get, path = "/api/admin/config", tag = "admin",
-    responses((status = 200, description = "The effective configuration, secrets masked", body = Object), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
-pub async fn config(State(state): State<AppState>, _caller: Require<min::Admin>) -> Json<Value> {
-    Json(state.config.masked())
+    responses((status = 200, description = "The effective configuration, secrets masked", body = MaskedConfig), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
+pub async fn config(State(state): State<AppState>, _caller: Require<min::Admin>) -> Json<MaskedConfig> {
+    Json(MaskedConfig::from(&state.config))
 }
