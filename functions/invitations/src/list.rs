@@ -20,9 +20,13 @@ pub async fn list(
     _caller: Require<min::Admin>,
     Query(q): Query<page::PageQuery>,
 ) -> ApiResult<Response> {
-    let limit = page::limit(q.limit)?;
-    let after = page::decode_id('i', q.cursor.as_deref())?;
-    let (found, next) = invitations::list(&state.stores, limit, after).await?;
+    let (found, next) = if page::is_paged(&q) {
+        let limit = page::limit(q.limit)?;
+        let after = page::decode_id('i', q.cursor.as_deref())?;
+        invitations::list(&state.stores, limit, after).await?
+    } else {
+        page::whole(|limit, after| invitations::list(&state.stores, limit, after)).await?
+    };
     let views = InvitationView::read_all(&state.stores, &found).await?;
     Ok(page::respond(views, next.map(|id| page::encode_id('i', id))))
 }

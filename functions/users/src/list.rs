@@ -22,9 +22,13 @@ pub async fn list_users(
     _caller: Require<min::Operator>,
     Query(query): Query<page::PageQuery>,
 ) -> ApiResult<Response> {
-    let limit = page::limit(query.limit)?;
-    let after = page::decode_id('u', query.cursor.as_deref())?;
-    let (found, next) = users::list(&state.stores, limit, after).await?;
+    let (found, next) = if page::is_paged(&query) {
+        let limit = page::limit(query.limit)?;
+        let after = page::decode_id('u', query.cursor.as_deref())?;
+        users::list(&state.stores, limit, after).await?
+    } else {
+        page::whole(|limit, after| users::list(&state.stores, limit, after)).await?
+    };
     let items = entries(&state, &found).await?;
     Ok(page::respond(items, next.map(|id| page::encode_id('u', id))))
 }

@@ -14,6 +14,7 @@ pub fn routes() -> Routes {
     Routes::group("vps")
         .route(routes!(list::list))
         .route(routes!(list::my))
+        .route(routes!(list::status))
         .route(routes!(assign::assign))
         .route(routes!(assign::unassign_user))
         .route(routes!(assign::unassign_group))

@@ -1,6 +1,7 @@
 //! Paginated lists: `limit` (default 100, at most 500) and an
 //! opaque `cursor` in; the body stays a JSON array and the next cursor leaves in
-//! the `X-Next-Cursor` header.
+//! the `X-Next-Cursor` header. The users and invitations lists asked with
+//! neither answer the whole list instead (see [`WHOLE_LIST_MAX`]).
 
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
@@ -73,6 +74,39 @@ pub fn decode_id(kind: char, cursor: Option<&str>) -> Result<Option<u64>, ApiErr
         .and_then(|id| id.parse().ok())
         .map(Some)
         .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this service issued"))
+}
+
+/// The most rows a list answers when asked without `limit` and `cursor`: the
+/// original dashboard asks that way and reads no cursor, so it gets the whole
+/// list, up to this bound (far more users or invitations than a cluster
+/// has), in at most `WHOLE_LIST_MAX / MAX_LIMIT` queries. Past it, the answer
+/// carries `X-Next-Cursor` like any page.
+pub const WHOLE_LIST_MAX: usize = 10_000;
+
+/// Whether the query asks for one page (`limit` or `cursor` given) rather
+/// than the whole list (see [`WHOLE_LIST_MAX`]).
+pub fn is_paged(query: &PageQuery) -> bool {
+    query.limit.is_some() || query.cursor.is_some()
+}
+
+/// Reads pages of at most [`MAX_LIMIT`] with `fetch` (given a page size and
+/// where to continue after) until the list ends or [`WHOLE_LIST_MAX`] rows
+/// are read; returns them and where the list goes on, if it does.
+pub async fn whole<T, C, E, F, Fut>(mut fetch: F) -> Result<(Vec<T>, Option<C>), E>
+where
+    F: FnMut(usize, Option<C>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<C>), E>>,
+{
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let (items, next) = fetch(MAX_LIMIT.min(WHOLE_LIST_MAX - all.len()), after).await?;
+        all.extend(items);
+        match next {
+            Some(position) if all.len() < WHOLE_LIST_MAX => after = Some(position),
+            rest => return Ok((all, rest)),
+        }
+    }
 }
 
 /// The items as a JSON array, with `X-Next-Cursor` when more may follow.

@@ -28,6 +28,10 @@ pub struct InvitationView {
     created_by: String,
     created_at: Timestamp,
     code_prefix: String,
+    /// The original dashboard's column: in a list, the code's first
+    /// characters and an ellipsis (codes are stored hashed; the whole code is
+    /// shown once, when the invitation is created); at creation, the code.
+    token: String,
 }
 
 impl InvitationView {
@@ -47,6 +51,7 @@ impl InvitationView {
             created_by: inv.created_by.clone(),
             created_at: inv.created_at,
             code_prefix: inv.code_prefix.clone(),
+            token: format!("{}…", inv.code_prefix),
         }
     }
 
@@ -82,14 +87,14 @@ pub struct CreatedInvitation {
     #[serde(flatten)]
     invitation: InvitationView,
     code: String,
-    /// The same code, under the original dashboard's name.
-    token: String,
     register_url: String,
 }
 
 impl CreatedInvitation {
     /// `invitation` with its `code` and the link that registers with it.
     pub fn new(invitation: InvitationView, code: String, register_url: String) -> Self {
-        Self { invitation, token: code.clone(), code, register_url }
+        let mut invitation = invitation;
+        invitation.token.clone_from(&code);
+        Self { invitation, code, register_url }
     }
 }

@@ -130,24 +130,40 @@ pub struct TaskSubmission {
     pub task_type: Option<String>,
     #[serde(default)]
     pub command: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
+    #[schema(nullable)]
     pub arguments: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
+    #[schema(nullable)]
     pub env_vars: BTreeMap<String, String>,
     pub required_cores: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
+    #[schema(nullable)]
     pub required_gpus: Vec<Vec<u32>>,
     pub required_memory_bytes: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
+    #[schema(nullable)]
     pub targets: Vec<String>,
     pub container_name: Option<String>,
     pub registry_image: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
+    #[schema(nullable)]
     pub privileged: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_absent")]
+    #[schema(nullable)]
     pub additional_mounts: Vec<String>,
     pub ip_reservation_token: Option<String>,
     pub name: Option<String>,
+}
+
+/// A field the original accepts as null (`X | None = None`): null means
+/// absent, as the original dashboard's submit dialog sends it.
+fn null_is_absent<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Option::unwrap_or_default)
 }
 
 /// One task to create (a submission with several targets makes several).

@@ -12,6 +12,7 @@ mod auth_throttle;
 mod authority;
 mod authz_matrix;
 mod cli;
+mod dashboard;
 mod faults;
 mod faults_stamps;
 mod footprint;
