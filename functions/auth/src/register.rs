@@ -3,7 +3,7 @@
 //! (b) an admin caller creates a user with a role (201, no cookie);
 //! (c) an invitation code creates a user with the invitation's role and groups,
 //! counting one use.
-//! (a) and (c) log the new user in. The compat `?token=` carries the register
+//! (a) and (c) log the new user in. `invitation_code` and the compat `?token=` carry the register
 //! secret or an invitation code.
 
 use axum::extract::State;
@@ -72,7 +72,9 @@ pub async fn register(
     if caller.role().at_least(Role::Admin) {
         return admin_creates(&state, &caller, &client, body).await;
     }
-    let presented = body.register_secret.as_deref().or(query.token.as_deref());
+    // The register secret may come in any of the three places a code can: the
+    // panels' register forms have one "code" field, sent as `invitation_code`.
+    let presented = body.register_secret.as_deref().or(body.invitation_code.as_deref()).or(query.token.as_deref());
     let register_secret = state.config.admin_register_secret.as_ref().map(|s| s.expose_secret().to_owned());
     if let (Some(given), Some(expected)) = (presented, register_secret.as_deref())
         && constant_time_eq(given, expected)

@@ -149,3 +149,18 @@ async fn the_dashboards_dev_proxy_logs_in_once_its_origin_is_allowed() {
         .await;
     kept.assert_status(StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_register_form_with_one_code_field_registers_the_first_admin_with_the_secret() {
+    let app = TestApp::start().await;
+    // The panels' register forms send whatever code they are given as `invitation_code`.
+    let body = json!({"username": "root", "password": PASSWORD, "invitation_code": krv_tests::REGISTER_SECRET});
+    let created = app.call(Method::POST, "/api/auth/register", Auth::None, Some(&body)).await;
+    created.assert_status(StatusCode::CREATED);
+    assert_eq!(created.json()["user"]["role"], "admin");
+    // Once an admin exists the secret makes no more admins, in that field as in the others.
+    let again = json!({"username": "root2", "password": PASSWORD, "invitation_code": krv_tests::REGISTER_SECRET});
+    app.call(Method::POST, "/api/auth/register", Auth::None, Some(&again))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "admin_exists");
+}
