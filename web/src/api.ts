@@ -1,7 +1,12 @@
 // The only way the panel talks to the service: same-origin fetches under /api,
 // authenticated by the HttpOnly session cookie the browser sends by itself.
 
-export type Role = 'viewer' | 'user' | 'operator' | 'admin'
+import type { components } from './api-schema'
+
+/** The API's schemas, generated from docs/openapi.json (`npm run types`). */
+export type Schemas = components['schemas']
+/** A role a user can hold (the API's `Role` without `anony`). */
+export type Role = Exclude<Schemas['Role'], 'anony'>
 export const ROLES: Role[] = ['viewer', 'user', 'operator', 'admin']
 const RANK: Record<string, number> = { anony: 0, viewer: 1, user: 2, operator: 3, admin: 4 }
 
@@ -9,100 +14,21 @@ export function atLeast(role: string | undefined, min: Role): boolean {
   return (RANK[role ?? ''] ?? 0) >= RANK[min]
 }
 
-export interface GroupRef { id: number; name: string }
-
-export interface User {
-  id: number
-  username: string
-  display_name: string | null
-  role: Role
-  is_active: boolean
-  created_at: string
-  last_login_at: string | null
-  groups?: GroupRef[]
-  last_seen_at?: string | null
-  active_sessions?: number
-  auth_method?: string
-  session_expires_at?: string | null
-}
-
-export interface Session {
-  id: string
-  created_at: string
-  last_seen_at: string | null
-  expires_at: string
-  client: string | null
-  user_agent: string | null
-  current: boolean
-}
-
-export interface ApiToken {
-  id: number
-  name: string
-  prefix: string
-  created_at: string
-  last_used_at: string | null
-  expires_at: string | null
-}
-
-export interface Group {
-  id: number
-  name: string
-  description: string | null
-  created_at: string
-  member_count: number
-}
-
-export interface Member { id: number; username: string; display_name: string | null; role: Role; is_active: boolean }
-
-export interface Invitation {
-  id: number
-  role: Role
-  groups: GroupRef[]
-  max_uses: number
-  uses: number
-  remaining_uses: number
-  expires_at: string
-  is_valid: boolean
-  created_by: string | null
-  created_at: string
-  code_prefix: string
-}
-
-export interface CreatedInvitation extends Invitation { code: string; register_url: string }
-
-export interface Task {
-  task_id: string
-  task_type: string
-  name: string | null
-  status: string
-  owner_username: string | null
-  command: string | null
-  arguments: string[] | null
-  env_vars: Record<string, string> | null
-  required_cores: number
-  required_gpus: number[] | null
-  required_memory_bytes: number | null
-  targets: string[] | null
-  assigned_node: string | null
-  container_name: string | null
-  registry_image: string | null
-  privileged: boolean
-  additional_mounts: string[] | null
-  submitted_at: string
-}
-
-export interface AuditEvent {
-  id: string
-  at: string
-  actor: string
-  action: string
-  target: string | null
-  outcome: string
-  reason: string | null
-  detail: string | null
-  client: string | null
-}
+export type GroupRef = Schemas['GroupRef']
+/** The caller (`GET /api/auth/me`). */
+export type Me = Schemas['Me']
+/** A row of `GET /api/auth/users`. */
+export type User = Schemas['UserEntry']
+export type Session = Schemas['SessionView']
+export type ApiToken = Schemas['TokenView']
+export type Group = Schemas['Group']
+export type Member = Schemas['Member']
+export type Invitation = Schemas['InvitationView']
+export type CreatedInvitation = Schemas['CreatedInvitation']
+export type Task = Schemas['TaskView']
+export type TaskStatus = Schemas['TaskStatus']
+export type Vps = Schemas['VpsEntry']
+export type AuditEvent = Schemas['AuditEvent']
 
 /** An answer other than 2xx, carrying the service's `detail` and `code`. */
 export class ApiError extends Error {
@@ -115,11 +41,8 @@ export class ApiError extends Error {
   }
 }
 
-interface ErrorBody {
-  detail?: unknown
-  code?: string
-  errors?: { field: string; message: string }[]
-}
+/** The API's error body, read defensively (a proxy may answer something else). */
+type ErrorBody = Partial<Schemas['ErrorBody']>
 
 function describe(status: number, body: ErrorBody | null): string {
   if (body && typeof body.detail === 'string' && body.detail) {
@@ -137,6 +60,21 @@ export function setUnauthorizedHandler(handler: () => void) {
 }
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return (await send(method, path, body)).data as T
+}
+
+/** One page of a paginated list and the `X-Next-Cursor` that continues it (null on the last page). */
+export interface Page<T> {
+  items: T[]
+  next: string | null
+}
+
+export async function getPage<T>(path: string): Promise<Page<T>> {
+  const { data, response } = await send('GET', path)
+  return { items: data as T[], next: response.headers.get('X-Next-Cursor') }
+}
+
+async function send(method: string, path: string, body?: unknown): Promise<{ data: unknown; response: Response }> {
   let response: Response
   try {
     response = await fetch(`/api${path}`, {
@@ -162,7 +100,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     if (response.status === 401 && !path.startsWith('/auth/login') && onUnauthorized) onUnauthorized()
     throw new ApiError(response.status, describe(response.status, err), err?.code)
   }
-  return data as T
+  return { data, response }
 }
 
 export const get = <T>(path: string) => api<T>('GET', path)

@@ -1,9 +1,9 @@
 // Who is logged in, and the approval badge. One reactive object the whole app reads.
 import { reactive } from 'vue'
-import { ApiError, atLeast, get, post, type User } from './api'
+import { ApiError, atLeast, get, post, type Me, type Schemas } from './api'
 
 export const session = reactive({
-  user: null as User | null,
+  user: null as Me | null,
   loaded: false,
   pending: null as number | null,
 })
@@ -28,9 +28,9 @@ function mark(on: boolean) {
   }
 }
 
-export async function loadMe(): Promise<User | null> {
+export async function loadMe(): Promise<Me | null> {
   try {
-    session.user = marked() ? await get<User>('/auth/me') : null
+    session.user = marked() ? await get<Me>('/auth/me') : null
     mark(session.user !== null)
   } catch (err) {
     if (!(err instanceof ApiError) || err.status !== 401) throw err
@@ -44,7 +44,7 @@ export async function loadMe(): Promise<User | null> {
 }
 
 /** After a login or registration set the cookie. */
-export async function loggedIn(): Promise<User | null> {
+export async function loggedIn(): Promise<Me | null> {
   mark(true)
   return loadMe()
 }
@@ -79,7 +79,7 @@ export async function refreshBadge(): Promise<void> {
     return
   }
   try {
-    const { count } = await get<{ count: number }>('/tasks/pending-approval/count')
+    const { count } = await get<Schemas['Count']>('/tasks/pending-approval/count')
     session.pending = count
   } catch {
     // A failed refresh keeps the last count; the next tick tries again.

@@ -1,5 +1,6 @@
 //! The `admin` endpoint group (`/api/admin`, admin or `X-Admin-Secret`): the
-//! audit log, statistics and the effective configuration.
+//! audit log, statistics and the effective configuration; the statistics and
+//! the login activity are open to operators too.
 
 mod audit;
 mod overview;
@@ -9,5 +10,9 @@ use shared::http::routes;
 
 /// The group's routes, each declared once (method and path are on the handler).
 pub fn routes() -> Routes {
-    Routes::group("admin").route(routes!(audit::list)).route(routes!(overview::stats)).route(routes!(overview::config))
+    Routes::group("admin")
+        .route(routes!(audit::list))
+        .route(routes!(overview::stats))
+        .route(routes!(overview::activity))
+        .route(routes!(overview::config))
 }

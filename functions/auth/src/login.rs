@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use shared::audit::activity;
 use shared::audit::{self, Outcome};
 use shared::auth::ClientInfo;
 use shared::auth::MaybeCaller;
@@ -89,6 +90,7 @@ pub async fn login(
         Some(user) if matches && user.is_active => user,
         other => {
             throttle::fail(redis, limits, reservation).await?;
+            activity::record(redis, activity::Login::Failure, now).await;
             let reason = match other {
                 None => "unknown_user",
                 Some(u) if !u.is_active => "disabled",
@@ -110,6 +112,7 @@ pub async fn login(
         .event((user.username.clone(), Some(user.id)), "auth.login", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username));
     audit::record(&state.stores, &event).await?;
+    activity::record(redis, activity::Login::Success, now).await;
     session::start(&state, &user, &client, StatusCode::OK, "Login successful").await
 }
 

@@ -21,6 +21,8 @@ pub fn routes() -> Routes {
         .route(routes!(change::set_role))
         .route(routes!(password::reset_password))
         .route(routes!(sessions::unlock))
+        .route(routes!(sessions::list_sessions))
         .route(routes!(sessions::end_sessions))
+        .route(routes!(sessions::end_session))
         .route(routes!(tokens::list_tokens))
 }

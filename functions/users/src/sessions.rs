@@ -1,7 +1,10 @@
-//! `DELETE /api/auth/users/{id}/sessions` and `POST /api/auth/users/{id}/unlock` (admin).
+//! `GET /api/auth/users/{id}/sessions`, `DELETE /api/auth/users/{id}/sessions`,
+//! `DELETE /api/auth/users/{id}/sessions/{session_id}` and
+//! `POST /api/auth/users/{id}/unlock` (admin).
 
 use axum::Json;
 use axum::extract::State;
+use serde::Serialize;
 use shared::audit::{self, Outcome};
 use shared::auth::ClientInfo;
 use shared::auth::Require;
@@ -9,10 +12,76 @@ use shared::auth::min;
 use shared::auth::throttle;
 use shared::http::extract::Path;
 use shared::http::openapi::{Message, SessionsEnded};
-use shared::sessions;
-use shared::{ApiResult, AppState};
+use shared::sessions::{self, SessionRecord};
+use shared::types::Timestamp;
+use shared::{ApiError, ApiResult, AppState};
 
 use crate::entry::find_user;
+
+/// One live session of a user, as an admin sees it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserSessionView {
+    /// The id `DELETE /api/auth/users/{id}/sessions/{session_id}` takes.
+    id: String,
+    created_at: Timestamp,
+    last_seen_at: Timestamp,
+    expires_at: Timestamp,
+    /// The client's address when the session started.
+    client: String,
+    user_agent: String,
+}
+
+impl From<&SessionRecord> for UserSessionView {
+    fn from(session: &SessionRecord) -> Self {
+        Self {
+            id: session.public_id().to_owned(),
+            created_at: Timestamp::from_millis(session.created_at_ms),
+            last_seen_at: Timestamp::from_millis(session.last_seen_at_ms),
+            expires_at: Timestamp::from_millis(session.expires_at_ms),
+            client: session.client.clone(),
+            user_agent: session.user_agent.clone(),
+        }
+    }
+}
+
+/// The user's live sessions, oldest first.
+#[utoipa::path(get, path = "/api/auth/users/{id}/sessions", tag = "users", params(("id" = u64, Path, description = "User id")),
+    responses((status = 200, description = "Live sessions, oldest first", body = Vec<UserSessionView>), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody), (status = 404, description = "No such user", body = shared::http::openapi::ErrorBody)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    _caller: Require<min::Admin>,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<Vec<UserSessionView>>> {
+    find_user(&state, id).await?;
+    let found = sessions::list(&state.stores.redis, id, Timestamp::now().millis()).await?;
+    Ok(Json(found.iter().map(UserSessionView::from).collect()))
+}
+
+/// Ends one session of the user.
+#[utoipa::path(delete, path = "/api/auth/users/{id}/sessions/{session_id}", tag = "users",
+    params(("id" = u64, Path, description = "User id"), ("session_id" = String, Path, description = "A session id as `GET /api/auth/users/{id}/sessions` lists it")),
+    responses((status = 200, description = "Ended", body = shared::http::openapi::Message), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody), (status = 404, description = "No such user or session", body = shared::http::openapi::ErrorBody)))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    Require(caller, ..): Require<min::Admin>,
+    client: ClientInfo,
+    Path((id, session_id)): Path<(u64, String)>,
+) -> ApiResult<Json<Message>> {
+    let user = find_user(&state, id).await?;
+    let redis = &state.stores.redis;
+    let found = sessions::list(redis, id, Timestamp::now().millis()).await?;
+    let session =
+        found.iter().find(|s| s.public_id() == session_id).ok_or_else(|| ApiError::not_found("Session not found"))?;
+    if !sessions::end(redis, &session.hash, id).await? {
+        return Err(ApiError::not_found("Session not found"));
+    }
+    let event = client
+        .event(caller.actor(), "session.revoke", Outcome::Success)
+        .target(format!("user:{} {}", user.id, user.username))
+        .detail(format!("session {session_id}"));
+    audit::record(&state.stores, &event).await?;
+    Ok(Json(Message { message: "Session ended".into() }))
+}
 
 #[utoipa::path(delete, path = "/api/auth/users/{id}/sessions", tag = "users", params(("id" = u64, Path, description = "User id")),
     responses((status = 200, description = "Ended", body = shared::http::openapi::SessionsEnded), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]

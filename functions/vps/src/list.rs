@@ -64,7 +64,7 @@ pub async fn status(
             }
         }
     }
-    found.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+    found.sort_unstable_by_key(|t| std::cmp::Reverse(t.id));
     Ok(Json(vps::entries(&state.stores, &found, caller.role(), caller.user_id()).await?))
 }
 

@@ -24,6 +24,7 @@ mod io_costs;
 mod lambda;
 mod limits;
 mod openapi;
+mod overview;
 mod pipeline;
 mod redis_tls;
 mod selfhost;
