@@ -47,7 +47,7 @@ impl Outcome {
 }
 
 /// One audit event.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AuditEvent {
     pub id: String,
     pub at: Timestamp,

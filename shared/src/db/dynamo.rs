@@ -268,7 +268,8 @@ pub async fn batch_get(
         let mut pending =
             Some(built(KeysAndAttributes::builder().set_keys(Some(chunk.to_vec())).consistent_read(true).build())?);
         let mut pause = Duration::from_millis(20);
-        for attempt in 0..8 {
+        // Six tries, 620 ms of pauses at most: within the 2 s every answer must come in.
+        for attempt in 0..6 {
             let Some(request) = pending.take() else { break };
             if attempt > 0 {
                 tokio::time::sleep(pause).await;

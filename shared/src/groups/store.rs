@@ -8,14 +8,14 @@
 //! with the user, and the user cache that authorization reads carries them).
 //! Every membership change bumps the user's version, so the cache takes it.
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditEvent;
 use crate::audit::actor;
 use crate::db::StoreError;
 use crate::db::Stores;
-use crate::db::dynamo::{self, Failure, built, store_error};
+use crate::db::dynamo::{self, Failure, built};
 use crate::db::item::{Item, get_n, get_s, key, n, opt_n, opt_s, s};
 use crate::types::Timestamp;
 
@@ -153,33 +153,12 @@ pub async fn list(stores: &Stores, limit: usize, after: Option<u64>) -> Result<(
 
 /// Names for group ids, in one batch read; ids of groups that no longer exist are left out.
 pub async fn refs(stores: &Stores, ids: &[u64]) -> Result<Vec<GroupRef>, StoreError> {
-    let mut found = Vec::new();
-    for chunk in ids.chunks(100) {
-        let keys: Vec<Item> = chunk.iter().map(|id| key(group_pk(*id), "GROUP")).collect();
-        let mut request = Some(built(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .projection_expression("id, #n")
-                .expression_attribute_names("#n", "name")
-                .consistent_read(true)
-                .build(),
-        )?);
-        // Unprocessed keys come back under load; ask again for those.
-        for _ in 0..5 {
-            let Some(keys) = request.take() else { break };
-            let out = stores
-                .dynamo
-                .batch_get_item()
-                .request_items(&stores.tables.identity, keys)
-                .send()
-                .await
-                .map_err(store_error)?;
-            for item in out.responses().and_then(|r| r.get(&stores.tables.identity)).into_iter().flatten() {
-                found.push(GroupRef { id: get_n(item, "id")?, name: get_s(item, "name")? });
-            }
-            request = out.unprocessed_keys().and_then(|u| u.get(&stores.tables.identity)).cloned();
-        }
-    }
+    let keys: Vec<Item> = ids.iter().map(|id| key(group_pk(*id), "GROUP")).collect();
+    let items = dynamo::batch_get(&stores.dynamo, &stores.tables.identity, keys).await?;
+    let mut found = items
+        .iter()
+        .map(|item| Ok(GroupRef { id: get_n(item, "id")?, name: get_s(item, "name")? }))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     found.sort_by_key(|g| g.id);
     Ok(found)
 }
