@@ -1,11 +1,13 @@
 // Starts a fresh redis-server and krv-server (in-memory store) serving web/dist,
 // and a headless Chromium driven by playwright-core. Everything started here is
 // stopped by stop(), also when a test fails.
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
+import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 
@@ -184,3 +186,46 @@ export async function apiCall(stack, method, path, body, cookie) {
   const session = setCookie.map((c) => c.split(';')[0]).find((c) => c.startsWith('kohakuriver_session='))
   return { status: r.status, json, cookie: session, headers: r.headers }
 }
+
+/**
+ * A suite of steps that build on each other, with its own stack: after a
+ * failure the remaining steps are skipped and every open page is
+ * photographed for the post-mortem (`<label>failure-<n>.png`). `pages` is the
+ * list the suite opens its pages into; `noConsoleErrors` asserts none of them
+ * logged an error.
+ */
+export function steps(label, pages) {
+  const suite = { stack: undefined }
+  before(async () => {
+    suite.stack = await startStack()
+  })
+  after(async () => {
+    await stopStack(suite.stack)
+  })
+  let broken = false
+  suite.step = (name, fn) => {
+    test(name, async (t) => {
+      if (broken) return t.skip('an earlier step failed')
+      try {
+        await fn()
+      } catch (err) {
+        broken = true
+        for (const [i, page] of pages.entries()) {
+          if (!page.isClosed()) {
+            await page.screenshot({ path: join(SHOTS, `${label}failure-${i}.png`), fullPage: true }).catch(() => undefined)
+          }
+        }
+        throw err
+      }
+    })
+  }
+  suite.noConsoleErrors = () => {
+    assert.deepEqual(
+      pages.flatMap((p) => p.errors),
+      [],
+      'the browser logged errors',
+    )
+  }
+  return suite
+}
+

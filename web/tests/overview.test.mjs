@@ -2,57 +2,26 @@
 // events) and of an admin's view of a user's sessions, against a real
 // krv-server of their own (fresh in-memory store). Steps build on each other.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import { join } from 'node:path'
-import { REGISTER_SECRET, SHOTS, apiCall, newPage, shoot, startStack, stopStack } from './harness.mjs'
+import { REGISTER_SECRET, apiCall, newPage, shoot, steps } from './harness.mjs'
 
 const PW = 'Correct-Horse-Battery-9'
-let stack
 let rootCookie
 let admin // the admin's page
 const umaCookies = []
 const pages = []
 
-before(async () => {
-  stack = await startStack()
-})
 
-after(async () => {
-  await stopStack(stack)
-})
-
-let broken = false
-function step(name, fn) {
-  test(name, async (t) => {
-    if (broken) return t.skip('an earlier step failed')
-    try {
-      await fn()
-    } catch (err) {
-      broken = true
-      for (const [i, page] of pages.entries()) {
-        if (!page.isClosed()) await page.screenshot({ path: join(SHOTS, `overview-failure-${i}.png`), fullPage: true }).catch(() => undefined)
-      }
-      throw err
-    }
-  })
-}
-
-function noConsoleErrors() {
-  assert.deepEqual(
-    pages.flatMap((p) => p.errors),
-    [],
-    'the browser logged errors',
-  )
-}
+const suite = steps('overview-', pages)
+const { step, noConsoleErrors } = suite
 
 async function call(method, path, body, cookie = rootCookie, expect = [200, 201]) {
-  const r = await apiCall(stack, method, path, body, cookie)
+  const r = await apiCall(suite.stack, method, path, body, cookie)
   assert.ok(expect.includes(r.status), `${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`)
   return r
 }
 
 async function login(username) {
-  const page = await newPage(stack, username)
+  const page = await newPage(suite.stack, username)
   pages.push(page)
   await page.goto('/login')
   await page.getByLabel('Username').fill(username)

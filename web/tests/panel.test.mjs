@@ -1,52 +1,22 @@
 // Browser tests of the admin panel against a real krv-server (fresh in-memory
 // store) in headless Chromium. The steps build on each other, in order.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import { join } from 'node:path'
-import { REGISTER_SECRET, SHOTS, apiCall, newPage, shoot, startStack, stopStack } from './harness.mjs'
+import { REGISTER_SECRET, apiCall, newPage, shoot, steps } from './harness.mjs'
 
 const PW = 'Correct-Horse-Battery-9'
 const PW2 = 'Another-Staple-Lamp-47'
-let stack
 let admin // the admin's page (logged in through the login page)
 let alice // registered through the invitation link
 let olga // an operator
 const pages = []
 let invitationUrl
 
-before(async () => {
-  stack = await startStack()
-})
 
-after(async () => {
-  await stopStack(stack)
-})
-
-// The steps depend on each other: after a failure the rest are skipped, and
-// every open page is photographed for the post-mortem.
-let broken = false
-function step(name, fn) {
-  test(name, async (t) => {
-    if (broken) return t.skip('an earlier step failed')
-    try {
-      await fn()
-    } catch (err) {
-      broken = true
-      for (const [i, page] of pages.entries()) {
-        if (!page.isClosed()) await page.screenshot({ path: join(SHOTS, `failure-${i}.png`), fullPage: true }).catch(() => undefined)
-      }
-      throw err
-    }
-  })
-}
-
-function noConsoleErrors() {
-  const errors = pages.flatMap((p) => p.errors)
-  assert.deepEqual(errors, [], 'the browser logged errors')
-}
+const suite = steps('', pages)
+const { step, noConsoleErrors } = suite
 
 async function track(label) {
-  const page = await newPage(stack, label)
+  const page = await newPage(suite.stack, label)
   pages.push(page)
   return page
 }
@@ -88,7 +58,7 @@ step('anonymous visitors are sent to the login page; bad credentials show the AP
 })
 
 step('the first admin registers through the API and logs in through the login page', async () => {
-  const r = await apiCall(stack, 'POST', '/auth/register', { username: 'root', password: PW, register_secret: REGISTER_SECRET })
+  const r = await apiCall(suite.stack, 'POST', '/auth/register', { username: 'root', password: PW, register_secret: REGISTER_SECRET })
   assert.equal(r.status, 201, JSON.stringify(r.json))
   assert.equal(r.json.user.role, 'admin')
   admin = await track('admin')
@@ -134,7 +104,7 @@ step('the admin creates a group and an invitation in the UI', async () => {
   const code = (await admin.getByTestId('invitation-code').textContent()).trim()
   invitationUrl = (await admin.getByTestId('invitation-url').textContent()).trim()
   assert.match(code, /^inv_/)
-  assert.equal(invitationUrl, `${stack.base}/register?token=${code}`)
+  assert.equal(invitationUrl, `${suite.stack.base}/register?token=${code}`)
   // Listed with its remaining uses, never with the code.
   const table = admin.getByTestId('invitations-table')
   await table.getByRole('cell', { name: '2 / 2' }).waitFor()
