@@ -1314,13 +1314,19 @@ export interface components {
             expires_at?: components["schemas"]["Timestamp"];
         };
         SessionView: {
+            /** @description The id the `DELETE …/sessions/{id}` routes take. */
             id: string;
             created_at: components["schemas"]["Timestamp"];
             last_seen_at: components["schemas"]["Timestamp"];
             expires_at: components["schemas"]["Timestamp"];
+            /** @description The client's address when the session started. */
             client: string;
             user_agent: string;
-            current: boolean;
+            /**
+             * @description Whether it is the session of the request that lists it (only when the
+             *     owner lists their own sessions).
+             */
+            current?: boolean;
         };
         /** @description `{"message": "...", "sessions_ended": n}`. */
         SessionsEnded: {
@@ -1498,17 +1504,6 @@ export interface components {
             last_seen_at?: null | components["schemas"]["Timestamp"];
             /** Format: int64 */
             active_sessions: number;
-        };
-        /** @description One live session of a user, as an admin sees it. */
-        UserSessionView: {
-            /** @description The id `DELETE /api/auth/users/{id}/sessions/{session_id}` takes. */
-            id: string;
-            created_at: components["schemas"]["Timestamp"];
-            last_seen_at: components["schemas"]["Timestamp"];
-            expires_at: components["schemas"]["Timestamp"];
-            /** @description The client's address when the session started. */
-            client: string;
-            user_agent: string;
         };
         /** @description The user object of the API (the original's fields plus `last_login_at`). */
         UserView: {
@@ -4231,7 +4226,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserSessionView"][];
+                    "application/json": components["schemas"]["SessionView"][];
                 };
             };
             /** @description Missing, invalid or expired credentials, or a wrong admin secret */

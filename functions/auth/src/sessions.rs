@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
 use shared::audit::{self, Outcome};
 use shared::auth::Authenticated;
 use shared::auth::Caller;
@@ -11,32 +10,9 @@ use shared::auth::ClientInfo;
 use shared::auth::ensure_enabled;
 use shared::http::extract::Path;
 use shared::http::openapi::{Message, SessionsEnded};
-use shared::sessions::{self, SessionRecord};
+use shared::sessions::{self, SessionView};
 use shared::types::Timestamp;
 use shared::{ApiError, ApiResult, AppState};
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SessionView {
-    id: String,
-    created_at: Timestamp,
-    last_seen_at: Timestamp,
-    expires_at: Timestamp,
-    client: String,
-    user_agent: String,
-    current: bool,
-}
-
-fn view(session: &SessionRecord, caller: &Caller) -> SessionView {
-    SessionView {
-        id: session.public_id().to_owned(),
-        created_at: Timestamp::from_millis(session.created_at_ms),
-        last_seen_at: Timestamp::from_millis(session.last_seen_at_ms),
-        expires_at: Timestamp::from_millis(session.expires_at_ms),
-        client: session.client.clone(),
-        user_agent: session.user_agent.clone(),
-        current: caller.session_hash() == Some(session.hash.as_str()),
-    }
-}
 
 /// The caller's user id; the system admin has no sessions of its own.
 fn own_id(caller: &Caller) -> ApiResult<u64> {
@@ -53,7 +29,7 @@ pub async fn list(
     ensure_enabled(&state.config)?;
     let user_id = own_id(&caller)?;
     let found = sessions::list(&state.stores.redis, user_id, Timestamp::now().millis()).await?;
-    Ok(Json(found.iter().map(|s| view(s, &caller)).collect()))
+    Ok(Json(found.iter().map(|s| SessionView::for_owner(s, caller.session_hash())).collect()))
 }
 
 /// Ends one of the caller's sessions.
@@ -68,10 +44,9 @@ pub async fn end_one(
 ) -> ApiResult<Json<Message>> {
     ensure_enabled(&state.config)?;
     let user_id = own_id(&caller)?;
-    let redis = &state.stores.redis;
-    let found = sessions::list(redis, user_id, Timestamp::now().millis()).await?;
-    let session = found.iter().find(|s| s.public_id() == id).ok_or_else(|| ApiError::not_found("Session not found"))?;
-    sessions::end(redis, &session.hash, user_id).await?;
+    if !sessions::end_by_public_id(&state.stores.redis, user_id, &id, Timestamp::now().millis()).await? {
+        return Err(ApiError::not_found("Session not found"));
+    }
     let event = client.event(caller.actor(), "session.revoke", Outcome::Success).target(format!("session:{id}"));
     audit::record(&state.stores, &event).await?;
     Ok(Json(Message { message: "Session revoked".into() }))

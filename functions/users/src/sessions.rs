@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
 use shared::audit::{self, Outcome};
 use shared::auth::ClientInfo;
 use shared::auth::Require;
@@ -12,49 +11,23 @@ use shared::auth::min;
 use shared::auth::throttle;
 use shared::http::extract::Path;
 use shared::http::openapi::{Message, SessionsEnded};
-use shared::sessions::{self, SessionRecord};
+use shared::sessions::{self, SessionView};
 use shared::types::Timestamp;
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::entry::find_user;
 
-/// One live session of a user, as an admin sees it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct UserSessionView {
-    /// The id `DELETE /api/auth/users/{id}/sessions/{session_id}` takes.
-    id: String,
-    created_at: Timestamp,
-    last_seen_at: Timestamp,
-    expires_at: Timestamp,
-    /// The client's address when the session started.
-    client: String,
-    user_agent: String,
-}
-
-impl From<&SessionRecord> for UserSessionView {
-    fn from(session: &SessionRecord) -> Self {
-        Self {
-            id: session.public_id().to_owned(),
-            created_at: Timestamp::from_millis(session.created_at_ms),
-            last_seen_at: Timestamp::from_millis(session.last_seen_at_ms),
-            expires_at: Timestamp::from_millis(session.expires_at_ms),
-            client: session.client.clone(),
-            user_agent: session.user_agent.clone(),
-        }
-    }
-}
-
 /// The user's live sessions, oldest first.
 #[utoipa::path(get, path = "/api/auth/users/{id}/sessions", tag = "users", params(("id" = u64, Path, description = "User id")),
-    responses((status = 200, description = "Live sessions, oldest first", body = Vec<UserSessionView>), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody), (status = 404, description = "No such user", body = shared::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "Live sessions, oldest first", body = Vec<SessionView>), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody), (status = 404, description = "No such user", body = shared::http::openapi::ErrorBody)))]
 pub async fn list_sessions(
     State(state): State<AppState>,
     _caller: Require<min::Admin>,
     Path(id): Path<u64>,
-) -> ApiResult<Json<Vec<UserSessionView>>> {
+) -> ApiResult<Json<Vec<SessionView>>> {
     find_user(&state, id).await?;
     let found = sessions::list(&state.stores.redis, id, Timestamp::now().millis()).await?;
-    Ok(Json(found.iter().map(UserSessionView::from).collect()))
+    Ok(Json(found.iter().map(SessionView::for_admin).collect()))
 }
 
 /// Ends one session of the user.
@@ -68,11 +41,7 @@ pub async fn end_session(
     Path((id, session_id)): Path<(u64, String)>,
 ) -> ApiResult<Json<Message>> {
     let user = find_user(&state, id).await?;
-    let redis = &state.stores.redis;
-    let found = sessions::list(redis, id, Timestamp::now().millis()).await?;
-    let session =
-        found.iter().find(|s| s.public_id() == session_id).ok_or_else(|| ApiError::not_found("Session not found"))?;
-    if !sessions::end(redis, &session.hash, id).await? {
+    if !sessions::end_by_public_id(&state.stores.redis, id, &session_id, Timestamp::now().millis()).await? {
         return Err(ApiError::not_found("Session not found"));
     }
     let event = client

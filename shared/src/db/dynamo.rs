@@ -286,6 +286,19 @@ pub async fn batch_get(
     Ok(found)
 }
 
+/// A put of `item` that fails if an item with its key exists, as a
+/// transaction action (a new record, or the reservation of a unique name).
+pub fn put_new(
+    table: &str,
+    item: crate::db::item::Item,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+    let put = built(
+        Put::builder().table_name(table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
 /// `ADD value :delta` on the counter `COUNTER`/`name`, as a transaction action.
 pub fn counter_action(
     table: &str,

@@ -8,7 +8,7 @@
 //! with the user, and the user cache that authorization reads carries them).
 //! Every membership change bumps the user's version, so the cache takes it.
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditEvent;
@@ -117,17 +117,8 @@ pub async fn create(
     ]);
     let mut reservation = key(name_pk(name), "GROUPNAME");
     reservation.insert("group_id".into(), n(id));
-    let put = |item| {
-        built(
-            Put::builder()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
-        )
-        .map(|p| TransactWriteItem::builder().put(p).build())
-    };
-    let items = vec![put(item)?, put(reservation)?, audit(&group).transact_put(stores)?];
+    let items =
+        vec![dynamo::put_new(table, item)?, dynamo::put_new(table, reservation)?, audit(&group).transact_put(stores)?];
     match run(stores, items).await {
         Ok(()) => Ok(group),
         Err(Failure::TransactionCanceled(r)) if tx_failed(&r, 1) => Err(GroupError::NameTaken),
@@ -192,16 +183,9 @@ pub async fn update(
     if renamed {
         let mut reservation = key(name_pk(new_name), "GROUPNAME");
         reservation.insert("group_id".into(), n(id));
-        let put = built(
-            Put::builder()
-                .table_name(table)
-                .set_item(Some(reservation))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
-        )?;
         let release =
             built(Delete::builder().table_name(table).set_key(Some(key(name_pk(&before.name), "GROUPNAME"))).build())?;
-        items.push(TransactWriteItem::builder().put(put).build());
+        items.push(dynamo::put_new(table, reservation)?);
         items.push(TransactWriteItem::builder().delete(release).build());
     }
     items.push(audit.transact_put(stores)?);

@@ -8,7 +8,7 @@
 //! concurrent registrations, and a registration that fails (a taken username)
 //! consumes nothing.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use serde::Serialize;
 
 use crate::audit::AuditEvent;
@@ -150,17 +150,7 @@ pub async fn create(
     }
     let mut by_id = key(id_pk(id), "INVID");
     by_id.insert("hash".into(), s(&invitation.hash));
-    let put = |item| {
-        built(
-            Put::builder()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
-        )
-        .map(|p| TransactWriteItem::builder().put(p).build())
-    };
-    let mut items = vec![put(item)?, put(by_id)?];
+    let mut items = vec![dynamo::put_new(table, item)?, dynamo::put_new(table, by_id)?];
     for gid in &invitation.group_ids {
         items.push(groups::exists_check(stores, *gid)?);
     }

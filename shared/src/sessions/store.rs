@@ -206,6 +206,16 @@ pub async fn set_epoch(redis: &Redis, hash: &str, epoch: u64) -> Result<(), Stor
     redis.invoke::<i64>(&invocation).await.map(|_| ())
 }
 
+/// Ends the live session of `user_id` that the API names `public_id` (see
+/// [`SessionRecord::public_id`]). `false` if the user has no such session.
+pub async fn end_by_public_id(redis: &Redis, user_id: u64, public_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    let found = list(redis, user_id, now_ms).await?;
+    match found.iter().find(|s| s.public_id() == public_id) {
+        Some(session) => end(redis, &session.hash, user_id).await,
+        None => Ok(false),
+    }
+}
+
 /// Ends one session. `false` if it did not exist.
 pub async fn end(redis: &Redis, hash: &str, user_id: u64) -> Result<bool, StoreError> {
     let mut pipe = redis::pipe();

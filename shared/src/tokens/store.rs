@@ -8,7 +8,7 @@
 //! SHA-256 of a token is stored; a token is a random 256-bit secret, for which
 //! a fast hash is the right one.
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use crate::audit::AuditEvent;
 use crate::audit::actor;
@@ -161,13 +161,6 @@ async fn seed_counter(stores: &Stores, user_id: u64) -> Result<bool, StoreError>
     }
 }
 
-fn put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
-    let put = built(
-        Put::builder().table_name(table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").build(),
-    )?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
 fn delete(table: &str, pk: String, sk: &str) -> Result<TransactWriteItem, StoreError> {
     let delete = built(Delete::builder().table_name(table).set_key(Some(key(pk, sk))).build())?;
     Ok(TransactWriteItem::builder().delete(delete).build())
@@ -200,9 +193,9 @@ pub async fn create(
     by_id.insert("hash".into(), s(&record.hash));
     by_id.insert("user_id".into(), n(user_id));
     let items = vec![
-        put(table, record.to_item())?,
-        put(table, by_name)?,
-        put(table, by_id)?,
+        dynamo::put_new(table, record.to_item())?,
+        dynamo::put_new(table, by_name)?,
+        dynamo::put_new(table, by_id)?,
         audit(&record).transact_put(stores)?,
         count_action(table, user_id, 1, Some(MAX_PER_USER))?,
     ];

@@ -6,7 +6,7 @@
 //! reused; `active_admins`: the number of active admins, the last-admin guard).
 //! Every write that can break uniqueness or the admin count is one transaction.
 
-use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 
 use crate::audit::AuditEvent;
 use crate::audit::actor;
@@ -187,24 +187,9 @@ pub async fn create(
         epoch: 0,
     };
     let table = &stores.tables.identity;
-    let put_user = built(
-        Put::builder()
-            .table_name(table)
-            .set_item(Some(user.to_item()))
-            .condition_expression("attribute_not_exists(pk)")
-            .build(),
-    )?;
     let mut reservation = key(username_pk(&user.username.to_ascii_lowercase()), "USERNAME");
     reservation.insert("user_id".into(), n(id));
-    let put_name = built(
-        Put::builder()
-            .table_name(table)
-            .set_item(Some(reservation))
-            .condition_expression("attribute_not_exists(pk)")
-            .build(),
-    )?;
-    let mut items =
-        vec![TransactWriteItem::builder().put(put_user).build(), TransactWriteItem::builder().put(put_name).build()];
+    let mut items = vec![dynamo::put_new(table, user.to_item())?, dynamo::put_new(table, reservation)?];
     if user.role == Role::Admin {
         let update = match guard {
             CreateGuard::FirstAdmin => Update::builder()
