@@ -219,6 +219,23 @@ export function steps(label, pages) {
       }
     })
   }
+  // An API call that must answer one of `expect`.
+  suite.call = async (method, path, body, cookie, expect) => {
+    const r = await apiCall(suite.stack, method, path, body, cookie)
+    assert.ok(expect.includes(r.status), `${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`)
+    return r
+  }
+  // A new page, logged in through the login form.
+  suite.login = async (username, password) => {
+    const page = await newPage(suite.stack, username)
+    pages.push(page)
+    await page.goto('/login')
+    await page.getByLabel('Username').fill(username)
+    await page.getByLabel('Password').fill(password)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL('**/account')
+    return page
+  }
   suite.noConsoleErrors = () => {
     assert.deepEqual(
       pages.flatMap((p) => p.errors),

@@ -2,7 +2,7 @@
 // events) and of an admin's view of a user's sessions, against a real
 // krv-server of their own (fresh in-memory store). Steps build on each other.
 import assert from 'node:assert/strict'
-import { REGISTER_SECRET, apiCall, newPage, shoot, steps } from './harness.mjs'
+import { REGISTER_SECRET, shoot, steps } from './harness.mjs'
 
 const PW = 'Correct-Horse-Battery-9'
 let rootCookie
@@ -14,22 +14,8 @@ const pages = []
 const suite = steps('overview-', pages)
 const { step, noConsoleErrors } = suite
 
-async function call(method, path, body, cookie = rootCookie, expect = [200, 201]) {
-  const r = await apiCall(suite.stack, method, path, body, cookie)
-  assert.ok(expect.includes(r.status), `${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`)
-  return r
-}
-
-async function login(username) {
-  const page = await newPage(suite.stack, username)
-  pages.push(page)
-  await page.goto('/login')
-  await page.getByLabel('Username').fill(username)
-  await page.getByLabel('Password').fill(PW)
-  await page.getByRole('button', { name: 'Log in' }).click()
-  await page.waitForURL('**/account')
-  return page
-}
+const call = (method, path, body, cookie = rootCookie, expect = [200, 201]) => suite.call(method, path, body, cookie, expect)
+const login = (username) => suite.login(username, PW)
 
 const rows = (page, testId) => page.getByTestId(testId).locator('tbody tr')
 

@@ -3,7 +3,7 @@
 // a real krv-server of their own (fresh in-memory store). Steps build on each other.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { REGISTER_SECRET, SHOTS, apiCall, newPage, shoot, steps } from './harness.mjs'
+import { REGISTER_SECRET, SHOTS, shoot, steps } from './harness.mjs'
 
 const PW = 'Correct-Horse-Battery-9'
 const PAGERS = 55 // extra users, so the users list needs a second page of 50
@@ -18,22 +18,8 @@ const pages = []
 const suite = steps('pages-', pages)
 const { step, noConsoleErrors } = suite
 
-async function call(method, path, body, cookie = rootCookie, expect = [200, 201, 202]) {
-  const r = await apiCall(suite.stack, method, path, body, cookie)
-  assert.ok(expect.includes(r.status), `${method} ${path}: ${r.status} ${JSON.stringify(r.json)}`)
-  return r
-}
-
-async function login(username) {
-  const page = await newPage(suite.stack, username)
-  pages.push(page)
-  await page.goto('/login')
-  await page.getByLabel('Username').fill(username)
-  await page.getByLabel('Password').fill(PW)
-  await page.getByRole('button', { name: 'Log in' }).click()
-  await page.waitForURL('**/account')
-  return page
-}
+const call = (method, path, body, cookie = rootCookie, expect = [200, 201, 202]) => suite.call(method, path, body, cookie, expect)
+const login = (username) => suite.login(username, PW)
 
 /** Every input, select and textarea on the page has an accessible label. */
 async function assertLabelled(page) {
