@@ -4,20 +4,14 @@
 
 use super::user_cache;
 use crate::audit::AuditEvent;
-use crate::db::{StoreError, Stores};
+use crate::db::Stores;
 use crate::groups::{self, Group, GroupError};
 use crate::vps;
-
-/// Re-publishes a user's state after a change that bumped its version
-/// elsewhere (a membership); a user that is gone is left alone.
-async fn refresh(stores: &Stores, user_id: u64) -> Result<(), StoreError> {
-    user_cache::refresh(stores, user_id).await
-}
 
 /// Adds `user_id` to the group; `false` if it was a member already.
 pub async fn join_group(stores: &Stores, group_id: u64, user_id: u64, event: &AuditEvent) -> Result<bool, GroupError> {
     let added = groups::add_member(stores, group_id, user_id, event).await?;
-    refresh(stores, user_id).await?;
+    user_cache::refresh(stores, user_id).await?;
     Ok(added)
 }
 
@@ -25,7 +19,7 @@ pub async fn join_group(stores: &Stores, group_id: u64, user_id: u64, event: &Au
 pub async fn leave_group(stores: &Stores, group_id: u64, user_id: u64, event: &AuditEvent) -> Result<bool, GroupError> {
     let removed = groups::remove_member(stores, group_id, user_id, Some(event)).await?;
     if removed {
-        refresh(stores, user_id).await?;
+        user_cache::refresh(stores, user_id).await?;
     }
     Ok(removed)
 }
@@ -57,7 +51,7 @@ pub async fn delete_group(stores: &Stores, id: u64, event: &AuditEvent) -> Resul
     vps::unassign_everywhere(stores, vps::Assignee::Group(id)).await?;
     let removed = groups::delete(stores, id, event).await?;
     for member in &removed {
-        refresh(stores, *member).await?;
+        user_cache::refresh(stores, *member).await?;
     }
     Ok(removed.len())
 }
