@@ -140,9 +140,47 @@ fn failed_announcements_are_retried_on_a_schedule_when_a_webhook_is_configured()
 #[test]
 fn redis_is_reached_over_tls() {
     let template = committed();
-    let url = &template["Globals"]["Function"]["Environment"]["Variables"]["REDIS_URL"]["Fn::Sub"];
-    assert!(url.as_str().is_some_and(|u| u.starts_with("rediss://")), "{url}");
+    let url = &template["Globals"]["Function"]["Environment"]["Variables"]["REDIS_URL"]["Fn::If"];
+    for branch in [&url[1], &url[2]] {
+        let url = &branch["Fn::Sub"];
+        assert!(url.as_str().is_some_and(|u| u.starts_with("rediss://")), "{url}");
+    }
     assert_eq!(template["Resources"]["Redis"]["Properties"]["TransitEncryptionEnabled"], true);
+}
+
+/// `RedisClusterMode=true` makes the replication group a cluster of
+/// `RedisShards` shards and points the functions at its configuration
+/// endpoint with `REDIS_CLUSTER=true`; the default is one primary and a
+/// replica, reached at the primary endpoint.
+#[test]
+fn redis_cluster_mode_is_one_parameter() {
+    let template = committed();
+    let condition = krv_infra::REDIS_CLUSTER_CONDITION;
+    assert_eq!(template["Conditions"][condition]["Fn::Equals"][0]["Ref"], "RedisClusterMode");
+    assert_eq!(template["Conditions"][condition]["Fn::Equals"][1], "true");
+    let mode = &template["Parameters"]["RedisClusterMode"];
+    assert_eq!(mode["Default"], "false");
+    assert_eq!(mode["AllowedValues"], serde_json::json!(["false", "true"]));
+
+    let vars = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(vars["REDIS_CLUSTER"]["Ref"], "RedisClusterMode");
+    let url = &vars["REDIS_URL"]["Fn::If"];
+    assert_eq!(url[0], condition);
+    assert!(url[1]["Fn::Sub"].as_str().is_some_and(|u| u.contains("Redis.ConfigurationEndPoint.Address")), "{url}");
+    assert!(url[2]["Fn::Sub"].as_str().is_some_and(|u| u.contains("Redis.PrimaryEndPoint.Address")), "{url}");
+
+    let redis = &template["Resources"]["Redis"]["Properties"];
+    let no_value = serde_json::json!({"Ref": "AWS::NoValue"});
+    let when = |property: &str| {
+        let choice = &redis[property]["Fn::If"];
+        assert_eq!(choice[0], condition, "{property}");
+        (choice[1].clone(), choice[2].clone())
+    };
+    assert_eq!(when("ClusterMode"), (serde_json::json!("enabled"), no_value.clone()));
+    assert_eq!(when("NumNodeGroups"), (serde_json::json!({"Ref": "RedisShards"}), no_value.clone()));
+    assert_eq!(when("ReplicasPerNodeGroup"), (serde_json::json!({"Ref": "RedisReplicasPerShard"}), no_value.clone()));
+    assert_eq!(when("NumCacheClusters"), (no_value, serde_json::json!(2)));
+    assert_eq!(redis["AutomaticFailoverEnabled"], true, "cluster mode needs it");
 }
 
 /// The binaries the `functions/` crates declare (`[[bin]] name = …`).

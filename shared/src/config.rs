@@ -91,8 +91,12 @@ pub struct LoginThrottle {
 pub struct StoreSettings {
     /// Prepended to every table name and Redis key, so runs can share a store.
     pub table_prefix: String,
-    /// May carry a password, hence secret.
+    /// May carry a password, hence secret. With `redis_cluster`, one or more
+    /// comma-separated seed URLs (nodes to learn the cluster's layout from).
     pub redis_url: SecretString,
+    /// `REDIS_CLUSTER`: Redis runs in cluster mode (ElastiCache cluster mode
+    /// enabled): keys are spread over several primaries by hash slot.
+    pub redis_cluster: bool,
     /// Upper bound of one store call, retries included: a dead store must turn
     /// into a 503 quickly rather than hang a request.
     pub timeout: Duration,
@@ -105,7 +109,8 @@ pub struct StoreSettings {
 }
 
 impl StoreSettings {
-    /// `TABLE_PREFIX`, `REDIS_URL`, `REDIS_CA_FILE`, `STORE_TIMEOUT_MS`, `AUDIT_RETENTION_DAYS`.
+    /// `TABLE_PREFIX`, `REDIS_URL`, `REDIS_CLUSTER`, `REDIS_CA_FILE`, `STORE_TIMEOUT_MS`,
+    /// `AUDIT_RETENTION_DAYS`.
     pub fn from(env: &Env) -> Result<Self, EnvError> {
         let table_prefix = env.string_or("TABLE_PREFIX", "kohakuriver");
         if !table_prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -119,15 +124,11 @@ impl StoreSettings {
             });
         }
         let redis_url = env.string_or("REDIS_URL", "redis://127.0.0.1:6379");
-        if redis::parse_redis_url(&redis_url).is_none() {
-            return Err(EnvError {
-                var: "REDIS_URL".into(),
-                problem: "expected a redis:// or rediss:// URL (the value is not shown)".into(),
-            });
-        }
+        let redis_cluster = env.flag("REDIS_CLUSTER", false)?;
+        let tls = redis_seed_urls(&redis_url, redis_cluster)?;
         let redis_ca = match env.get("REDIS_CA_FILE") {
             None => None,
-            Some(_) if !redis_url.starts_with("rediss://") => {
+            Some(_) if !tls => {
                 return Err(EnvError {
                     var: "REDIS_CA_FILE".into(),
                     problem: "only applies to a rediss:// REDIS_URL (TLS)".into(),
@@ -139,10 +140,47 @@ impl StoreSettings {
         Ok(Self {
             table_prefix,
             redis_url: redis_url.into(),
+            redis_cluster,
             redis_ca,
             audit_retention_days,
             timeout: Duration::from_millis(env.number_in("STORE_TIMEOUT_MS", 1500, 100..=30_000)?),
         })
+    }
+}
+
+/// Checks `REDIS_URL`: one `redis://` or `rediss://` URL, or with
+/// `REDIS_CLUSTER` a comma-separated list of seed URLs that all use TLS or
+/// none (the cluster client speaks one way to every node). Answers whether
+/// the URLs use TLS. The value may hold a password, so no problem shows it.
+fn redis_seed_urls(value: &str, cluster: bool) -> Result<bool, EnvError> {
+    let problem = |problem: &str| EnvError { var: "REDIS_URL".into(), problem: problem.into() };
+    if !cluster {
+        // One URL, taken whole (a password may hold a comma).
+        if redis::parse_redis_url(value).is_some() {
+            return Ok(value.starts_with("rediss://"));
+        }
+        return Err(problem(if value.contains(',') {
+            "expected a redis:// or rediss:// URL; a list of seed URLs needs REDIS_CLUSTER=true (the value is not shown)"
+        } else {
+            "expected a redis:// or rediss:// URL (the value is not shown)"
+        }));
+    }
+    let urls = StoreSettings::seed_urls(value);
+    if urls.is_empty() || urls.iter().any(|url| redis::parse_redis_url(url).is_none()) {
+        return Err(problem("expected redis:// or rediss:// URLs, comma-separated (the value is not shown)"));
+    }
+    let tls = urls[0].starts_with("rediss://");
+    if urls.iter().any(|url| url.starts_with("rediss://") != tls) {
+        return Err(problem("the seed URLs mix redis:// and rediss:// (the value is not shown)"));
+    }
+    Ok(tls)
+}
+
+impl StoreSettings {
+    /// The seed URLs of a cluster's `REDIS_URL` (comma-separated; a comma in
+    /// a password is written `%2C`).
+    pub fn seed_urls(value: &str) -> Vec<&str> {
+        value.split(',').map(str::trim).filter(|url| !url.is_empty()).collect()
     }
 }
 
@@ -262,6 +300,7 @@ pub fn exit_with(err: &EnvError) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -309,6 +348,35 @@ mod tests {
         let err =
             Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY), ("TABLE_PREFIX", "a b")])).expect_err("space");
         assert_eq!(err.var, "TABLE_PREFIX");
+    }
+
+    #[test]
+    fn redis_cluster_takes_seed_urls() {
+        let config = Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY)])).expect("valid");
+        assert!(!config.stores.redis_cluster, "off by default");
+        let seeds = "redis://10.0.0.1:6379, redis://10.0.0.2:6379";
+        let config = Config::from(&Env::from_map([
+            ("SESSION_SIGNING_KEY", KEY),
+            ("REDIS_CLUSTER", "true"),
+            ("REDIS_URL", seeds),
+        ]))
+        .expect("a seed list with cluster mode");
+        assert!(config.stores.redis_cluster);
+        assert_eq!(StoreSettings::seed_urls(config.stores.redis_url.expose_secret()).len(), 2);
+        let refused = |pairs: &[(&'static str, &'static str)]| {
+            let mut env = vec![("SESSION_SIGNING_KEY", KEY)];
+            env.extend_from_slice(pairs);
+            Config::from(&Env::from_map(env)).expect_err("refused")
+        };
+        assert_eq!(refused(&[("REDIS_URL", seeds)]).var, "REDIS_URL", "a list needs cluster mode");
+        assert_eq!(refused(&[("REDIS_CLUSTER", "yes please")]).var, "REDIS_CLUSTER");
+        let mixed = [("REDIS_CLUSTER", "true"), ("REDIS_URL", "redis://a:1,rediss://b:2")];
+        assert_eq!(refused(&mixed).var, "REDIS_URL", "TLS for some seeds only");
+        let bad = [("REDIS_CLUSTER", "true"), ("REDIS_URL", "redis://a:1,http://b")];
+        assert_eq!(refused(&bad).var, "REDIS_URL");
+        assert_eq!(refused(&[("REDIS_CLUSTER", "true"), ("REDIS_URL", " , ")]).var, "REDIS_URL");
+        let err = refused(&[("REDIS_CLUSTER", "true"), ("REDIS_URL", "redis://:hunter2@a:1,nope")]);
+        assert!(!err.to_string().contains("hunter2"), "the value is not shown");
     }
 
     #[test]

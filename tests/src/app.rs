@@ -52,9 +52,18 @@ pub fn base_env() -> Vec<(&'static str, String)> {
 #[must_use]
 pub struct TestAppBuilder {
     overrides: Vec<(String, String)>,
+    /// A Redis Cluster whatever `KRV_TEST_REDIS` says.
+    redis_cluster: bool,
 }
 
 impl TestAppBuilder {
+    /// Runs the service on a Redis Cluster of its own (three primaries), as
+    /// every test does when `KRV_TEST_REDIS=cluster`.
+    pub fn redis_cluster(mut self) -> Self {
+        self.redis_cluster = true;
+        self
+    }
+
     /// Sets (or replaces) one environment setting of the service.
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.overrides.push((name.to_owned(), value.to_owned()));
@@ -68,7 +77,10 @@ impl TestAppBuilder {
 
     /// Starts the stores and the service on them, with its tables created.
     pub async fn build(self) -> TestApp {
-        let stack = TestStack::start().await.expect("test stores start");
+        // A test that brings its own Redis (`REDIS_URL`) gets no cluster.
+        let own_redis = self.overrides.iter().any(|(name, _)| name == "REDIS_URL");
+        let cluster = self.redis_cluster || (crate::stack::cluster_requested() && !own_redis);
+        let stack = TestStack::start_with(cluster).await.expect("test stores start");
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let mut env: HashMap<String, String> = base_env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         env.extend([
@@ -77,6 +89,10 @@ impl TestAppBuilder {
             ("REDIS_URL".to_owned(), stack.redis.url()),
             ("STORE_TIMEOUT_MS".to_owned(), "1000".to_owned()),
         ]);
+        if stack.redis.is_cluster() {
+            // Carried to child processes too (`process_env`).
+            env.insert("REDIS_CLUSTER".to_owned(), "true".to_owned());
+        }
         env.extend(self.overrides);
         let endpoint = Endpoint { url: Some(stack.dynamo.endpoint()) };
         let app = TestApp::connect(Arc::new(Mutex::new(stack)), env, endpoint).await;
@@ -119,7 +135,8 @@ impl TestApp {
     }
 
     /// The environment a child process (a Lambda binary, `krv-server`) needs to
-    /// serve as another instance of this app: its settings and stores.
+    /// serve as another instance of this app: its settings and stores (the
+    /// cluster's seeds and `REDIS_CLUSTER` on a cluster).
     pub fn process_env(&self) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = self.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         env.sort();

@@ -728,8 +728,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * `{count}`: one read of a counter kept by the same transactions that change
-         *     statuses, so it always matches the list.
+         * `{count}`: a counter kept by the same transactions that change statuses, so
+         *     it always matches the list; read from its Redis read model in the caller's
+         *     round trip (one Redis round trip and no DynamoDB call, warm).
          */
         get: operations["get_api_tasks_pending_approval_count"];
         put?: never;

@@ -44,7 +44,7 @@ pub async fn stats(State(state): State<AppState>, _caller: Require<min::Operator
     let by_role = counts.iter().map(|(role, n)| (role.to_string(), *n)).collect();
     let active_admins = users::active_admins(&state.stores).await?;
     let active_sessions = sessions::count_all(&state.stores.redis, Timestamp::now().millis()).await?;
-    let pending_approvals = tasks::pending_count(&state.stores).await?;
+    let pending_approvals = tasks::pending_count_now(&state.stores).await?;
     Ok(Json(Stats { users: UserCounts { total, by_role, active_admins }, active_sessions, pending_approvals }))
 }
 

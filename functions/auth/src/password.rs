@@ -100,7 +100,7 @@ pub async fn change_password(
     // in the new generation.
     let ended = sessions::end_all(redis, record.id, caller.session_hash()).await?;
     if let Some(hash) = caller.session_hash() {
-        sessions::set_epoch(redis, hash, changed.epoch).await?;
+        sessions::set_epoch(redis, record.id, hash, changed.epoch).await?;
     }
     Ok(Json(SessionsEnded { message: "Password changed".into(), sessions_ended: ended }))
 }

@@ -1,18 +1,18 @@
 //! `POST /api/authorize`: may the caller connect to (or manage) a VPS? What an
 //! SSH proxy or terminal gateway asks with the user's credentials. Warm, it
-//! costs one Redis round trip (the caller, with their groups) and one DynamoDB
-//! Query (the VPS with its assignments).
+//! costs one Redis round trip (the caller with their groups, and the VPS's
+//! grants: see `shared::vps::access`) and no DynamoDB call.
 
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use shared::audit::{self, Outcome};
-use shared::auth::Authenticated;
 use shared::auth::ClientInfo;
+use shared::auth::Deferred;
 use shared::http::extract;
-use shared::tasks::TaskStatus;
 use shared::types::Role;
 use shared::vps;
+use shared::vps::access::Decision;
 use shared::{ApiError, ApiResult, AppState};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -23,6 +23,22 @@ pub struct Question {
     /// `connect` or `manage`.
     #[schema(pattern = "^(connect|manage)$")]
     action: String,
+}
+
+impl Question {
+    /// The VPS asked about and whether the action is `manage`.
+    fn target(&self) -> ApiResult<(u64, bool)> {
+        let vps_id = self
+            .resource
+            .strip_prefix("vps:")
+            .and_then(|id| id.parse::<u64>().ok())
+            .ok_or_else(|| ApiError::invalid("resource", "expected vps:<id>"))?;
+        match self.action.as_str() {
+            "connect" => Ok((vps_id, false)),
+            "manage" => Ok((vps_id, true)),
+            _ => Err(ApiError::invalid("action", "expected connect or manage")),
+        }
+    }
 }
 
 /// `POST /api/authorize` when allowed.
@@ -44,51 +60,35 @@ pub struct Allowed {
         (status = 404, description = "No such VPS (told to operators only; others get 403)", body = shared::http::openapi::ErrorBody)))]
 pub async fn authorize(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    credentials: Deferred,
     client: ClientInfo,
-    extract::Json(question): extract::Json<Question>,
+    question: Result<extract::Json<Question>, ApiError>,
 ) -> ApiResult<Json<Allowed>> {
-    let vps_id = question
-        .resource
-        .strip_prefix("vps:")
-        .and_then(|id| id.parse::<u64>().ok())
-        .ok_or_else(|| ApiError::invalid("resource", "expected vps:<id>"))?;
-    let manage = match question.action.as_str() {
-        "connect" => false,
-        "manage" => true,
-        _ => return Err(ApiError::invalid("action", "expected connect or manage")),
+    // Credentials are judged before the question (401 before 400/422, as on
+    // every route), but the question names the VPS whose grants ride on the
+    // caller's lookup: one Redis round trip.
+    let asked = question.and_then(|extract::Json(q)| q.target().map(|target| (q, target)));
+    let reads = match &asked {
+        Ok((_, (vps_id, _))) => vps::access::model(&state.stores.redis, *vps_id).reads().to_vec(),
+        Err(_) => Vec::new(),
     };
-    let operator = caller.role().at_least(Role::Operator);
-    let allowed = match vps::read(&state.stores, vps_id).await? {
-        None if operator => return Err(ApiError::not_found("VPS not found")),
-        // Others learn nothing about which VPS exist.
-        None => false,
-        Some(_) if operator => true,
-        Some(_) if manage => false,
-        // Connecting runs code on the cluster: a viewer's role never allows it,
-        // whatever the VPS's assignments say (as `/api/vps/my` needs `user`).
-        Some(_) if !caller.role().at_least(Role::User) => false,
-        Some(view) => match caller.user() {
-            Some(user) => {
-                let groups: Vec<u64> = user.groups.iter().map(|g| g.id).collect();
-                // Waiting for approval, it runs nowhere yet; ended, it grants nothing.
-                let live = view.task.status.is_active() && view.task.status != TaskStatus::PendingApproval;
-                live && view.grants_connect(user.id, &groups)
-            }
-            None => false,
-        },
-    };
-    let actor = caller.actor();
-    if !allowed {
-        let event = client
-            .event(caller.actor(), "vps.authorize", Outcome::Denied)
-            .target(question.resource.clone())
-            .detail(question.action.clone());
-        audit::record(&state.stores, &event).await?;
-        return Err(ApiError::forbidden(
-            "not_allowed",
-            format!("Not allowed to {} {}", question.action, question.resource),
-        ));
+    let (caller, answers) = credentials.authenticated(&state, &reads).await?;
+    let (question, (vps_id, manage)) = asked?;
+    let groups: Vec<u64> = caller.user().map(|u| u.groups.iter().map(|g| g.id).collect()).unwrap_or_default();
+    let user = caller.user().map(|u| (u.id, groups.as_slice()));
+    match vps::access::decide(&state.stores, vps_id, manage, caller.role(), user, &answers).await? {
+        Decision::Allowed => {
+            let actor = caller.actor();
+            Ok(Json(Allowed { allowed: true, user: actor.name, user_id: actor.id, role: caller.role() }))
+        }
+        Decision::NotFound => Err(ApiError::not_found("VPS not found")),
+        Decision::Denied => {
+            let event = client
+                .event(caller.actor(), "vps.authorize", Outcome::Denied)
+                .target(question.resource.clone())
+                .detail(question.action.clone());
+            audit::record(&state.stores, &event).await?;
+            Err(ApiError::forbidden("not_allowed", format!("Not allowed to {} {}", question.action, question.resource)))
+        }
     }
-    Ok(Json(Allowed { allowed: true, user: actor.name, user_id: actor.id, role: caller.role() }))
 }

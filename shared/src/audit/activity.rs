@@ -39,11 +39,11 @@ impl Login {
 }
 
 fn hour_key(redis: &Redis, kind: Login, hour: i64) -> String {
-    redis.key(&format!("act:{}:h:{hour}", kind.tag()))
+    redis.key(&format!("act:{{act}}:{}:h:{hour}", kind.tag()))
 }
 
 fn day_key(redis: &Redis, kind: Login, day: i64) -> String {
-    redis.key(&format!("act:{}:d:{day}", kind.tag()))
+    redis.key(&format!("act:{{act}}:{}:d:{day}", kind.tag()))
 }
 
 /// Counts one login attempt in its hour and day, in one round trip. Best

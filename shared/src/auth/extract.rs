@@ -1,7 +1,9 @@
 //! The extractors handlers declare: [`MaybeCaller`] (anyone; bad credentials
-//! count as anonymous), [`Authenticated`] (401 unless valid credentials) and
+//! count as anonymous), [`Authenticated`] (401 unless valid credentials),
 //! [`Require`] (a minimum role; 401/403; the request then acts with that role,
-//! which its writes re-check when they commit).
+//! which its writes re-check when they commit) and [`Deferred`] (the same
+//! policies, applied by the handler once it knows which Redis reads of its
+//! own can ride on the caller's round trip).
 
 use std::marker::PhantomData;
 
@@ -9,7 +11,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::caller::Caller;
-use super::resolve::{Resolved, resolve};
+use super::resolve::{Resolved, resolve, resolve_along};
 use crate::error::ApiError;
 use crate::http::AppState;
 
@@ -37,11 +39,15 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match resolve(parts, state).await? {
-            Resolved::Caller(caller) if !caller.is_anonymous() => Ok(Self(caller)),
-            Resolved::Caller(_) => Err(ApiError::unauthorized("Not authenticated")),
-            Resolved::Invalid => Err(ApiError::unauthorized("Invalid or expired credentials")),
-        }
+        authenticated(resolve(parts, state).await?).map(Self)
+    }
+}
+
+fn authenticated(resolved: Resolved) -> Result<Caller, ApiError> {
+    match resolved {
+        Resolved::Caller(caller) if !caller.is_anonymous() => Ok(caller),
+        Resolved::Caller(_) => Err(ApiError::unauthorized("Not authenticated")),
+        Resolved::Invalid => Err(ApiError::unauthorized("Invalid or expired credentials")),
     }
 }
 
@@ -85,15 +91,54 @@ impl<R: min::MinRole> FromRequestParts<AppState> for Require<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Authenticated(mut caller) = Authenticated::from_request_parts(parts, state).await?;
-        if caller.role().at_least(R::ROLE) {
-            caller.acting = R::ROLE;
-            Ok(Self(caller, PhantomData))
-        } else {
-            Err(ApiError::forbidden(
-                "insufficient_role",
-                format!("Insufficient permissions. Required role: {}", R::ROLE),
-            ))
-        }
+        let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
+        require(caller)
+    }
+}
+
+fn require<R: min::MinRole>(mut caller: Caller) -> Result<Require<R>, ApiError> {
+    if caller.role().at_least(R::ROLE) {
+        caller.acting = R::ROLE;
+        Ok(Require(caller, PhantomData))
+    } else {
+        Err(ApiError::forbidden("insufficient_role", format!("Insufficient permissions. Required role: {}", R::ROLE)))
+    }
+}
+
+/// The request's credentials, not resolved yet: the handler resolves them
+/// with its own Redis reads sent in the same round trip as the session or
+/// token lookup (a hot route's one round trip), and states its policy there
+/// ([`Deferred::authenticated`], [`Deferred::require`]). Taken before a body
+/// extractor, it keeps a copy of the request head.
+#[derive(Debug)]
+pub struct Deferred(Parts);
+
+impl FromRequestParts<AppState> for Deferred {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.clone()))
+    }
+}
+
+impl Deferred {
+    /// As [`Authenticated`], with the answers to `along` (one per command).
+    pub async fn authenticated(
+        mut self,
+        state: &AppState,
+        along: &[redis::Cmd],
+    ) -> Result<(Caller, Vec<redis::Value>), ApiError> {
+        let (resolved, answers) = resolve_along(&mut self.0, state, along).await?;
+        Ok((authenticated(resolved)?, answers))
+    }
+
+    /// As [`Require`], with the answers to `along` (one per command).
+    pub async fn require<R: min::MinRole>(
+        self,
+        state: &AppState,
+        along: &[redis::Cmd],
+    ) -> Result<(Require<R>, Vec<redis::Value>), ApiError> {
+        let (caller, answers) = self.authenticated(state, along).await?;
+        Ok((require(caller)?, answers))
     }
 }

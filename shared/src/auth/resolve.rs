@@ -4,7 +4,8 @@
 //! 401, never a fall-through. The Authorization header wins over the cookie
 //! when both are sent: it is the explicit choice, and it is what exempts a
 //! request from CSRF checks. Warm, a session or token costs one Redis round
-//! trip and no DynamoDB call.
+//! trip and no DynamoDB call, and a handler's own Redis reads may ride on
+//! that round trip ([`resolve_along`]).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -39,30 +40,55 @@ pub(super) async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Resol
     if let Some(resolved) = parts.extensions.get::<Resolved>() {
         return Ok(resolved.clone());
     }
-    let resolved = resolve_uncached(parts, state).await?;
+    let (resolved, _) = resolve_uncached(parts, state, &[]).await?;
     parts.extensions.insert(resolved.clone());
     Ok(resolved)
 }
 
-async fn resolve_uncached(parts: &mut Parts, state: &AppState) -> Result<Resolved, ApiError> {
+/// Resolves the caller with `along` (plain Redis reads a handler needs)
+/// sent in the same round trip as the session or token lookup; answers one
+/// value per command of `along`. Callers that need no lookup (anonymous, the
+/// admin secret, unreadable credentials) get them in a round trip of their own.
+pub(super) async fn resolve_along(
+    parts: &mut Parts,
+    state: &AppState,
+    along: &[redis::Cmd],
+) -> Result<(Resolved, Vec<redis::Value>), ApiError> {
+    let (resolved, answers) = resolve_uncached(parts, state, along).await?;
+    parts.extensions.insert(resolved.clone());
+    let answers = match answers {
+        Some(answers) => answers,
+        None if along.is_empty() => Vec::new(),
+        None => {
+            let mut pipe = redis::pipe();
+            for cmd in along {
+                pipe.add_command(cmd.clone());
+            }
+            state.stores.redis.pipeline(&pipe).await?
+        }
+    };
+    Ok((resolved, answers))
+}
+
+/// A resolution and, when the lookup carried them, the answers to `along`.
+type Found = (Resolved, Option<Vec<redis::Value>>);
+
+async fn resolve_uncached(parts: &mut Parts, state: &AppState, along: &[redis::Cmd]) -> Result<Found, ApiError> {
     if !state.config.auth_enabled {
-        return Ok(Resolved::Caller(Caller {
-            identity: Identity::System,
-            via: Via::AuthDisabled,
-            acting: Role::Viewer,
-        }));
+        let system = Caller { identity: Identity::System, via: Via::AuthDisabled, acting: Role::Viewer };
+        return Ok((Resolved::Caller(system), None));
     }
     let presented_secret =
         ADMIN_SECRET_HEADERS.iter().find_map(|h| parts.headers.get(*h)).map(|v| v.to_str().unwrap_or("").to_owned());
     if let Some(given) = presented_secret {
-        return admin_secret(parts, state, &given).await;
+        return Ok((admin_secret(parts, state, &given).await?, None));
     }
     let token = bearer(&parts.headers).or_else(|| cookie::session_token(&parts.headers));
     match token {
-        None => Ok(Resolved::Caller(Caller::anonymous())),
-        Some(token) if looks_like_jwt(&token) => session(state, &token).await,
-        Some(token) if token.starts_with(tokens::PREFIX) => api_token(state, &token).await,
-        Some(_) => Ok(Resolved::Invalid),
+        None => Ok((Resolved::Caller(Caller::anonymous()), None)),
+        Some(token) if looks_like_jwt(&token) => session(state, &token, along).await,
+        Some(token) if token.starts_with(tokens::PREFIX) => api_token(state, &token, along).await,
+        Some(_) => Ok((Resolved::Invalid, None)),
     }
 }
 
@@ -90,38 +116,38 @@ async fn admin_secret(parts: &mut Parts, state: &AppState, given: &str) -> Resul
     }
 }
 
-async fn session(state: &AppState, token: &str) -> Result<Resolved, ApiError> {
+async fn session(state: &AppState, token: &str, along: &[redis::Cmd]) -> Result<Found, ApiError> {
     let Some(claims) = state.keys.sessions.verify(token) else {
-        return Ok(Resolved::Invalid);
+        return Ok((Resolved::Invalid, None));
     };
     let Ok(user_id) = claims.sub.parse::<u64>() else {
-        return Ok(Resolved::Invalid);
+        return Ok((Resolved::Invalid, None));
     };
     let hash = sha256_hex(&claims.sid);
     let now = Timestamp::now().millis();
     let redis = &state.stores.redis;
-    let Some(found) = sessions::authenticate(redis, &hash, user_id, now).await? else {
-        return Ok(Resolved::Invalid);
+    let (found, answers) = sessions::authenticate(redis, &hash, user_id, now, along).await?;
+    let answers = Some(answers);
+    let Some(found) = found.filter(|f| f.session.user_id == user_id) else {
+        return Ok((Resolved::Invalid, answers));
     };
-    if found.session.user_id != user_id {
-        return Ok(Resolved::Invalid);
-    }
     let Some(user) = identity::current(&state.stores, user_id, found.cached_user).await? else {
-        return Ok(Resolved::Invalid);
+        return Ok((Resolved::Invalid, answers));
     };
     // A session from another credential generation was born before a password
     // change, reset or deactivation (or in a race with one): it is over.
     if user.deleted || !user.is_active || found.session.epoch != user.epoch {
-        return Ok(Resolved::Invalid);
+        return Ok((Resolved::Invalid, answers));
     }
     if found.stamp_last_seen {
         stamp_last_seen(state, user_id, now).await;
     }
-    Ok(Resolved::Caller(Caller {
+    let caller = Caller {
         identity: Identity::User(user),
         via: Via::Session { hash, expires_at_ms: found.session.expires_at_ms },
         acting: Role::Viewer,
-    }))
+    };
+    Ok((Resolved::Caller(caller), answers))
 }
 
 /// How long a request waits for its activity stamps (`last_seen_at`,
@@ -150,36 +176,37 @@ async fn stamp_last_seen(state: &AppState, user_id: u64, now_ms: i64) {
 
 /// An API token: valid while it exists, has not expired and its owner is
 /// active; the caller acts with the owner's current role.
-async fn api_token(state: &AppState, token: &str) -> Result<Resolved, ApiError> {
+async fn api_token(state: &AppState, token: &str, along: &[redis::Cmd]) -> Result<Found, ApiError> {
     // A made-up or mistyped token (wrong shape or checksum) costs no store call.
     if !tokens::is_well_formed(token) {
-        return Ok(Resolved::Invalid);
+        return Ok((Resolved::Invalid, None));
     }
     let hash = sha256_hex(token);
+    let named = tokens::owner_of(token);
     let now = Timestamp::now();
     let redis = &state.stores.redis;
-    let mut found = tokens::lookup(redis, &hash, now.millis()).await?;
+    let (mut found, answers) = tokens::lookup(redis, &hash, named, along).await?;
+    let answers = Some(answers);
     if found.token.is_none() {
         // A miss: read DynamoDB once, cache the answer, and look again (for the
         // owner's state and the activity markers); no such token needs no second look.
         let record = tokens::find(&state.stores, &hash).await?;
-        tokens::fill(redis, &hash, record.as_ref()).await?;
-        if record.is_none() {
-            return Ok(Resolved::Invalid);
-        }
-        found = tokens::lookup(redis, &hash, now.millis()).await?;
+        let Some(entry) = tokens::fill(redis, &hash, named, record.as_ref()).await? else {
+            return Ok((Resolved::Invalid, answers));
+        };
+        found = tokens::lookup(redis, &hash, Some(entry.user_id), &[]).await?.0;
     }
     let Some(entry) = found.token.filter(|t| !t.missing) else {
-        return Ok(Resolved::Invalid);
+        return Ok((Resolved::Invalid, answers));
     };
     if entry.expires_at_ms.is_some_and(|e| e <= now.millis()) {
-        return Ok(Resolved::Invalid);
+        return Ok((Resolved::Invalid, answers));
     }
     let Some(owner) = identity::current(&state.stores, entry.user_id, found.owner).await? else {
-        return Ok(Resolved::Invalid);
+        return Ok((Resolved::Invalid, answers));
     };
     if owner.deleted || !owner.is_active {
-        return Ok(Resolved::Invalid);
+        return Ok((Resolved::Invalid, answers));
     }
     // Both stamps at once, so the request waits at most one budget for them.
     let used = async {
@@ -193,11 +220,8 @@ async fn api_token(state: &AppState, token: &str) -> Result<Resolved, ApiError> 
         }
     };
     tokio::join!(used, seen);
-    Ok(Resolved::Caller(Caller {
-        identity: Identity::User(owner),
-        via: Via::ApiToken { id: entry.id },
-        acting: Role::Viewer,
-    }))
+    let caller = Caller { identity: Identity::User(owner), via: Via::ApiToken { id: entry.id }, acting: Role::Viewer };
+    Ok((Resolved::Caller(caller), answers))
 }
 
 /// Counts a wrong admin secret from `client`'s address in a fixed one-minute
@@ -210,7 +234,7 @@ async fn admin_secret_failures(state: &AppState, client: &ClientInfo) -> Option<
     // KEYS: this window's counter, the previous window's; ARGV: the counter's life (ms).
     static COUNT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
         redis::Script::new(
-            r"
+            r"#!lua
 local n = redis.call('INCR', KEYS[1])
 if n > 1 then return {n, 0} end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -221,7 +245,8 @@ return {n, tonumber(redis.call('GET', KEYS[2]) or '0')}
     const WINDOW_MS: i64 = 60_000;
     let redis = &state.stores.redis;
     let window = Timestamp::now().millis().div_euclid(WINDOW_MS);
-    let key = |w: i64| redis.key(&format!("adminfail:{}:{w}", client.addr));
+    // Both windows of an address share its hash tag: one slot, one script.
+    let key = |w: i64| redis.key(&format!("adminfail:{{{}}}:{w}", client.addr));
     let mut invocation = COUNT.prepare_invoke();
     invocation.key(key(window)).key(key(window - 1)).arg(2 * WINDOW_MS);
     match redis.invoke::<(u64, u64)>(&invocation).await {

@@ -24,6 +24,8 @@ use crate::crypto::sha256_hex;
 use crate::db::StoreError;
 use crate::db::kv::Redis;
 
+/// An account's keys share its hash tag (one slot, one script); the
+/// address's window is in its own slot.
 struct Keys {
     account: String,
     lock: String,
@@ -35,12 +37,13 @@ struct Keys {
 
 fn keys(redis: &Redis, username_key: &str, addr: &str) -> Keys {
     let account = sha256_hex(username_key);
+    let tag = format!("{{a{}}}", &account[..32]);
     Keys {
-        account: redis.key(&format!("thr:a:{account}")),
-        lock: redis.key(&format!("thr:al:{account}")),
-        window: redis.key(&format!("thr:aw:{account}")),
-        address: redis.key(&format!("thr:ip:{addr}")),
-        audited: redis.key(&format!("thr:aud:{account}")),
+        account: redis.key(&format!("thr:a:{tag}")),
+        lock: redis.key(&format!("thr:al:{tag}")),
+        window: redis.key(&format!("thr:aw:{tag}")),
+        address: redis.key(&format!("thr:ip:{{{addr}}}")),
+        audited: redis.key(&format!("thr:aud:{tag}")),
     }
 }
 
@@ -49,36 +52,51 @@ fn keys(redis: &Redis, username_key: &str, addr: &str) -> Keys {
 /// account cannot make the audit table grow without bound.
 const AUDIT_EVERY_MS: u64 = 60_000;
 
-/// Decides and, when the attempt may go ahead, counts it, atomically.
-/// KEYS: account, lock, window, address, audited. ARGV: now, window, address
-/// limit, free failures, base delay, max delay, lockout failures, member id,
-/// audit period. Returns `{wait_ms, audit}`: `wait_ms > 0` refuses the attempt
-/// (and `audit` = 1 if this refusal is the first of its audit period); 0 admits it.
-static RESERVE: LazyLock<Script> = LazyLock::new(|| {
+/// The address's part of an attempt: refused while the address's window is
+/// full, else counted. KEYS: address. ARGV: now, window, address limit,
+/// member id. Returns the wait in ms (0: admitted and counted).
+static RESERVE_ADDRESS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        r"#!lua
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(tonumber(oldest[2]) + window - now, 1)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0
+",
+    )
+});
+
+/// The account's part: decides and, when the attempt may go ahead, counts
+/// it, atomically. KEYS: account, lock, window, audited (one slot). ARGV:
+/// now, window, the address's wait (ms; > 0 refuses), free failures, base
+/// delay, max delay, lockout failures, member id, audit period. Returns
+/// `{wait_ms, audit}`: `wait_ms > 0` refuses the attempt (and `audit` = 1 if
+/// this refusal is the first of its audit period); 0 admits it.
+static RESERVE_ACCOUNT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"#!lua
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local free = tonumber(ARGV[4])
 local max_delay = tonumber(ARGV[6])
-local wait = 0
+local wait = tonumber(ARGV[3])
 local nxt = tonumber(redis.call('HGET', KEYS[1], 'next_at') or '0')
-if nxt > now then wait = nxt - now end
+if nxt - now > wait then wait = nxt - now end
 local lock = redis.call('PTTL', KEYS[2])
 if lock > wait then wait = lock end
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - window)
-if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then
-  local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-  local w = tonumber(oldest[2]) + window - now
-  if w > wait then wait = w end
-end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
 if wait == 0 and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[7]) then
   -- A lockout's worth of attempts is being checked: wait for their outcome.
   wait = 1000
 end
 if wait > 0 then
-  local audit = redis.call('SET', KEYS[5], '1', 'NX', 'PX', ARGV[9])
+  local audit = redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[9])
   return {wait, audit and 1 or 0}
 end
 local n = redis.call('HINCRBY', KEYS[1], 'consecutive', 1)
@@ -90,8 +108,6 @@ end
 redis.call('PEXPIRE', KEYS[1], math.max(window, max_delay))
 redis.call('ZADD', KEYS[3], now, ARGV[8])
 redis.call('PEXPIRE', KEYS[3], window)
-redis.call('ZADD', KEYS[4], now, ARGV[8])
-redis.call('PEXPIRE', KEYS[4], window)
 return {0, 0}
 ",
     )
@@ -101,7 +117,7 @@ return {0, 0}
 /// KEYS: lock, window. ARGV: lockout failures, lockout.
 static FAIL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        r"#!lua
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
   redis.call('DEL', KEYS[2])
@@ -112,13 +128,13 @@ return 0
     )
 });
 
-/// An attempt that could not be judged (a store failed): its count is taken back.
-/// KEYS: account, window, address. ARGV: member id.
+/// An attempt that could not be judged (a store failed): the account's
+/// count is taken back (the address's beside it). KEYS: account, window.
+/// ARGV: member id.
 static CANCEL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        r"#!lua
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
 if tonumber(redis.call('HGET', KEYS[1], 'consecutive') or '0') > 0 then
   redis.call('HINCRBY', KEYS[1], 'consecutive', -1)
 end
@@ -151,7 +167,11 @@ pub enum Attempt {
 }
 
 /// Admits an attempt on `username_key` from `addr` (counting it as a failure
-/// until settled), or says how long to wait.
+/// until settled), or says how long to wait. The address is counted first,
+/// then the account (their keys live in different slots, so one script cannot
+/// hold both); an attempt the account refuses gives the address its count
+/// back. Every admitted attempt was counted against both limits before any
+/// password is checked, so a burst cannot pass more than a serial order would.
 pub async fn reserve(
     redis: &Redis,
     limits: &LoginThrottle,
@@ -161,28 +181,49 @@ pub async fn reserve(
 ) -> Result<Attempt, StoreError> {
     let k = keys(redis, username_key, addr);
     let member = uuid::Uuid::new_v4().simple().to_string();
-    let mut invocation = RESERVE.prepare_invoke();
-    invocation
+    let mut address = RESERVE_ADDRESS.prepare_invoke();
+    address.key(&k.address).arg(now_ms).arg(millis(limits.window)).arg(limits.address_failures).arg(&member);
+    let address_wait: i64 = redis.invoke(&address).await?;
+    let mut account = RESERVE_ACCOUNT.prepare_invoke();
+    account
         .key(&k.account)
         .key(&k.lock)
         .key(&k.window)
-        .key(&k.address)
         .key(&k.audited)
         .arg(now_ms)
         .arg(millis(limits.window))
-        .arg(limits.address_failures)
+        .arg(address_wait)
         .arg(limits.free_failures)
         .arg(millis(limits.base_delay))
         .arg(millis(limits.max_delay))
         .arg(limits.lockout_failures)
         .arg(&member)
         .arg(AUDIT_EVERY_MS);
-    let (wait_ms, audit): (i64, i64) = redis.invoke(&invocation).await?;
+    let (wait_ms, audit): (i64, i64) = match redis.invoke(&account).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            if address_wait == 0 {
+                uncount_address(redis, &k.address, &member).await;
+            }
+            return Err(e);
+        }
+    };
     if wait_ms > 0 {
+        if address_wait == 0 {
+            uncount_address(redis, &k.address, &member).await;
+        }
         let retry_after = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
         return Ok(Attempt::Wait { retry_after, audit: audit == 1 });
     }
     Ok(Attempt::Admitted(Reservation { name_key: username_key.to_owned(), addr: addr.to_owned(), member }))
+}
+
+/// Takes an attempt's count back from its address, best effort (a count left
+/// behind only makes the address wait sooner, within its window).
+async fn uncount_address(redis: &Redis, address: &str, member: &str) {
+    if let Err(e) = redis.query::<i64>(redis::cmd("ZREM").arg(address).arg(member)).await {
+        tracing::warn!(error = %e, "could not take back an address's login count");
+    }
 }
 
 /// The attempt failed: it stays counted, and may lock the account.
@@ -199,7 +240,7 @@ pub async fn fail(redis: &Redis, limits: &LoginThrottle, reservation: Reservatio
 pub async fn succeed(redis: &Redis, reservation: Reservation) -> Result<(), StoreError> {
     let k = keys(redis, &reservation.name_key, &reservation.addr);
     let mut pipe = redis::pipe();
-    pipe.atomic().del(&k.account).ignore().del(&k.window).ignore().zrem(&k.address, &reservation.member).ignore();
+    pipe.del(&[&k.account, &k.window]).ignore().zrem(&k.address, &reservation.member).ignore();
     redis.pipeline::<()>(&pipe).await
 }
 
@@ -209,8 +250,10 @@ pub async fn succeed(redis: &Redis, reservation: Reservation) -> Result<(), Stor
 pub async fn cancel(redis: &Redis, reservation: Reservation) {
     let k = keys(redis, &reservation.name_key, &reservation.addr);
     let mut invocation = CANCEL.prepare_invoke();
-    invocation.key(&k.account).key(&k.window).key(&k.address).arg(&reservation.member);
-    if let Err(e) = redis.invoke::<i64>(&invocation).await {
+    invocation.key(&k.account).key(&k.window).arg(&reservation.member);
+    let mut zrem = redis::cmd("ZREM");
+    zrem.arg(&k.address).arg(&reservation.member);
+    if let Err(e) = redis.invoke_along(&invocation, &[zrem]).await {
         tracing::warn!(error = %e, "could not take back a login attempt's count");
     }
 }

@@ -76,6 +76,12 @@ pub enum Failure {
     Store(StoreError),
 }
 
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
 /// Classifies an SDK error: unreachable, timed out or throttled → unavailable;
 /// condition and transaction failures → their own variants; the rest → internal.
 pub fn classify<E, R>(err: SdkError<E, R>) -> Failure

@@ -6,3 +6,11 @@
 pub fn user_pk(id: u64) -> String {
     format!("USER#{id}")
 }
+
+/// The Redis hash tag of everything kept about user `id` (the cached user,
+/// their sessions and session index, their tokens' cache entries, the
+/// activity markers): one slot, so one script may read and write them
+/// together on a Redis Cluster too.
+pub fn user_tag(id: u64) -> String {
+    format!("{{u{id}}}")
+}

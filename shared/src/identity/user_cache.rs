@@ -91,14 +91,15 @@ pub async fn load(stores: &Stores, user: &UserRecord) -> Result<CachedUser, Stor
     Ok(CachedUser::from_record(user, groups))
 }
 
+/// The entry of user `id`, in the user's slot (see `db::keys::user_tag`).
 pub fn key(redis: &Redis, id: u64) -> String {
-    redis.key(&format!("user:{id}"))
+    redis.key(&format!("user:{}", crate::db::keys::user_tag(id)))
 }
 
 /// Stores `user` unless the cache already holds the same or a newer version.
 static PUT_NEWER: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        r"#!lua
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local ok, decoded = pcall(cjson.decode, cur)

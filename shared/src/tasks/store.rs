@@ -12,6 +12,7 @@ use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::{self, Failure, built, store_error};
 use crate::db::item::{key, n, opt_n, s};
+use crate::read_model::{Model, Read};
 use crate::tasks::record::{ASSIGNMENT_SUMMARY_SK, sort_key};
 use crate::tasks::{Actor, Filter, Owner, TaskRecord, TaskSpec, TaskStatus, TaskType, task_pk};
 use crate::types::Timestamp;
@@ -83,10 +84,14 @@ pub async fn create(
         items.push(counter_add(stores, i64::try_from(tasks.len()).unwrap_or(0))?);
     }
     items.push(audit(&tasks).transact_put(stores)?);
-    match actor::transact(stores, items).await {
-        Ok(()) => Ok(tasks),
-        Err(failure) => Err(failure.into_store_error()),
-    }
+    let write = actor::transact(stores, items);
+    let written = if status == TaskStatus::PendingApproval {
+        pending_model(stores).around(&stores.redis, write).await
+    } else {
+        write.await
+    };
+    written.map_err(Failure::into_store_error)?;
+    Ok(tasks)
 }
 
 pub async fn get(stores: &Stores, id: u64) -> Result<Option<TaskRecord>, StoreError> {
@@ -105,10 +110,36 @@ pub async fn get_many(stores: &Stores, ids: &[u64]) -> Result<Vec<TaskRecord>, S
     Ok(found)
 }
 
-/// How many tasks wait for approval (one read; the badge).
-pub async fn pending_count(stores: &Stores) -> Result<u64, StoreError> {
-    let item = dynamo::get_item(&stores.dynamo, &stores.tables.tasks, "COUNTER".into(), "pending_approval").await?;
-    Ok(item.and_then(|i| opt_n::<i64>(&i, "value")).and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+/// The read model of the count of tasks waiting for approval (see
+/// `read_model.rs`): every change of the counter runs inside its fence.
+pub fn pending_model(stores: &Stores) -> Model {
+    Model::new(&stores.redis, "pending", "pending")
+}
+
+/// How many tasks wait for approval, from the answers to
+/// `pending_model(..).reads()` (the badge: sent in the caller's round trip),
+/// or on a miss from the counter in DynamoDB (then cached).
+pub async fn pending_count(stores: &Stores, answers: &[redis::Value]) -> Result<u64, StoreError> {
+    pending_count_from(stores, pending_model(stores).parse::<u64>(answers)).await
+}
+
+/// How many tasks wait for approval, in a round trip of its own.
+pub async fn pending_count_now(stores: &Stores) -> Result<u64, StoreError> {
+    pending_count_from(stores, pending_model(stores).read::<u64>(&stores.redis).await?).await
+}
+
+async fn pending_count_from(stores: &Stores, found: Read<u64>) -> Result<u64, StoreError> {
+    let model = pending_model(stores);
+    match found {
+        Read::Hit(count) => Ok(count),
+        Read::Miss { generation } => {
+            let item =
+                dynamo::get_item(&stores.dynamo, &stores.tables.tasks, "COUNTER".into(), "pending_approval").await?;
+            let count = item.and_then(|i| opt_n::<i64>(&i, "value")).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+            model.fill(&stores.redis, &count, &generation).await;
+            Ok(count)
+        }
+    }
 }
 
 /// A status change and what it records.
@@ -210,7 +241,22 @@ pub async fn transition(
         items.push(counter_add(stores, -1)?);
     }
     items.push(audit.transact_put(stores)?);
-    match actor::transact(stores, items).await {
+    // The read models this change moves are fenced around it: a VPS's grants
+    // depend on its status, the badge on the tasks waiting for approval.
+    let write = actor::transact(stores, items);
+    let write = async {
+        if before.spec.task_type == TaskType::Vps {
+            crate::vps::access::model(&stores.redis, id).around(&stores.redis, write).await
+        } else {
+            write.await
+        }
+    };
+    let written = if from == TaskStatus::PendingApproval && to != TaskStatus::PendingApproval {
+        pending_model(stores).around(&stores.redis, write).await
+    } else {
+        write.await
+    };
+    match written {
         Ok(()) => get(stores, id).await?.ok_or(TransitionError::NotFound),
         Err(failure) => match failure {
             Failure::TransactionCanceled(_) | Failure::ConditionFailed => match get(stores, id).await? {

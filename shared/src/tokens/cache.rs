@@ -1,14 +1,18 @@
-//! The token cache in Redis: `tok:<sha256>` holds a token's owner, expiry and
-//! id, so authentication reads it and the owner's cached state in one round
-//! trip; DynamoDB is read on a cache miss only, and `last_used_at` is written
-//! at most once a minute per token.
+//! The token cache in Redis: `tok:{u<owner>}:<sha256>` holds a token's
+//! owner, expiry and id, in the owner's slot (see `db::keys::user_tag`), so
+//! authentication reads it and the owner's cached state with one `MGET`, one
+//! round trip, on a single node and on a Redis Cluster alike. DynamoDB is
+//! read on a cache miss only, and `last_used_at` is written at most once a
+//! minute per token.
+//!
+//! Tokens issued before they named their owner (see `format.rs`) first look
+//! their owner up in `tokown:<sha256>` (the owner's id, or `-` for no such
+//! token): one more round trip for them, none for current tokens.
 
-use std::sync::LazyLock;
-
-use redis::Script;
 use serde::{Deserialize, Serialize};
 
 use crate::db::StoreError;
+use crate::db::keys::user_tag;
 use crate::db::kv::Redis;
 use crate::identity::user_cache::{self, CachedUser};
 
@@ -22,6 +26,9 @@ const CACHE_TTL_SECS: u64 = 600;
 /// left by a flood of distinct made-up tokens are gone within a minute, so
 /// they cost Redis at most a minute of that flood, not ten.
 const MISSING_TTL_SECS: u64 = 60;
+
+/// The answer of `tokown:` for a hash that matches no token.
+const NO_OWNER: &str = "-";
 
 /// What the cache keeps of a token: enough to authorize without DynamoDB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,35 +44,30 @@ pub struct CachedToken {
     pub missing: bool,
 }
 
-fn cache_key(redis: &Redis, hash: &str) -> String {
-    redis.key(&format!("tok:{hash}"))
+impl CachedToken {
+    /// "No such token" (a revoked token's tombstone keeps its id).
+    pub fn missing(id: u64) -> Self {
+        Self { id, user_id: 0, expires_at_ms: None, missing: true }
+    }
 }
 
-fn used_key(redis: &Redis, hash: &str) -> String {
-    redis.key(&format!("tokused:{hash}"))
+/// The token's entry, in its owner's slot.
+pub fn cache_key(redis: &Redis, owner: u64, hash: &str) -> String {
+    redis.key(&format!("tok:{}:{hash}", user_tag(owner)))
 }
 
-/// Reads the token entry, then (knowing the owner) the owner's cached state,
-/// and marks the use for `last_used_at` and `last_seen_at`, in one round trip.
-/// ARGV: key prefix, now (ms), stamp interval (ms).
-static LOOKUP: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local tok = redis.call('GET', KEYS[1])
-if not tok then return {0} end
-local ok, decoded = pcall(cjson.decode, tok)
-if not ok or decoded.missing then return {1, tok, '', 0, 0} end
-local uid = tostring(decoded.user_id)
-local user = redis.call('GET', ARGV[1] .. 'user:' .. uid)
-local used = redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3])
-local seen = redis.call('SET', ARGV[1] .. 'useen:' .. uid, '1', 'NX', 'PX', ARGV[3])
-return {1, tok, user or '', used and 1 or 0, seen and 1 or 0}
-",
-    )
-});
+/// The once-a-minute marker of the token's use, beside its entry.
+pub fn used_key(redis: &Redis, owner: u64, hash: &str) -> String {
+    redis.key(&format!("tokused:{}:{hash}", user_tag(owner)))
+}
+
+/// The owner of a token that does not name one.
+fn owner_key(redis: &Redis, hash: &str) -> String {
+    redis.key(&format!("tokown:{hash}"))
+}
 
 /// What one token lookup found.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Lookup {
     /// `None` on a cache miss.
     pub token: Option<CachedToken>,
@@ -74,51 +76,139 @@ pub struct Lookup {
     pub stamp_last_seen: bool,
 }
 
-pub async fn lookup(redis: &Redis, hash: &str, now_ms: i64) -> Result<Lookup, StoreError> {
-    let mut invocation = LOOKUP.prepare_invoke();
-    invocation
-        .key(cache_key(redis, hash))
-        .key(used_key(redis, hash))
-        .arg(redis.key(""))
-        .arg(now_ms)
-        .arg(crate::sessions::TOUCH_INTERVAL_MS);
-    let value: redis::Value = redis.invoke(&invocation).await?;
-    let redis::Value::Array(parts) = value else {
-        return Err(StoreError::Internal(anyhow::anyhow!("unexpected token lookup answer")));
-    };
-    let text = |i: usize| -> Option<String> {
-        parts.get(i).and_then(|v| redis::from_redis_value_ref::<String>(v).ok()).filter(|s| !s.is_empty())
-    };
-    let flag = |i: usize| parts.get(i).and_then(|v| redis::from_redis_value_ref::<i64>(v).ok()) == Some(1);
-    if !flag(0) {
-        return Ok(Lookup { token: None, owner: None, stamp_last_used: false, stamp_last_seen: false });
+impl Lookup {
+    fn missing() -> Self {
+        Self { token: Some(CachedToken::missing(0)), ..Self::default() }
     }
-    Ok(Lookup {
-        token: text(1).and_then(|t| serde_json::from_str(&t).ok()),
-        owner: user_cache::parse(text(2).as_deref()),
-        stamp_last_used: flag(3),
-        stamp_last_seen: flag(4),
-    })
 }
 
-/// Sets `hash`'s entry unless one exists (fills after a miss never overwrite
-/// a newer entry or a tombstone): a token for [`CACHE_TTL_SECS`], "no such
-/// token" for [`MISSING_TTL_SECS`].
-pub(crate) async fn put_if_absent(redis: &Redis, hash: &str, entry: &CachedToken) -> Result<(), StoreError> {
-    let json = serde_json::to_string(entry).map_err(|e| StoreError::Internal(e.into()))?;
-    let mut cmd = redis::cmd("SET");
-    let ttl = if entry.missing { MISSING_TTL_SECS } else { CACHE_TTL_SECS };
-    cmd.arg(cache_key(redis, hash)).arg(json).arg("NX").arg("EX").arg(ttl);
-    let _: Option<String> = redis.query(&cmd).await?;
-    Ok(())
+/// Looks the token `hash` up; `named` is the owner the token names. `along`
+/// rides on the first round trip (see `Redis::invoke_along`) and its answers
+/// come back beside the lookup.
+pub async fn lookup(
+    redis: &Redis,
+    hash: &str,
+    named: Option<u64>,
+    along: &[redis::Cmd],
+) -> Result<(Lookup, Vec<redis::Value>), StoreError> {
+    let (owner, along_values) = match named {
+        Some(owner) => (owner, None),
+        None => {
+            let mut get = redis::cmd("GET");
+            get.arg(owner_key(redis, hash));
+            let mut pipe = redis::pipe();
+            pipe.add_command(get);
+            for cmd in along {
+                pipe.add_command(cmd.clone());
+            }
+            let mut values: Vec<redis::Value> = redis.pipeline(&pipe).await?;
+            let pointer: Option<String> = redis::from_redis_value(values.remove(0)).ok();
+            match pointer.as_deref() {
+                None => return Ok((Lookup::default(), values)),
+                Some(NO_OWNER) => return Ok((Lookup::missing(), values)),
+                Some(id) => match id.parse::<u64>() {
+                    Ok(owner) => (owner, Some(values)),
+                    Err(_) => return Ok((Lookup::default(), values)),
+                },
+            }
+        }
+    };
+    // One MGET of plain reads (no script on the warm path): the entry, the
+    // owner's cached state and both once-a-minute markers, all in the owner's slot.
+    let used = used_key(redis, owner, hash);
+    let seen = crate::sessions::seen_key(redis, owner);
+    let mut mget = redis::cmd("MGET");
+    mget.arg(cache_key(redis, owner, hash)).arg(user_cache::key(redis, owner)).arg(&used).arg(&seen);
+    let (value, values) = match along_values {
+        Some(values) => (redis.query::<redis::Value>(&mget).await?, values),
+        None => {
+            let mut pipe = redis::pipe();
+            pipe.add_command(mget);
+            for cmd in along {
+                pipe.add_command(cmd.clone());
+            }
+            let mut answers: Vec<redis::Value> = redis.pipeline(&pipe).await?;
+            if answers.is_empty() {
+                return Err(StoreError::Internal(anyhow::anyhow!("unexpected token lookup answer")));
+            }
+            let rest = answers.split_off(1);
+            (answers.remove(0), rest)
+        }
+    };
+    type Found = (Option<String>, Option<String>, Option<String>, Option<String>);
+    let (tok, user, used_marker, seen_marker): Found =
+        redis::from_redis_value(value).map_err(|e| StoreError::Internal(e.into()))?;
+    let Some(tok) = tok else {
+        return Ok((Lookup::default(), values));
+    };
+    let token = match serde_json::from_str::<CachedToken>(&tok) {
+        // An entry in this slot is for this owner; one that says otherwise is no match.
+        Ok(t) if t.missing || t.user_id == owner => t,
+        Ok(t) => CachedToken::missing(t.id),
+        Err(_) => CachedToken::missing(0),
+    };
+    if token.missing {
+        return Ok((Lookup { token: Some(token), ..Lookup::default() }, values));
+    }
+    let mut due = Vec::new();
+    if used_marker.is_none() {
+        due.push(used);
+    }
+    if seen_marker.is_none() {
+        due.push(seen);
+    }
+    let won = crate::sessions::claim(redis, &due, None, 0).await?;
+    let mut won = won.into_iter();
+    let found = Lookup {
+        token: Some(token),
+        owner: user_cache::parse(user.as_deref()),
+        stamp_last_used: used_marker.is_none() && won.next().unwrap_or(false),
+        stamp_last_seen: seen_marker.is_none() && won.next().unwrap_or(false),
+    };
+    Ok((found, values))
+}
+
+/// Caches what DynamoDB said of `hash` unless an entry exists (fills after a
+/// miss never overwrite a newer entry or a tombstone): a token for
+/// [`CACHE_TTL_SECS`], "no such token" for [`MISSING_TTL_SECS`]. `named` is
+/// the owner the token names; a token naming none also gets its `tokown:`
+/// pointer (a fact that never changes: a hash has one owner forever).
+pub(crate) async fn put_if_absent(
+    redis: &Redis,
+    hash: &str,
+    named: Option<u64>,
+    entry: Option<&CachedToken>,
+) -> Result<(), StoreError> {
+    let set_nx = |key: String, value: String, ttl: u64| {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value).arg("NX").arg("EX").arg(ttl);
+        cmd
+    };
+    let json = |e: &CachedToken| serde_json::to_string(e).map_err(|e| StoreError::Internal(e.into()));
+    let mut pipe = redis::pipe();
+    match (entry, named) {
+        (Some(entry), named) => {
+            pipe.add_command(set_nx(cache_key(redis, entry.user_id, hash), json(entry)?, CACHE_TTL_SECS)).ignore();
+            if named.is_none() {
+                pipe.add_command(set_nx(owner_key(redis, hash), entry.user_id.to_string(), CACHE_TTL_SECS)).ignore();
+            }
+        }
+        (None, Some(owner)) => {
+            let missing = json(&CachedToken::missing(0))?;
+            pipe.add_command(set_nx(cache_key(redis, owner, hash), missing, MISSING_TTL_SECS)).ignore();
+        }
+        (None, None) => {
+            pipe.add_command(set_nx(owner_key(redis, hash), NO_OWNER.to_owned(), MISSING_TTL_SECS)).ignore();
+        }
+    }
+    redis.pipeline::<()>(&pipe).await
 }
 
 /// Replaces the token's entry by a "no such token" tombstone for
 /// [`CACHE_TTL_SECS`] (before its revocation: see `tokens::revoke`).
-pub(crate) async fn tombstone(redis: &Redis, id: u64, hash: &str) -> Result<(), StoreError> {
-    let tombstone = serde_json::to_string(&CachedToken { id, user_id: 0, expires_at_ms: None, missing: true })
-        .map_err(|e| StoreError::Internal(e.into()))?;
+pub(crate) async fn tombstone(redis: &Redis, id: u64, owner: u64, hash: &str) -> Result<(), StoreError> {
+    let tombstone = serde_json::to_string(&CachedToken::missing(id)).map_err(|e| StoreError::Internal(e.into()))?;
     let mut set = redis::cmd("SET");
-    set.arg(cache_key(redis, hash)).arg(tombstone).arg("EX").arg(CACHE_TTL_SECS);
+    set.arg(cache_key(redis, owner, hash)).arg(tombstone).arg("EX").arg(CACHE_TTL_SECS);
     redis.query::<()>(&set).await
 }

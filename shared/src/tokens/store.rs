@@ -19,7 +19,7 @@ use crate::db::dynamo::{self, Failure, built};
 use crate::db::item::{Item, get_n, get_s, key, n, opt_n, s};
 use crate::db::kv::Redis;
 use crate::tokens::cache::{self, CachedToken};
-use crate::tokens::format::{PREFIX, new_secret};
+use crate::tokens::format::{display_prefix, new_secret};
 use crate::types::Timestamp;
 
 /// A stored token (never the secret itself).
@@ -175,12 +175,12 @@ pub async fn create(
     audit: impl FnOnce(&TokenRecord) -> AuditEvent,
 ) -> Result<Issued, CreateError> {
     let id = dynamo::next_id(&stores.dynamo, &stores.tables.tokens, "token_id").await?;
-    let token = new_secret();
+    let token = new_secret(user_id);
     let record = TokenRecord {
         id,
         user_id,
         name: name.to_owned(),
-        prefix: token.chars().take(PREFIX.len() + 4).collect(),
+        prefix: display_prefix(&token),
         hash: sha256_hex(&token),
         created_at: Timestamp::now(),
         expires_at,
@@ -251,7 +251,7 @@ pub async fn list_of(stores: &Stores, user_id: u64) -> Result<Vec<TokenRecord>, 
 /// earlier can then no longer cache it as valid (fills only set absent entries),
 /// and a failed delete leaves the token refused rather than usable.
 pub async fn revoke(stores: &Stores, token: &TokenRecord, audit: Option<&AuditEvent>) -> Result<bool, StoreError> {
-    cache::tombstone(&stores.redis, token.id, &token.hash).await?;
+    cache::tombstone(&stores.redis, token.id, token.user_id, &token.hash).await?;
     let table = &stores.tables.tokens;
     let remove = built(
         Delete::builder()
@@ -318,17 +318,22 @@ pub async fn touch_last_used(stores: &Stores, hash: &str, at: Timestamp) -> Resu
 }
 
 /// Fills the cache after a miss (`record: None` caches "no such token").
-pub async fn fill(redis: &Redis, hash: &str, record: Option<&TokenRecord>) -> Result<CachedToken, StoreError> {
-    let entry = match record {
-        Some(t) => CachedToken {
-            id: t.id,
-            user_id: t.user_id,
-            expires_at_ms: t.expires_at.map(Timestamp::millis),
-            missing: false,
-        },
-        None => CachedToken { id: 0, user_id: 0, expires_at_ms: None, missing: true },
-    };
-    cache::put_if_absent(redis, hash, &entry).await?;
+/// `named` is the owner the token names (see `format.rs`); a record of
+/// another owner is no match.
+pub async fn fill(
+    redis: &Redis,
+    hash: &str,
+    named: Option<u64>,
+    record: Option<&TokenRecord>,
+) -> Result<Option<CachedToken>, StoreError> {
+    let record = record.filter(|t| named.is_none_or(|owner| owner == t.user_id));
+    let entry = record.map(|t| CachedToken {
+        id: t.id,
+        user_id: t.user_id,
+        expires_at_ms: t.expires_at.map(Timestamp::millis),
+        missing: false,
+    });
+    cache::put_if_absent(redis, hash, named, entry.as_ref()).await?;
     Ok(entry)
 }
 

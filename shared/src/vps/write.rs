@@ -63,11 +63,16 @@ fn summary_change(
     Ok(Some(TransactWriteItem::builder().update(update).build()))
 }
 
-/// Sends one assignment transaction. Two changes of one VPS's summary at once
-/// make DynamoDB cancel one with `TransactionConflict`; the summary's changes
-/// are set additions and removals, so running it again is safe: it is retried
-/// a few times, then answered as a store error worth a client's retry (503).
-async fn send(stores: &Stores, items: Vec<TransactWriteItem>) -> Result<(), Failure> {
+/// Sends one assignment transaction of VPS `vps_id`, inside the fence of its
+/// grants' read model (see `access.rs`). Two changes of one VPS's summary at
+/// once make DynamoDB cancel one with `TransactionConflict`; the summary's
+/// changes are set additions and removals, so running it again is safe: it is
+/// retried a few times, then answered as a store error worth a client's retry (503).
+async fn send(stores: &Stores, vps_id: u64, items: Vec<TransactWriteItem>) -> Result<(), Failure> {
+    crate::vps::access::model(&stores.redis, vps_id).around(&stores.redis, send_retried(stores, items)).await
+}
+
+async fn send_retried(stores: &Stores, items: Vec<TransactWriteItem>) -> Result<(), Failure> {
     const ATTEMPTS: u64 = 4;
     for attempt in 1..=ATTEMPTS {
         match actor::transact(stores, items.clone()).await {
@@ -122,7 +127,7 @@ pub async fn assign(
             items.extend(summary_change(stores, vps_id, SetChange::Add, who)?);
         }
         items.push(audit(who).transact_put(stores)?);
-        send(stores, items).await.map_err(Failure::into_store_error)?;
+        send(stores, vps_id, items).await.map_err(Failure::into_store_error)?;
     }
     Ok(added)
 }
@@ -142,7 +147,7 @@ pub async fn unassign_one(stores: &Stores, vps: &VpsView, who: Assignee, audit: 
         items.extend(summary_change(stores, vps.task.id, SetChange::Remove, &[who])?);
     }
     items.push(audit.transact_put(stores)?);
-    send(stores, items).await.map_err(Failure::into_store_error)
+    send(stores, vps.task.id, items).await.map_err(Failure::into_store_error)
 }
 
 /// Removes assignments of one VPS, in transactions of up to 99 with the
@@ -153,10 +158,10 @@ pub async fn unassign(stores: &Stores, vps_id: u64, assignees: &[Assignee]) -> R
         let deletes = chunk.iter().map(|who| delete_action(stores, vps_id, *who)).collect::<Result<Vec<_>, _>>()?;
         let mut items = deletes.clone();
         items.extend(summary_change(stores, vps_id, SetChange::Remove, chunk)?);
-        match send(stores, items).await {
+        match send(stores, vps_id, items).await {
             Ok(()) => {}
             Err(Failure::TransactionCanceled(reasons)) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => {
-                send(stores, deletes).await.map_err(Failure::into_store_error)?;
+                send(stores, vps_id, deletes).await.map_err(Failure::into_store_error)?;
             }
             Err(failure) => return Err(failure.into_store_error()),
         }

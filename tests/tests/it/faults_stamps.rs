@@ -21,11 +21,14 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 async fn make_stamps_due(app: &TestApp, user_id: u64, token: Option<&str>) {
     let redis = &app.state.stores.redis;
     let mut del = redis::cmd("DEL");
-    del.arg(redis.key(&format!("useen:{user_id}")));
-    if let Some(token) = token {
-        del.arg(redis.key(&format!("tokused:{}", sha256_hex(token))));
-    }
+    del.arg(shared::sessions::seen_key(redis, user_id));
     redis.query::<i64>(&del).await.expect("markers cleared");
+    if let Some(token) = token {
+        let owner = shared::tokens::owner_of(token).expect("a new token names its owner");
+        let mut del = redis::cmd("DEL");
+        del.arg(shared::tokens::used_key(redis, owner, &sha256_hex(token)));
+        redis.query::<i64>(&del).await.expect("markers cleared");
+    }
 }
 
 /// Sends `path` with `auth`; asserts the status and that it came in time.
