@@ -401,4 +401,17 @@ mod tests {
         assert!(!text.contains("topsecretpw"));
         assert!(text.contains("redis://default:********@cache:6379/0"));
     }
+
+    #[test]
+    fn masked_config_masks_every_cluster_seed() {
+        let config = Config::from(&Env::from_map([
+            ("SESSION_SIGNING_KEY", KEY),
+            ("REDIS_CLUSTER", "true"),
+            ("REDIS_URL", "redis://a:firstsecret@n1:6379,redis://b:secondsecret@n2:6379"),
+        ]))
+        .expect("valid");
+        let masked = serde_json::to_value(crate::masked::MaskedConfig::from(&config)).expect("json");
+        assert_eq!(masked["redis_url"], "redis://a:********@n1:6379,redis://b:********@n2:6379");
+        assert_eq!(masked["redis_cluster"], true);
+    }
 }

@@ -65,7 +65,10 @@ pub struct MaskedConfig {
     pub dispatch_timeout_ms: u64,
     pub audit_retention_days: u32,
     pub table_prefix: String,
+    /// With `redis_cluster`, the seed URLs, comma-separated, each masked.
     pub redis_url: String,
+    /// `REDIS_CLUSTER`: Redis is a Redis Cluster (cluster mode).
+    pub redis_cluster: bool,
     pub store_timeout_ms: u64,
     /// `json` or `text`.
     pub log_format: &'static str,
@@ -107,7 +110,13 @@ impl From<&Config> for MaskedConfig {
             dispatch_timeout_ms: millis(c.dispatch_timeout),
             audit_retention_days: c.stores.audit_retention_days,
             table_prefix: c.stores.table_prefix.clone(),
-            redis_url: redact_url_password(c.stores.redis_url.expose_secret()),
+            redis_url: if c.stores.redis_cluster {
+                let seeds = c.stores.redis_url.expose_secret().split(',');
+                seeds.map(|url| redact_url_password(url.trim())).collect::<Vec<_>>().join(",")
+            } else {
+                redact_url_password(c.stores.redis_url.expose_secret())
+            },
+            redis_cluster: c.stores.redis_cluster,
             store_timeout_ms: millis(c.stores.timeout),
             log_format: match c.log_format {
                 LogFormat::Json => "json",

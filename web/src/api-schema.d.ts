@@ -1177,7 +1177,10 @@ export interface components {
             /** Format: int32 */
             audit_retention_days: number;
             table_prefix: string;
+            /** @description With `redis_cluster`, the seed URLs, comma-separated, each masked. */
             redis_url: string;
+            /** @description `REDIS_CLUSTER`: Redis is a Redis Cluster (cluster mode). */
+            redis_cluster: boolean;
             /** Format: int64 */
             store_timeout_ms: number;
             /** @description `json` or `text`. */

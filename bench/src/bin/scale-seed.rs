@@ -67,7 +67,11 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("scale-seed fills the embedded store (DYNAMODB_DATA_PATH); an external DynamoDB is set");
     };
     let _lock = StoreLock::acquire(&path)?;
-    let mut store = EmbeddedDynamo::start(embedded::open(&path)?, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let db = embedded::open(&path)?;
+    // No fsync per commit while seeding: the run can be repeated if the
+    // machine stops, and the service reopens the file with its own settings.
+    db.enable_bulk_loading().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut store = EmbeddedDynamo::start(db.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let state = AppState::connect(config, &Endpoint { url: Some(store.endpoint()) }).await?;
     tables::ensure(&state.stores, &state.config.stores.table_prefix).await?;
     let password_hash = state.keys.passwords.hash(PASSWORD).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -162,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
     }
     std::fs::write(out.join("tokens.txt"), &lines)?;
     store.stop().await;
+    db.disable_bulk_loading().map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let summary = json!({
         "users": n_users, "sessions": n_sessions, "tokens": n_tokens, "sample": sample,

@@ -38,12 +38,19 @@ impl Login {
     }
 }
 
+// Every counter carries the `{act}` hash tag, so each chart is one `MGET`
+// of one Redis Cluster slot.
 fn hour_key(redis: &Redis, kind: Login, hour: i64) -> String {
     redis.key(&format!("act:{{act}}:{}:h:{hour}", kind.tag()))
 }
 
 fn day_key(redis: &Redis, kind: Login, day: i64) -> String {
     redis.key(&format!("act:{{act}}:{}:d:{day}", kind.tag()))
+}
+
+/// A counter's name before the hash tag.
+fn legacy_key(redis: &Redis, kind: Login, unit: char, start: i64) -> String {
+    redis.key(&format!("act:{}:{unit}:{start}", kind.tag()))
 }
 
 /// Counts one login attempt in its hour and day, in one round trip. Best
@@ -98,7 +105,28 @@ pub async fn read(redis: &Redis, now: Timestamp) -> Result<Activity, StoreError>
     for kind in [Login::Success, Login::Failure] {
         pipe.cmd("MGET").arg(days.iter().map(|d| day_key(redis, kind, *d)).collect::<Vec<_>>());
     }
-    let counts: Vec<Counts> = redis.pipeline(&pipe).await?;
+    // Counters written before the hash tag (a single node's; they expire
+    // within 30 days) are added in, so upgrading keeps the charts' history.
+    if !redis.is_cluster() {
+        for kind in [Login::Success, Login::Failure] {
+            pipe.cmd("MGET").arg(hours.iter().map(|h| legacy_key(redis, kind, 'h', *h)).collect::<Vec<_>>());
+        }
+        for kind in [Login::Success, Login::Failure] {
+            pipe.cmd("MGET").arg(days.iter().map(|d| legacy_key(redis, kind, 'd', *d)).collect::<Vec<_>>());
+        }
+    }
+    let mut counts: Vec<Counts> = redis.pipeline(&pipe).await?;
+    if counts.len() == 8 {
+        let legacy = counts.split_off(4);
+        for (current, old) in counts.iter_mut().zip(legacy) {
+            for (c, o) in current.iter_mut().zip(old) {
+                *c = match (*c, o) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+    }
     let [hour_ok, hour_fail, day_ok, day_fail] = <[Counts; 4]>::try_from(counts)
         .map_err(|_| StoreError::Internal(anyhow::anyhow!("unexpected activity answer")))?;
     let buckets = |starts: &[i64], unit: i64, ok: &[Option<u64>], fail: &[Option<u64>]| -> Vec<ActivityBucket> {

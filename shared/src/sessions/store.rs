@@ -187,7 +187,8 @@ pub async fn authenticate(
     }
     let along = values.split_off(2);
     let [fields, user_and_seen] = <[redis::Value; 2]>::try_from(values).map_err(|_| unexpected())?;
-    let fields: HashMap<String, String> = redis::from_redis_value(fields).map_err(|e| StoreError::Internal(e.into()))?;
+    let fields: HashMap<String, String> =
+        redis::from_redis_value(fields).map_err(|e| StoreError::Internal(e.into()))?;
     let Some(session) = SessionRecord::from_fields(hash, &fields) else {
         if adopt_legacy(redis, hash, user_id, now_ms).await? {
             return Ok((Box::pin(authenticate(redis, hash, user_id, now_ms, &[])).await?.0, along));

@@ -49,6 +49,29 @@ async fn activity_counts_logins_and_failures_per_hour_and_day() {
         .assert_status(StatusCode::FORBIDDEN);
 }
 
+/// Counters written before Redis keys carried hash tags still show, added to
+/// the current ones, so an upgrade keeps the charts' history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_from_before_the_upgrade_still_shows() {
+    let app = TestApp::start().await;
+    let admin = app.first_admin("admin").await;
+    app.create_user(&admin, "oli", "operator").await;
+    let operator = app.login("oli").await;
+    let redis = &app.state.stores.redis;
+    let now = shared::types::Timestamp::now().millis();
+    let (hour, day) = (now.div_euclid(3_600_000), now.div_euclid(86_400_000));
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET").arg(redis.key(&format!("act:ok:h:{}", hour - 2))).arg(5).arg("EX").arg(3600).ignore();
+    pipe.cmd("SET").arg(redis.key(&format!("act:fail:d:{day}"))).arg(7).arg("EX").arg(3600).ignore();
+    redis.pipeline::<()>(&pipe).await.expect("old counters");
+
+    let activity = app.call(Method::GET, "/api/admin/activity", Auth::Bearer(&operator), None).await.json();
+    assert_eq!(activity["hourly"][21]["logins"], 5, "{activity}");
+    assert_eq!(activity["hourly"][23]["logins"], 1, "the login since, in its own counter");
+    assert_eq!(activity["daily"][29]["failed_logins"], 7);
+    assert_eq!(activity["daily"][29]["logins"], 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_lists_and_ends_a_users_sessions() {
     let app = TestApp::start().await;
