@@ -28,6 +28,13 @@ pub mod vps;
 #[cfg(test)]
 mod layering;
 
+/// Every binary of the service (the local server, each Lambda, the CLI and the
+/// tests) allocates with mimalloc: a request allocates and frees many small
+/// buffers, and glibc's malloc took a sixth of the service's own time per
+/// request in the profile (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use config::Config;
 pub use error::{ApiError, ApiResult};
 pub use http::{AppState, Routes};

@@ -81,7 +81,7 @@ async fn resolve_uncached(parts: &mut Parts, state: &AppState, along: &[redis::C
     let presented_secret =
         ADMIN_SECRET_HEADERS.iter().find_map(|h| parts.headers.get(*h)).map(|v| v.to_str().unwrap_or("").to_owned());
     if let Some(given) = presented_secret {
-        return Ok((admin_secret(parts, state, &given).await?, None));
+        return Ok((Box::pin(admin_secret(parts, state, &given)).await?, None));
     }
     let token = bearer(&parts.headers).or_else(|| cookie::session_token(&parts.headers));
     match token {
@@ -162,7 +162,9 @@ const STAMP_BUDGET: std::time::Duration = std::time::Duration::from_millis(250);
 /// Runs one activity stamp within [`STAMP_BUDGET`]; a failure or an overrun
 /// is worth a log line, not a failed or late request.
 async fn stamp(what: &'static str, write: impl Future<Output = Result<(), crate::db::StoreError>>) {
-    match tokio::time::timeout(STAMP_BUDGET, write).await {
+    // Boxed, as every cold path of resolution: a DynamoDB write's future is
+    // large, and warm requests would otherwise carry (and copy) its space.
+    match tokio::time::timeout(STAMP_BUDGET, Box::pin(write)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "could not record {what}"),
         Err(_) => tracing::warn!("recording {what} took over {STAMP_BUDGET:?}; skipped"),
@@ -190,7 +192,7 @@ async fn api_token(state: &AppState, token: &str, along: &[redis::Cmd]) -> Resul
     if found.token.is_none() {
         // A miss: read DynamoDB once, cache the answer, and look again (for the
         // owner's state and the activity markers); no such token needs no second look.
-        let record = tokens::find(&state.stores, &hash).await?;
+        let record = Box::pin(tokens::find(&state.stores, &hash)).await?;
         let Some(entry) = tokens::fill(redis, &hash, named, record.as_ref()).await? else {
             return Ok((Resolved::Invalid, answers));
         };

@@ -165,10 +165,15 @@ pub async fn current(
     if let Some(user) = cached {
         return Ok(Some(user));
     }
-    let Some(record) = users::get(stores, user_id).await? else {
-        return Ok(None);
-    };
-    let user = user_cache::load(stores, &record).await?;
-    user_cache::fill(&stores.redis, &user).await?;
-    Ok(Some(user))
+    // Boxed: the DynamoDB read's state machine is large, and inline it would
+    // be copied around with every warm request's future too.
+    Box::pin(async {
+        let Some(record) = users::get(stores, user_id).await? else {
+            return Ok(None);
+        };
+        let user = user_cache::load(stores, &record).await?;
+        user_cache::fill(&stores.redis, &user).await?;
+        Ok(Some(user))
+    })
+    .await
 }

@@ -190,7 +190,7 @@ pub async fn authenticate(
     let fields: HashMap<String, String> =
         redis::from_redis_value(fields).map_err(|e| StoreError::Internal(e.into()))?;
     let Some(session) = SessionRecord::from_fields(hash, &fields) else {
-        if adopt_legacy(redis, hash, user_id, now_ms).await? {
+        if Box::pin(adopt_legacy(redis, hash, user_id, now_ms)).await? {
             return Ok((Box::pin(authenticate(redis, hash, user_id, now_ms, &[])).await?.0, along));
         }
         return Ok((None, along));
