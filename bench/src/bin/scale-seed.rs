@@ -98,24 +98,31 @@ async fn main() -> anyhow::Result<()> {
     drop(created);
     let cache_secs = started.elapsed().as_secs_f64();
 
+    // Tokens go to as few users as the per-user cap allows (token i to user
+    // i mod that many): each user's first token also creates the user's token
+    // counter (several store calls), the rest cost two. The first round runs
+    // alone, so no two first tokens of one user race to create its counter.
     let started = Instant::now();
+    let token_users = n_tokens.div_ceil(tokens::MAX_PER_USER as usize).clamp(1, ids.len());
     let token_stride = (n_tokens / sample).max(1);
-    let sampled_tokens: Vec<Option<String>> = stream::iter(0..n_tokens)
-        .map(|i| {
-            let state = &state;
-            let user_id = ids[i % ids.len()];
-            async move {
-                let issued = tokens::create(&state.stores, user_id, &format!("scale-{i}"), None, |t| {
-                    event("token.create", format!("token:{}", t.id))
-                })
-                .await
-                .with_context(|| format!("token {i} of user {user_id}"))?;
-                anyhow::Ok((i % token_stride == 0).then_some(issued.token))
-            }
-        })
-        .buffer_unordered(DYNAMO_IN_FLIGHT)
-        .try_collect()
-        .await?;
+    let create_token = |i: usize| {
+        let state = &state;
+        let user_id = ids[i % token_users];
+        async move {
+            let issued = tokens::create(&state.stores, user_id, &format!("scale-{i}"), None, |t| {
+                event("token.create", format!("token:{}", t.id))
+            })
+            .await
+            .with_context(|| format!("token {i} of user {user_id}"))?;
+            anyhow::Ok(i.is_multiple_of(token_stride).then_some(issued.token))
+        }
+    };
+    let first_round = token_users.min(n_tokens);
+    let mut sampled_tokens: Vec<Option<String>> =
+        stream::iter(0..first_round).map(create_token).buffer_unordered(DYNAMO_IN_FLIGHT).try_collect().await?;
+    let rest: Vec<Option<String>> =
+        stream::iter(first_round..n_tokens).map(create_token).buffer_unordered(DYNAMO_IN_FLIGHT).try_collect().await?;
+    sampled_tokens.extend(rest);
     let tokens_secs = started.elapsed().as_secs_f64();
     eprintln!("scale-seed: {n_tokens} tokens in {tokens_secs:.1} s");
 
