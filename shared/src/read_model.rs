@@ -133,11 +133,7 @@ impl Model {
     /// The model's state in a round trip of its own (for pages that do not
     /// send the reads with their caller's).
     pub async fn read<T: DeserializeOwned>(&self, redis: &Redis) -> Result<Read<T>, StoreError> {
-        let mut pipe = redis::pipe();
-        for cmd in self.reads() {
-            pipe.add_command(cmd);
-        }
-        let answers: Vec<redis::Value> = redis.pipeline(&pipe).await?;
+        let (answers, _) = redis.reads_along(&self.reads(), &[]).await?;
         Ok(self.parse(&answers))
     }
 

@@ -59,13 +59,7 @@ pub(super) async fn resolve_along(
     let answers = match answers {
         Some(answers) => answers,
         None if along.is_empty() => Vec::new(),
-        None => {
-            let mut pipe = redis::pipe();
-            for cmd in along {
-                pipe.add_command(cmd.clone());
-            }
-            state.stores.redis.pipeline(&pipe).await?
-        }
+        None => state.stores.redis.reads_along(&[], along).await?.1,
     };
     Ok((resolved, answers))
 }

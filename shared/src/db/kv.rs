@@ -154,6 +154,22 @@ impl Redis {
     /// yet, it is loaded and the pipeline sent again (once per server start).
     /// On a cluster the commands whose keys live on other nodes go there at
     /// the same time, still one round trip of waiting.
+    /// Sends `own` (a lookup's reads) and `along` (reads a handler needs
+    /// beside it) in one pipeline: one round trip. Answers `own`'s replies and
+    /// `along`'s, each in order.
+    pub async fn reads_along(&self, own: &[Cmd], along: &[Cmd]) -> Result<(Vec<Value>, Vec<Value>), StoreError> {
+        let mut pipe = redis::pipe();
+        for cmd in own.iter().chain(along) {
+            pipe.add_command(cmd.clone());
+        }
+        let mut answers: Vec<Value> = self.pipeline(&pipe).await?;
+        if answers.len() != own.len() + along.len() {
+            return Err(StoreError::Internal(anyhow::anyhow!("a pipeline answered {} replies", answers.len())));
+        }
+        let along = answers.split_off(own.len());
+        Ok((answers, along))
+    }
+
     pub async fn invoke_along(
         &self,
         invocation: &redis::ScriptInvocation<'_>,

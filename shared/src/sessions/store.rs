@@ -175,18 +175,12 @@ pub async fn authenticate(
 ) -> Result<(Option<Lookup>, Vec<redis::Value>), StoreError> {
     let key = session_key(redis, user_id, hash);
     let seen = seen_key(redis, user_id);
-    let mut pipe = redis::pipe();
-    pipe.cmd("HGETALL").arg(&key);
-    pipe.cmd("MGET").arg(user_cache::key(redis, user_id)).arg(&seen);
-    for cmd in along {
-        pipe.add_command(cmd.clone());
-    }
-    let mut values: Vec<redis::Value> = redis.pipeline(&pipe).await?;
-    if values.len() < 2 {
-        return Err(StoreError::Internal(anyhow::anyhow!("unexpected session lookup answer")));
-    }
-    let along = values.split_off(2);
-    let [fields, user_and_seen] = <[redis::Value; 2]>::try_from(values).map_err(|_| unexpected())?;
+    let mut hgetall = redis::cmd("HGETALL");
+    hgetall.arg(&key);
+    let mut mget = redis::cmd("MGET");
+    mget.arg(user_cache::key(redis, user_id)).arg(&seen);
+    let (own, along) = redis.reads_along(&[hgetall, mget], along).await?;
+    let [fields, user_and_seen] = <[redis::Value; 2]>::try_from(own).map_err(|_| unexpected())?;
     let fields: HashMap<String, String> =
         redis::from_redis_value(fields).map_err(|e| StoreError::Internal(e.into()))?;
     let Some(session) = SessionRecord::from_fields(hash, &fields) else {

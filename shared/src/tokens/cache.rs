@@ -96,13 +96,8 @@ pub async fn lookup(
         None => {
             let mut get = redis::cmd("GET");
             get.arg(owner_key(redis, hash));
-            let mut pipe = redis::pipe();
-            pipe.add_command(get);
-            for cmd in along {
-                pipe.add_command(cmd.clone());
-            }
-            let mut values: Vec<redis::Value> = redis.pipeline(&pipe).await?;
-            let pointer: Option<String> = redis::from_redis_value(values.remove(0)).ok();
+            let (mut own, values) = redis.reads_along(&[get], along).await?;
+            let pointer: Option<String> = redis::from_redis_value(own.remove(0)).ok();
             match pointer.as_deref() {
                 None => return Ok((Lookup::default(), values)),
                 Some(NO_OWNER) => return Ok((Lookup::missing(), values)),
@@ -122,17 +117,8 @@ pub async fn lookup(
     let (value, values) = match along_values {
         Some(values) => (redis.query::<redis::Value>(&mget).await?, values),
         None => {
-            let mut pipe = redis::pipe();
-            pipe.add_command(mget);
-            for cmd in along {
-                pipe.add_command(cmd.clone());
-            }
-            let mut answers: Vec<redis::Value> = redis.pipeline(&pipe).await?;
-            if answers.is_empty() {
-                return Err(StoreError::Internal(anyhow::anyhow!("unexpected token lookup answer")));
-            }
-            let rest = answers.split_off(1);
-            (answers.remove(0), rest)
+            let (mut own, values) = redis.reads_along(&[mget], along).await?;
+            (own.remove(0), values)
         }
     };
     type Found = (Option<String>, Option<String>, Option<String>, Option<String>);
