@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::error::{CliError, SERVER};
 use anyhow::{Context, Result};
 use reqwest::header::{AUTHORIZATION, HeaderMap};
-use reqwest::{Method, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
 /// The largest page the service hands out.
@@ -28,12 +28,25 @@ pub struct Client {
     token: Option<String>,
 }
 
+/// The `code` of a 403 for a session that must enrol a second factor first.
+pub const MFA_ENROLLMENT_REQUIRED: &str = "mfa_enrollment_required";
+
 /// A successful answer.
 pub struct Answer {
     /// The response headers (cookies, cursors).
     pub headers: HeaderMap,
     /// The JSON body (`null` when empty).
     pub body: Value,
+}
+
+/// Any HTTP answer, successful or not.
+pub struct Reply {
+    /// The status.
+    pub status: StatusCode,
+    /// The URL asked (for messages).
+    pub url: Url,
+    /// Headers and JSON body.
+    pub answer: Answer,
 }
 
 impl Client {
@@ -69,15 +82,16 @@ impl Client {
         Ok(url)
     }
 
-    /// Sends one request; any non-2xx answer becomes a [`CliError`] with the
-    /// server's `detail`, and a transport failure one naming the URL.
-    pub async fn send(
+    /// Sends one request and returns whatever HTTP answer comes back; only a
+    /// transport failure is an error (one naming the URL). For the few callers
+    /// that read a refusal's body (the login's `mfa_required`).
+    pub async fn exchange(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
-    ) -> Result<Answer> {
+    ) -> Result<Reply> {
         let url = self.url(path, query)?;
         let mut request = self.http.request(method, url.clone());
         if let Some(token) = &self.token {
@@ -92,10 +106,31 @@ impl Client {
         let bytes = response.bytes().await.map_err(|err| transport_error(&url, &err))?;
         let body: Value =
             if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-        if status.is_success() {
-            return Ok(Answer { headers, body });
+        Ok(Reply { status, url, answer: Answer { headers, body } })
+    }
+
+    /// Sends one request; any non-2xx answer becomes a [`CliError`] with the
+    /// server's `detail`, and a transport failure one naming the URL.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Answer> {
+        let reply = self.exchange(method, path, query, body).await?;
+        if reply.status.is_success() {
+            return Ok(reply.answer);
         }
-        let mut message = body["detail"].as_str().map_or_else(|| format!("HTTP {status} from {url}"), str::to_owned);
+        Err(self.refusal(path, &reply).into())
+    }
+
+    /// The error a non-2xx reply to `path` becomes: the server's `detail`, the
+    /// field errors of a 422, and a hint when the cause is on this side.
+    pub fn refusal(&self, path: &str, reply: &Reply) -> CliError {
+        let (status, body) = (reply.status, &reply.answer.body);
+        let mut message =
+            body["detail"].as_str().map_or_else(|| format!("HTTP {status} from {}", reply.url), str::to_owned);
         if let Some(errors) = body["errors"].as_array() {
             for e in errors {
                 let line = format!("{}: {}", e["field"].as_str().unwrap_or("?"), e["message"].as_str().unwrap_or(""));
@@ -105,10 +140,17 @@ impl Client {
                 }
             }
         }
-        if status.as_u16() == 401 && self.token.is_none() {
+        let code = body["code"].as_str().map(str::to_owned);
+        if code.as_deref() == Some(MFA_ENROLLMENT_REQUIRED) {
+            message.push_str(
+                "\n  your role requires a second factor before this session may do anything else: \
+                 enrol one with `kohakuriver auth mfa totp enable`, then log in again",
+            );
+        } else if status.as_u16() == 401 && self.token.is_none() && !path.starts_with("/api/auth/login") {
+            // A refused login is the answer to `auth login` itself, not a reason to run it.
             message.push_str(&format!(" (not logged in to {}: run `kohakuriver auth login`)", self.base));
         }
-        Err(CliError::new(CliError::code_for_status(status.as_u16()), message).into())
+        CliError::new(CliError::code_for_status(status.as_u16()), message).with_code(code)
     }
 
     /// GET → JSON.
@@ -134,6 +176,11 @@ impl Client {
     /// DELETE → JSON.
     pub async fn delete(&self, path: &str) -> Result<Value> {
         Ok(self.send(Method::DELETE, path, &[], None).await?.body)
+    }
+
+    /// DELETE with a JSON body (a password or a code proving the caller) → JSON.
+    pub async fn delete_with(&self, path: &str, body: &Value) -> Result<Value> {
+        Ok(self.send(Method::DELETE, path, &[], Some(body)).await?.body)
     }
 
     /// Every item of a paginated list, following `X-Next-Cursor` until a page

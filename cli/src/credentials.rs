@@ -28,6 +28,13 @@ pub struct Stored {
     /// When the token expires (RFC 3339), if it does.
     #[serde(default)]
     pub expires_at: Option<String>,
+    /// The credential is a login session, not an API token. Kept only while
+    /// the server confines the user to enrolling a second factor (their role
+    /// requires one and no token can be created before it exists), so that
+    /// `auth mfa totp enable` has something to authenticate with; `auth
+    /// logout` and the next `auth login` end it on the server.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub session: bool,
 }
 
 /// The whole file: server base URL → credentials.

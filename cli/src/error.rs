@@ -20,12 +20,25 @@ pub struct CliError {
     pub exit_code: u8,
     /// What is shown to the user.
     pub message: String,
+    /// The server's stable machine name for the refusal (`code`), when it gave one.
+    pub code: Option<String>,
 }
 
 impl CliError {
     /// An error with an explicit exit code.
     pub fn new(exit_code: u8, message: impl Into<String>) -> Self {
-        Self { exit_code, message: message.into() }
+        Self { exit_code, message: message.into(), code: None }
+    }
+
+    /// The same error, carrying the server's `code`.
+    pub fn with_code(mut self, code: Option<String>) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// Whether `err` is a refusal the server named `code`.
+    pub fn has_code(err: &anyhow::Error, code: &str) -> bool {
+        err.downcast_ref::<Self>().is_some_and(|e| e.code.as_deref() == Some(code))
     }
 
     /// The exit code for an HTTP error status.

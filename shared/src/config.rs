@@ -37,6 +37,9 @@ pub struct Config {
     /// `PUBLIC_URL`: the address users reach the service at (invitation links);
     /// unset, links use the address each request came to.
     pub public_url: Option<String>,
+    /// `WEBAUTHN_RP_ID` and `WEBAUTHN_ORIGIN`, else from `PUBLIC_URL`: the
+    /// passkeys' relying party; `None` leaves passkeys off (their endpoints answer 503).
+    pub webauthn: Option<crate::mfa::passkey::rp::RpSettings>,
     /// `DISPATCH_WEBHOOK_URL`: where tasks are announced when they become `assigning`.
     pub dispatch_webhook_url: Option<String>,
     /// `DISPATCH_WEBHOOK_SECRET`: the HMAC key of the announcements (required with the URL).
@@ -48,7 +51,20 @@ pub struct Config {
     pub stores: StoreSettings,
     /// `LOG_FORMAT`: `json` or `text`; JSON by default under Lambda.
     pub log_format: LogFormat,
+    /// `MFA_ENCRYPTION_KEY`: what TOTP secrets are encrypted with at rest
+    /// (AES-256-GCM under the SHA-256 of this value, see `mfa::cipher`).
+    /// Unset, TOTP can be neither enrolled nor checked (503).
+    pub mfa_encryption_key: Option<SecretString>,
+    /// `MFA_REQUIRED_ROLE`: the name of the least role that must have a second
+    /// factor (one of [`STORED_ROLE_NAMES`]; see `mfa::policy` for what it
+    /// restricts); unset, second factors are optional for everyone.
+    pub mfa_required_role: Option<String>,
 }
+
+/// The roles a stored user can hold, by name. `MFA_REQUIRED_ROLE` must be one
+/// of them. Kept here as names because this file sits below the `Role` type
+/// in the crate's imports; `mfa::policy` checks the list matches `Role`.
+pub const STORED_ROLE_NAMES: [&str; 4] = ["viewer", "user", "operator", "admin"];
 
 /// Argon2id cost parameters (OWASP minimum by default: 19 MiB, t=2, p=1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +244,7 @@ impl Config {
         {
             return Err(EnvError { var: "PUBLIC_URL".into(), problem: "expected an http:// or https:// URL".into() });
         }
+        let webauthn = crate::mfa::passkey::rp::RpSettings::from_env(env, public_url.as_deref())?;
         let dispatch_webhook_secret = env.secret("DISPATCH_WEBHOOK_SECRET", MIN_SECRET_LEN)?;
         if dispatch_webhook_url.is_some() && dispatch_webhook_secret.is_none() {
             return Err(EnvError {
@@ -282,12 +299,27 @@ impl Config {
                 address_failures: env.number_in("LOGIN_ADDRESS_FAILURES", 100, 1..=1_000_000)?,
             },
             public_url,
+            webauthn,
             dispatch_webhook_url,
             dispatch_webhook_secret,
             dispatch_timeout: Duration::from_millis(env.number_in("DISPATCH_TIMEOUT_MS", 2000, 100..=30_000)?),
             stores: StoreSettings::from(env)?,
             log_format,
+            mfa_encryption_key: env.secret("MFA_ENCRYPTION_KEY", MIN_SECRET_LEN)?,
+            mfa_required_role: mfa_required_role(env)?,
         })
+    }
+}
+
+/// `MFA_REQUIRED_ROLE`: unset, or the name of a stored role.
+fn mfa_required_role(env: &Env) -> Result<Option<String>, EnvError> {
+    match env.get("MFA_REQUIRED_ROLE").map(|raw| raw.trim().to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(name) if STORED_ROLE_NAMES.contains(&name.as_str()) => Ok(Some(name)),
+        Some(name) => Err(EnvError {
+            var: "MFA_REQUIRED_ROLE".into(),
+            problem: format!("expected one of {}, got {name:?}", STORED_ROLE_NAMES.join(", ")),
+        }),
     }
 }
 
@@ -380,6 +412,30 @@ mod tests {
     }
 
     #[test]
+    fn second_factor_settings_are_checked_at_start() {
+        let config = Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY)])).expect("valid");
+        assert!(config.mfa_encryption_key.is_none() && config.mfa_required_role.is_none(), "both optional");
+        let err = Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY), ("MFA_ENCRYPTION_KEY", "too-short")]))
+            .expect_err("a short key");
+        assert_eq!(err.var, "MFA_ENCRYPTION_KEY");
+        assert!(!err.to_string().contains("too-short"), "the value is not shown");
+        let err = Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY), ("MFA_REQUIRED_ROLE", "root")]))
+            .expect_err("not a role");
+        assert_eq!(err.var, "MFA_REQUIRED_ROLE");
+        let err = Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY), ("MFA_REQUIRED_ROLE", "anony")]))
+            .expect_err("no stored user is anony");
+        assert_eq!(err.var, "MFA_REQUIRED_ROLE");
+        let config = Config::from(&Env::from_map([
+            ("SESSION_SIGNING_KEY", KEY),
+            ("MFA_ENCRYPTION_KEY", KEY),
+            ("MFA_REQUIRED_ROLE", "Operator"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.mfa_required_role.as_deref(), Some("operator"));
+        assert!(config.mfa_encryption_key.is_some());
+    }
+
+    #[test]
     fn json_logs_under_lambda() {
         let config =
             Config::from(&Env::from_map([("SESSION_SIGNING_KEY", KEY), ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")]))
@@ -393,9 +449,12 @@ mod tests {
             ("SESSION_SIGNING_KEY", KEY),
             ("ADMIN_SECRET", "A-very-long-admin-secret-value-0123456789"),
             ("REDIS_URL", "redis://default:topsecretpw@cache:6379/0"),
+            ("MFA_ENCRYPTION_KEY", "the-totp-encryption-key-0123456789abcdef"),
         ]))
         .expect("valid");
         let text = serde_json::to_string(&crate::masked::MaskedConfig::from(&config)).expect("json");
+        assert!(!text.contains("the-totp-encryption-key"));
+        assert!(text.contains(r#""mfa_encryption_key":"********""#));
         assert!(!text.contains(KEY));
         assert!(!text.contains("A-very-long-admin-secret"));
         assert!(!text.contains("topsecretpw"));

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::db::StoreError;
@@ -36,6 +37,11 @@ pub enum ApiError {
     /// No valid credentials for an endpoint that needs them.
     #[error("{detail}")]
     Unauthorized { code: &'static str, detail: String },
+    /// The password was right and a second factor is due: 401 `mfa_required`
+    /// with the token of the second step and the methods it takes. The
+    /// token is a credential, so it never reaches a log (`Debug` hides it).
+    #[error("A second factor is required")]
+    MfaRequired { token: secrecy::SecretString, methods: Vec<crate::mfa::Method> },
     #[error("{detail}")]
     Forbidden { code: &'static str, detail: String },
     #[error("{detail}")]
@@ -88,7 +94,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized { .. } | Self::MfaRequired { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -111,6 +117,7 @@ impl ApiError {
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unavailable { code, .. } => code,
+            Self::MfaRequired { .. } => "mfa_required",
             Self::Validation { .. } => "validation_failed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
@@ -132,6 +139,14 @@ pub struct ErrorBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false)]
     errors: Option<&'a [FieldError]>,
+    /// With `mfa_required`: the token of the second step (`POST /api/auth/login/mfa`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    mfa_token: Option<&'a str>,
+    /// With `mfa_required`: the ways the second step can be passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    methods: Option<&'a [crate::mfa::Method]>,
 }
 
 /// `Retry-After` in whole seconds, at least 1 (the header has no fractions).
@@ -157,10 +172,15 @@ impl IntoResponse for ApiError {
             Self::Validation { errors, .. } => Some(errors.as_slice()),
             _ => None,
         };
-        let mut response = (status, Json(ErrorBody { detail, code: self.code(), errors })).into_response();
+        let (mfa_token, methods) = match &self {
+            Self::MfaRequired { token, methods } => (Some(token.expose_secret()), Some(methods.as_slice())),
+            _ => (None, None),
+        };
+        let body = ErrorBody { detail, code: self.code(), errors, mfa_token, methods };
+        let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
-            Self::Unauthorized { .. } => {
+            Self::Unauthorized { .. } | Self::MfaRequired { .. } => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"kohakuriver\""));
             }
             Self::TooManyRequests { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
@@ -224,6 +244,22 @@ mod tests {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["detail"], "role: unknown role 'root'");
         assert_eq!(body["errors"], serde_json::json!([{"field": "role", "message": "unknown role 'root'"}]));
+    }
+
+    #[tokio::test]
+    async fn mfa_required_carries_the_token_and_methods_but_debug_hides_the_token() {
+        let err = ApiError::MfaRequired {
+            token: "7.secret-token-value".to_owned().into(),
+            methods: vec![crate::mfa::Method::Totp, crate::mfa::Method::Recovery],
+        };
+        assert!(!format!("{err:?}").contains("secret-token-value"));
+        let (status, headers, body) = render(err).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(headers.contains_key(header::WWW_AUTHENTICATE));
+        assert_eq!(body["code"], "mfa_required");
+        assert_eq!(body["mfa_token"], "7.secret-token-value");
+        assert_eq!(body["methods"], serde_json::json!(["totp", "recovery"]));
+        assert!(body["detail"].is_string());
     }
 
     #[tokio::test]

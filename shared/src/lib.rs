@@ -16,6 +16,7 @@ pub mod http;
 pub mod identity;
 pub mod invitations;
 pub mod masked;
+pub mod mfa;
 pub mod read_model;
 pub mod sessions;
 pub mod tasks;

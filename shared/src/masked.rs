@@ -72,6 +72,9 @@ pub struct MaskedConfig {
     pub store_timeout_ms: u64,
     /// `json` or `text`.
     pub log_format: &'static str,
+    pub mfa_encryption_key: Option<&'static str>,
+    /// The least role that must have a second factor; null when optional.
+    pub mfa_required_role: Option<String>,
 }
 
 fn millis(d: std::time::Duration) -> u64 {
@@ -122,6 +125,8 @@ impl From<&Config> for MaskedConfig {
                 LogFormat::Json => "json",
                 LogFormat::Text => "text",
             },
+            mfa_encryption_key: mask(&c.mfa_encryption_key),
+            mfa_required_role: c.mfa_required_role.clone(),
         }
     }
 }

@@ -134,6 +134,14 @@ impl TestApp {
         Self::connect(Arc::clone(&self.stack), self.env.clone(), self.endpoint.clone()).await
     }
 
+    /// [`TestApp::another_instance`] with some settings of its own (another
+    /// deployment's configuration on the same stores).
+    pub async fn another_instance_with(&self, overrides: &[(&str, &str)]) -> Self {
+        let mut env = self.env.clone();
+        env.extend(overrides.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Self::connect(Arc::clone(&self.stack), env, self.endpoint.clone()).await
+    }
+
     /// The environment a child process (a Lambda binary, `krv-server`) needs to
     /// serve as another instance of this app: its settings and stores (the
     /// cluster's seeds and `REDIS_CLUSTER` on a cluster).

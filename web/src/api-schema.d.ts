@@ -230,8 +230,111 @@ export interface paths {
          *     the right password. The attempt is counted before the password is checked
          *     (see `shared::auth::throttle`), so a concurrent burst checks no more
          *     passwords than the limits allow.
+         * @description A user with a second factor gets, for the right password, 401
+         *     `mfa_required` with an `mfa_token` and the `methods` to finish with
+         *     (`POST /api/auth/login/mfa`, or the passkey endpoints); with a right `otp`
+         *     the session comes at once. The right password alone resets nothing in the
+         *     throttle: its count is taken back, and the factor's attempts are counted
+         *     in turn, so a password holder guesses codes no faster than passwords.
          */
         post: operations["post_api_auth_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/login/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finishes a login with its second factor: the same answer and session as
+         *     `POST /api/auth/login`. A wrong code counts as a failed login in the
+         *     throttle (a burst of guesses is bounded like passwords) and leaves the
+         *     token for another try; a right one uses it up.
+         */
+        post: operations["post_api_auth_login_mfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/login/passkey/finish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finishes a passwordless login: the same answer and session as a password login. */
+        post: operations["post_api_auth_login_passkey_finish"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/login/passkey/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Begins a passwordless login: hand `options` to `navigator.credentials.get`. */
+        post: operations["post_api_auth_login_passkey_start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/login/webauthn/finish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finishes a login with a passkey as its second factor: the same answer
+         *     and session as `POST /api/auth/login`. A wrong assertion counts as a
+         *     failed login in the throttle, as a wrong code does.
+         */
+        post: operations["post_api_auth_login_webauthn_finish"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/login/webauthn/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Begins the passkey step of a login: options allowing the user's passkeys.
+         *     The `mfa_token` stays valid (it is used up by a right assertion).
+         */
+        post: operations["post_api_auth_login_webauthn_start"];
         delete?: never;
         options?: never;
         head?: never;
@@ -268,6 +371,8 @@ export interface paths {
         /**
          * Anonymous callers get 401 (the original answered 200 with a pseudo user,
          *     which made its CLI accept invalid tokens; both original clients handle 401).
+         *     Open to a user who must still enrol a second factor, so clients can tell
+         *     them (`mfa_enrollment_required`).
          */
         get: operations["get_api_auth_me"];
         put?: never;
@@ -276,6 +381,140 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the caller has enrolled (never a secret), and whether their role
+         *     must have a factor. Open to a user who must still enrol one.
+         */
+        get: operations["get_api_auth_mfa"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ten new recovery codes, shown once; the old ones stop working. With the
+         *     password or a current code.
+         */
+        post: operations["post_api_auth_mfa_recovery_codes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts enrolling an authenticator app: a new secret, shown once (as text,
+         *     `otpauth://` URI and QR code). TOTP is not active until a code from the
+         *     app is confirmed; enrolling again before that replaces the secret.
+         */
+        post: operations["post_api_auth_mfa_totp"];
+        /** Removes TOTP and its recovery codes, with the password or a current code. */
+        delete: operations["delete_api_auth_mfa_totp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Activates TOTP with a first code from the app, and answers ten recovery
+         *     codes, shown once. A wrong code counts in the login throttle.
+         */
+        post: operations["post_api_auth_mfa_totp_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/webauthn/register/finish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finishes a registration with the browser's answer; the passkey is stored as `name`. */
+        post: operations["post_api_auth_mfa_webauthn_register_finish"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/webauthn/register/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Begins registering a passkey: hand `options` to `navigator.credentials.create`. */
+        post: operations["post_api_auth_mfa_webauthn_register_start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/webauthn/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes one of the caller's passkeys. */
+        delete: operations["delete_api_auth_mfa_webauthn_id"];
+        options?: never;
+        head?: never;
+        /** Renames one of the caller's passkeys. */
+        patch: operations["patch_api_auth_mfa_webauthn_id"];
         trace?: never;
     };
     "/api/auth/password": {
@@ -451,6 +690,22 @@ export interface paths {
         options?: never;
         head?: never;
         patch: operations["patch_api_auth_users_id"];
+        trace?: never;
+    };
+    "/api/auth/users/{id}/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["delete_api_auth_users_id_mfa"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/auth/users/{id}/password": {
@@ -1014,6 +1269,22 @@ export interface components {
             session_expire_hours?: number | null;
             version: string;
         };
+        /**
+         * @description A ceremony begun: its id (to send back with the browser's answer) and
+         *     the options to hand to `navigator.credentials.create` or `.get`.
+         */
+        CeremonyStarted: {
+            ceremony_id: string;
+            /**
+             * @description WebAuthn options as JSON, binary values in base64url:
+             *     `{"publicKey": {...}}`.
+             */
+            options: Record<string, never>;
+        };
+        ConfirmBody: {
+            /** @description The current code of the newly enrolled app. */
+            code: string;
+        };
         /** @description `GET /api/tasks/pending-approval/count`. */
         Count: {
             /** Format: int64 */
@@ -1074,6 +1345,10 @@ export interface components {
             code: string;
             /** @description The invalid fields, on 422 only. */
             errors?: components["schemas"]["FieldError"][] | null;
+            /** @description With `mfa_required`: the token of the second step (`POST /api/auth/login/mfa`). */
+            mfa_token?: string | null;
+            /** @description With `mfa_required`: the ways the second step can be passed. */
+            methods?: components["schemas"]["Method"][] | null;
         };
         /** @description One invalid field of a request (422). */
         FieldError: {
@@ -1154,6 +1429,11 @@ export interface components {
         LoginBody: {
             username: string;
             password: string;
+            /**
+             * @description For scripts: the current TOTP code, for a one-step login of a user
+             *     with TOTP (without it such a user gets 401 `mfa_required`).
+             */
+            otp?: string | null;
         };
         /** @description The effective configuration; secrets show as `********` when set, null when not. */
         MaskedConfig: {
@@ -1185,11 +1465,20 @@ export interface components {
             store_timeout_ms: number;
             /** @description `json` or `text`. */
             log_format: string;
+            mfa_encryption_key?: string | null;
+            /** @description The least role that must have a second factor; null when optional. */
+            mfa_required_role?: string | null;
         };
         Me: components["schemas"]["UserView"] & {
             groups: components["schemas"]["GroupRef"][];
             auth_method: string;
             session_expires_at?: null | components["schemas"]["Timestamp"];
+            /**
+             * @description True while the caller's role needs a second factor they do not have
+             *     (`MFA_REQUIRED_ROLE`): until they enrol one (`/api/auth/mfa`), this
+             *     session reaches only `/me`, `/mfa*` and logout.
+             */
+            mfa_enrollment_required: boolean;
         };
         Member: {
             /** Format: int64 */
@@ -1208,6 +1497,55 @@ export interface components {
         /** @description `{"message": "..."}`: the answer of actions that return nothing else. */
         Message: {
             message: string;
+        };
+        /**
+         * @description A way to pass the second step of a login, as `mfa_required` lists them.
+         * @enum {string}
+         */
+        Method: "totp" | "webauthn" | "recovery";
+        MfaLoginBody: {
+            /** @description From the `mfa_required` answer of `POST /api/auth/login`. */
+            mfa_token: string;
+            /** @description The current code of the authenticator app. */
+            code?: string | null;
+            /** @description One of the recovery codes (it then stops working). */
+            recovery_code?: string | null;
+        };
+        /** @description `DELETE /api/auth/users/{id}/mfa`. */
+        MfaReset: {
+            message: string;
+            /**
+             * Format: int64
+             * @description Factor items removed (TOTP, the recovery codes, each passkey).
+             */
+            factors_removed: number;
+            /** Format: int64 */
+            sessions_ended: number;
+        };
+        /** @description `GET /api/auth/mfa`. */
+        MfaStatus: {
+            /** @description A confirmed authenticator app. */
+            totp: boolean;
+            passkeys: components["schemas"]["PasskeyView"][];
+            /** @description Unused recovery codes (they come with TOTP). */
+            recovery_codes_left: number;
+            /** @description Whether the user's role must have a second factor (`MFA_REQUIRED_ROLE`). */
+            required: boolean;
+        };
+        /**
+         * @description Which second factors a user has. Stored on the user item as `mfa_totp`
+         *     (BOOL) and `mfa_passkeys` (N), absent for users from before second factors
+         *     (read as none). Every enable or disable of a factor changes it in the same
+         *     transaction as the factor's item.
+         */
+        MfaSummary: {
+            /** @description A confirmed TOTP authenticator. */
+            totp: boolean;
+            /**
+             * Format: int32
+             * @description How many passkeys are registered.
+             */
+            passkeys: number;
         };
         NewGroup: {
             /** @description 1 to 100 characters once trimmed; no control, invisible or text-direction characters; unique (a token's among its owner's tokens) */
@@ -1241,10 +1579,23 @@ export interface components {
         };
         /** @enum {string} */
         Outcome: "success" | "failure" | "denied" | "throttled";
+        PasskeyLoginBody: {
+            ceremony_id: string;
+            /** @description What `navigator.credentials.get` answered, as JSON (binary fields in base64url). */
+            credential: Record<string, never>;
+        };
+        /** @description A registered passkey. */
+        PasskeyView: {
+            /** @description The credential id (base64url). */
+            id: string;
+            name: string;
+            created_at?: null | components["schemas"]["Timestamp"];
+            last_used_at?: null | components["schemas"]["Timestamp"];
+        };
+        /** @description `{password}`. */
         PasswordBody: {
-            current_password: string;
-            /** @description At least 8 characters, at most 1024 bytes; not a common password, not containing the username. */
-            new_password: string;
+            /** @description The current password. */
+            password: string;
         };
         PasswordReset: {
             /** @description At least 8 characters, at most 1024 bytes; not a common password, not containing the username. */
@@ -1268,6 +1619,13 @@ export interface components {
             message: string;
             task: components["schemas"]["TaskView"];
         };
+        /** @description `{password}` or `{code}`. */
+        ProofBody: {
+            /** @description The current password. */
+            password?: string | null;
+            /** @description The current code of the authenticator app. */
+            code?: string | null;
+        };
         Question: {
             /** @description `vps:<id>`. */
             resource: string;
@@ -1283,6 +1641,10 @@ export interface components {
         ReasonBody: {
             reason?: string | null;
         };
+        /** @description New recovery codes, shown once: each works once, in place of a code. */
+        RecoveryCodes: {
+            recovery_codes: string[];
+        };
         RegisterBody: {
             username: string;
             /** @description At least 8 characters, at most 1024 bytes; not a common password, not containing the username. */
@@ -1293,12 +1655,23 @@ export interface components {
             invitation_code?: string | null;
             role?: null | components["schemas"]["AssignableRole"];
         };
+        RegisterFinishBody: {
+            ceremony_id: string;
+            /** @description 1 to 64 characters. */
+            name: string;
+            /** @description What `navigator.credentials.create` answered, as JSON (binary fields in base64url). */
+            credential: Record<string, never>;
+        };
         /** @description A rejection, with its reason (null when none was given). */
         Rejected: {
             message: string;
             task_id: string;
             reason?: string | null;
             task: components["schemas"]["TaskView"];
+        };
+        RenameBody: {
+            /** @description 1 to 64 characters. */
+            name: string;
         };
         /**
          * @description Lowest to highest; each role has every permission of the roles below it.
@@ -1307,6 +1680,16 @@ export interface components {
         Role: "anony" | "viewer" | "user" | "operator" | "admin";
         RoleBody: {
             role: components["schemas"]["AssignableRole"];
+        };
+        SecondFactorFinishBody: {
+            mfa_token: string;
+            ceremony_id: string;
+            /** @description What `navigator.credentials.get` answered, as JSON (binary fields in base64url). */
+            credential: Record<string, never>;
+        };
+        SecondFactorStartBody: {
+            /** @description From the `mfa_required` answer of `POST /api/auth/login`. */
+            mfa_token: string;
         };
         /**
          * @description A login or registration: the user, and for a new session its expiry (an
@@ -1470,6 +1853,18 @@ export interface components {
             last_used?: null | components["schemas"]["Timestamp"];
             expires_at?: null | components["schemas"]["Timestamp"];
         };
+        /**
+         * @description `POST /api/auth/mfa/totp`: what the authenticator app needs, shown once.
+         *     TOTP is not active until a code from it is confirmed.
+         */
+        TotpEnrolment: {
+            /** @description The secret in base32, for typing into the app. */
+            secret: string;
+            /** @description `otpauth://totp/KohakuRiver:<username>?secret=…&issuer=KohakuRiver…`. */
+            otpauth_uri: string;
+            /** @description The URI as an SVG QR code. */
+            qr_svg: string;
+        };
         /** @description A user's assignment. */
         UserAssignment: {
             /** Format: int64 */
@@ -1508,6 +1903,8 @@ export interface components {
             last_seen_at?: null | components["schemas"]["Timestamp"];
             /** Format: int64 */
             active_sessions: number;
+            /** @description Which second factors the user has (never their secrets). */
+            mfa: components["schemas"]["MfaSummary"];
         };
         /** @description The user object of the API (the original's fields plus `last_login_at`). */
         UserView: {
@@ -2833,7 +3230,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid username or password */
+            /** @description Invalid username or password; or `mfa_required` (with `mfa_token` and `methods`); or `invalid_code` for a wrong `otp` */
             401: {
                 headers: {
                     /** @description `Bearer realm="kohakuriver"` */
@@ -2871,7 +3268,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A field of the body is missing, of the wrong type or invalid */
+            /** @description A malformed `otp` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2891,7 +3288,433 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            /** @description A store is unreachable, or TOTP is needed and MFA_ENCRYPTION_KEY is unset */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_login_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaLoginBody"];
+            };
+        };
+        responses: {
+            /** @description Logged in; the session cookie is set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionStarted"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_code` (a wrong or used code), or `invalid_mfa_token` (unknown, expired or used token, or the account changed since the password) */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a cross-site request carrying the session cookie (CSRF) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Neither or both of `code` and `recovery_code`, a malformed one, or a method the account does not have */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed logins; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A store is unreachable, or MFA_ENCRYPTION_KEY is unset */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_login_passkey_finish: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyLoginBody"];
+            };
+        };
+        responses: {
+            /** @description Logged in; the session cookie is set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionStarted"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The passkey was not accepted (unknown, wrong signature, no user verification, disabled account) */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a cross-site request carrying the session cookie (CSRF) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown, expired or used ceremony, or a malformed credential */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No relying party is configured, or a store is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_login_passkey_start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request options (no allowed credentials: the authenticator offers its passkeys) and the ceremony's id (valid 5 minutes, once) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CeremonyStarted"];
+                };
+            };
+            /** @description Refused: a cross-site request carrying the session cookie (CSRF) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No relying party is configured (PUBLIC_URL or WEBAUTHN_*), or a store is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_login_webauthn_finish: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondFactorFinishBody"];
+            };
+        };
+        responses: {
+            /** @description Logged in; the session cookie is set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionStarted"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_code` (the assertion was not accepted), or `invalid_mfa_token` */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a cross-site request carrying the session cookie (CSRF) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown, expired, used or another login's ceremony, a malformed credential, or an account without passkeys */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed logins; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No relying party is configured, or a store is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_login_webauthn_start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondFactorStartBody"];
+            };
+        };
+        responses: {
+            /** @description Request options and the ceremony's id (valid 5 minutes, once) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CeremonyStarted"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_mfa_token`: unknown, expired or used, or the account changed since the password */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a cross-site request carrying the session cookie (CSRF) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The account has no passkey */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No relying party is configured, or a store is unreachable */
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again */
@@ -2978,6 +3801,827 @@ export interface operations {
                 headers: {
                     /** @description `Bearer realm="kohakuriver"` */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_auth_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's factors */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaStatus"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The built-in system admin (no account) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_mfa_recovery_codes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProofBody"];
+            };
+        };
+        responses: {
+            /** @description The new codes, shown once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong password or code, or the built-in system admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOTP is not enabled (recovery codes come with it) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Neither or both of password and code, or a malformed code */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed attempts; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_mfa_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordBody"];
+            };
+        };
+        responses: {
+            /** @description The secret, shown once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolment"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong password, or the built-in system admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOTP is enabled already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field of the body is missing, of the wrong type or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed attempts; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description MFA_ENCRYPTION_KEY is unset, or a store is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_api_auth_mfa_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProofBody"];
+            };
+        };
+        responses: {
+            /** @description Removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong password or code, or the built-in system admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOTP is not enabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Neither or both of password and code, or a malformed code */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed attempts; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_mfa_totp_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmBody"];
+            };
+        };
+        responses: {
+            /** @description TOTP is active; the recovery codes, shown once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong code, or the built-in system admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No enrolment waiting, or TOTP enabled already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a six-digit code */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed attempts; see Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description MFA_ENCRYPTION_KEY is unset, or a store is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_mfa_webauthn_register_finish: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterFinishBody"];
+            };
+        };
+        responses: {
+            /** @description The new passkey */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyView"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a login session (an API token, the admin secret) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This passkey is registered already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Bad name, unknown or expired ceremony, a credential that is malformed or not accepted, or too many passkeys */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No relying party is configured, or a store is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_mfa_webauthn_register_start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Creation options and the ceremony's id (valid 5 minutes, once) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CeremonyStarted"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a login session (an API token, the admin secret) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller has the most passkeys allowed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No relying party is configured (PUBLIC_URL or WEBAUTHN_*), or a store is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_api_auth_mfa_webauthn_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The passkey's id (its credential id, base64url) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a login session (an API token, the admin secret) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Nothing has that id (a malformed id names nothing either) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patch_api_auth_mfa_webauthn_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The passkey's id (its credential id, base64url) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenameBody"];
+            };
+        };
+        responses: {
+            /** @description Renamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyView"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a login session (an API token, the admin secret) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Nothing has that id (a malformed id names nothing either) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field of the body is missing, of the wrong type or invalid */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3977,6 +5621,78 @@ export interface operations {
             };
             /** @description A field of the body is missing, of the wrong type or invalid */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_api_auth_users_id_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every factor removed, every session ended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaReset"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The user kept changing; try again */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -76,7 +76,11 @@ async function stopChild(child) {
   clearTimeout(timer)
 }
 
-export async function startStack() {
+/**
+ * `options.env(port)`: extra settings of the server, which may name its port
+ * (`PUBLIC_URL` for the passkeys' relying party).
+ */
+export async function startStack(options = {}) {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST}/index.html missing: run npm run build`)
   if (!existsSync(SERVER_BIN)) throw new Error(`krv-server not found at ${SERVER_BIN}: build it (cargo build -p krv-server) or set KRV_SERVER_BIN`)
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_BIN`)
@@ -98,6 +102,7 @@ export async function startStack() {
       ARGON2_MEMORY_KIB: '64',
       ARGON2_ITERATIONS: '1',
       LOG_FORMAT: process.env.LOG_FORMAT ?? 'text',
+      ...options.env?.(port),
     },
     'krv-server',
   )
@@ -194,10 +199,10 @@ export async function apiCall(stack, method, path, body, cookie) {
  * list the suite opens its pages into; `noConsoleErrors` asserts none of them
  * logged an error.
  */
-export function steps(label, pages) {
+export function steps(label, pages, options = {}) {
   const suite = { stack: undefined }
   before(async () => {
-    suite.stack = await startStack()
+    suite.stack = await startStack(options)
   })
   after(async () => {
     await stopStack(suite.stack)

@@ -1,5 +1,6 @@
-//! `kohakuriver auth …`: logging in (which trades the password for an API
-//! token and ends the login session), logging out, status, password change.
+//! `kohakuriver auth …`: logging in (which trades the password, and the
+//! second factor when the account has one, for an API token and ends the
+//! login session), logging out, status, password change, second factors.
 
 use anyhow::{Context as _, Result, anyhow};
 use clap::{Args, Subcommand};
@@ -7,14 +8,17 @@ use reqwest::Method;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::{Value, json};
 
+use super::mfa::{self, MfaCommand};
 use super::{Context, TokenSource, tokens};
-use crate::client::Client;
+use crate::client::{Client, MFA_ENROLLMENT_REQUIRED};
 use crate::credentials::{self, Credentials, Stored};
 use crate::error::{AUTH, CONFLICT, CliError};
 use crate::{output, prompt};
 
 /// The cookie the service keeps sessions in.
 const SESSION_COOKIE: &str = "kohakuriver_session";
+/// Where passwords are exchanged for sessions.
+const LOGIN: &str = "/api/auth/login";
 
 /// `kohakuriver auth …`
 #[derive(Subcommand, Debug)]
@@ -38,6 +42,9 @@ pub enum AuthCommand {
     /// Create, list and revoke your API tokens
     #[command(subcommand)]
     Token(tokens::TokenCommand),
+    /// Your second factors: authenticator-app codes (TOTP) and recovery codes (passkeys: in the web panel)
+    #[command(subcommand)]
+    Mfa(MfaCommand),
 }
 
 /// `kohakuriver auth login`
@@ -61,6 +68,9 @@ pub struct LoginArgs {
     /// Let the created token expire after this many days (default: never)
     #[arg(long, value_name = "DAYS", conflicts_with = "token")]
     expires_in_days: Option<u32>,
+    /// The current code of your authenticator app, sent with the password in one step (for scripts; without it you are asked when the account has a second factor)
+    #[arg(long, value_name = "CODE", conflicts_with = "token")]
+    otp: Option<String>,
 }
 
 /// Runs an `auth` command.
@@ -71,6 +81,7 @@ pub async fn run(ctx: &Context, cmd: AuthCommand) -> Result<()> {
         AuthCommand::Status => status(ctx).await,
         AuthCommand::Password { password_stdin } => password(ctx, password_stdin).await,
         AuthCommand::Token(cmd) => tokens::run(ctx, cmd).await,
+        AuthCommand::Mfa(cmd) => mfa::run(ctx, cmd).await,
     }
 }
 
@@ -88,13 +99,27 @@ async fn login(ctx: &Context, args: LoginArgs) -> Result<()> {
         (None, false) => prompt::secret("Password")?,
     };
     let anonymous = ctx.client.with_token(None);
-    let answer = anonymous
-        .send(Method::POST, "/api/auth/login", &[], Some(&json!({"username": username, "password": password})))
-        .await?;
+    let mut body = json!({"username": username, "password": password});
+    if let Some(otp) = &args.otp {
+        body["otp"] = json!(otp.split_whitespace().collect::<String>());
+    }
+    let reply = anonymous.exchange(Method::POST, LOGIN, &[], Some(&body)).await?;
+    let answer = if reply.status.is_success() {
+        reply.answer
+    } else if mfa::is_challenge(&reply) && args.otp.is_none() {
+        mfa::second_step(&anonymous, &reply.answer.body).await?
+    } else {
+        return Err(anonymous.refusal(LOGIN, &reply).into());
+    };
     let session = session_token(&answer.headers)
         .ok_or_else(|| anyhow!("the server answered the login without a session cookie"))?;
-    let session_client = ctx.client.with_token(Some(session));
+    let session_client = ctx.client.with_token(Some(session.clone()));
     let created = create_login_token(&session_client, args.token_name, args.expires_in_days).await;
+    if let Err(err) = &created
+        && CliError::has_code(err, MFA_ENROLLMENT_REQUIRED)
+    {
+        return keep_enrolment_session(ctx, session, &answer.body).await;
+    }
     // The session only served to create the token: end it whatever happened.
     let ended = session_client.post("/api/auth/logout", None).await;
     let created = created?;
@@ -105,15 +130,20 @@ async fn login(ctx: &Context, args: LoginArgs) -> Result<()> {
         token_name: created["name"].as_str().map(str::to_owned),
         username: user["username"].as_str().map(str::to_owned),
         expires_at: created["expires_at"].as_str().map(str::to_owned),
+        session: false,
     };
-    let path = store(ctx, stored.clone())?;
+    let path = store(ctx, stored.clone()).await?;
     if let Err(err) = ended {
         eprintln!("warning: the login session could not be ended ({err:#}); it expires on its own");
     }
     report_login(ctx, &stored, &user["role"], &path)
 }
 
-/// Creates the token login stores; a default name already taken gets a time suffix.
+/// How many suffixed names a login tries after its default token name is taken.
+const NAME_ATTEMPTS: u32 = 10;
+
+/// Creates the token login stores; a default name already taken gets a time
+/// suffix (`-<unix time>`, then `-<unix time>-2`… for logins in the same second).
 async fn create_login_token(client: &Client, name: Option<String>, days: Option<u32>) -> Result<Value> {
     let explicit = name.is_some();
     let name = name.unwrap_or_else(hostname);
@@ -124,14 +154,21 @@ async fn create_login_token(client: &Client, name: Option<String>, days: Option<
         }
         body
     };
-    match client.post("/api/auth/tokens", Some(&body(&name))).await {
-        Err(err) if !explicit && err.downcast_ref::<CliError>().is_some_and(|e| e.exit_code == CONFLICT) => {
-            let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let unique: String = format!("{name}-{secs}");
-            client.post("/api/auth/tokens", Some(&body(&unique))).await
-        }
-        other => other,
+    let taken = |err: &anyhow::Error| err.downcast_ref::<CliError>().is_some_and(|e| e.exit_code == CONFLICT);
+    let mut result = client.post("/api/auth/tokens", Some(&body(&name))).await;
+    if explicit {
+        return result;
     }
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    for attempt in 1..=NAME_ATTEMPTS {
+        match &result {
+            Err(err) if taken(err) => {}
+            _ => break,
+        }
+        let unique = if attempt == 1 { format!("{name}-{secs}") } else { format!("{name}-{secs}-{attempt}") };
+        result = client.post("/api/auth/tokens", Some(&body(&unique))).await;
+    }
+    result
 }
 
 /// Checks an existing token with `/me` and stores it, with its id and name
@@ -154,15 +191,61 @@ async fn login_with_token(ctx: &Context, token: String) -> Result<()> {
         token_name: known.and_then(|t| t["name"].as_str()).map(str::to_owned),
         username: me["username"].as_str().map(str::to_owned),
         expires_at: known.and_then(|t| t["expires_at"].as_str()).map(str::to_owned),
+        session: false,
     };
-    let path = store(ctx, stored.clone())?;
+    let path = store(ctx, stored.clone()).await?;
     report_login(ctx, &stored, &me["role"], &path)
 }
 
-fn store(ctx: &Context, stored: Stored) -> Result<std::path::PathBuf> {
+/// Stores the credentials for this server. A login session kept there for
+/// enrolment is ended on the server once it is replaced (best effort: it
+/// expires on its own).
+async fn store(ctx: &Context, stored: Stored) -> Result<std::path::PathBuf> {
     let mut creds = Credentials::load()?;
-    creds.servers.insert(ctx.server.clone(), stored);
-    creds.save()
+    let previous = creds.servers.insert(ctx.server.clone(), stored);
+    let path = creds.save()?;
+    if let Some(previous) = previous.filter(|p| p.session) {
+        let _ = ctx.client.with_token(Some(previous.token)).post("/api/auth/logout", None).await;
+    }
+    Ok(path)
+}
+
+/// The login succeeded but no token may be created: the user's role requires
+/// a second factor and they have none, so the session may only enrol one.
+/// That session is stored (the only credential that can enrol), and the user
+/// is told what comes next.
+async fn keep_enrolment_session(ctx: &Context, session: String, answer: &Value) -> Result<()> {
+    let user = &answer["user"];
+    let stored = Stored {
+        token: session,
+        token_id: None,
+        token_name: None,
+        username: user["username"].as_str().map(str::to_owned),
+        expires_at: answer["expires_at"].as_str().map(str::to_owned),
+        session: true,
+    };
+    let path = store(ctx, stored.clone()).await?;
+    if ctx.json {
+        return output::json(&json!({
+            "server": ctx.server,
+            "username": stored.username,
+            "role": user["role"],
+            "token_id": null,
+            "token_name": null,
+            "expires_at": stored.expires_at,
+            "credentials_file": path.display().to_string(),
+            "mfa_enrollment_required": true,
+        }));
+    }
+    output::line(&format!(
+        "Logged in to {} as {} ({}), but your role requires a second factor and you have none yet, so this login \
+         may only enrol one. Run `kohakuriver auth mfa totp enable`, then `kohakuriver auth login` again for an API \
+         token. (The login session is stored in {} until then.)",
+        ctx.server,
+        stored.username.as_deref().unwrap_or("?"),
+        output::cell(&user["role"]),
+        path.display()
+    ))
 }
 
 fn report_login(ctx: &Context, stored: &Stored, role: &Value, path: &std::path::Path) -> Result<()> {
@@ -213,6 +296,17 @@ async fn logout(ctx: &Context, revoke: bool) -> Result<()> {
         return output::message(ctx.json, &answer, &format!("Not logged in to {}.", ctx.server));
     };
     let mut revoked = false;
+    if stored.session {
+        // A kept login session is ended whatever --revoke says: it was only for enrolling.
+        let ended = ctx.client.with_token(Some(stored.token.clone())).post("/api/auth/logout", None).await;
+        creds.servers.remove(&ctx.server);
+        creds.save()?;
+        let text = match ended {
+            Ok(_) => format!("Logged out of {}; the login session was ended.", ctx.server),
+            Err(_) => format!("Logged out of {}; the login session had already ended.", ctx.server),
+        };
+        return output::message(ctx.json, &json!({"server": ctx.server, "logged_out": true, "revoked": false}), &text);
+    }
     if revoke {
         let client = ctx.client.with_token(Some(stored.token.clone()));
         let id = match stored.token_id {
@@ -263,6 +357,7 @@ async fn status(ctx: &Context) -> Result<()> {
         TokenSource::Env => "KOHAKURIVER_TOKEN".to_owned(),
         _ => credentials::path()?.display().to_string(),
     };
+    let session = stored.as_ref().is_some_and(|s| s.session);
     let token_name = stored.as_ref().and_then(|s| s.token_name.clone());
     let expires_at = stored.as_ref().and_then(|s| s.expires_at.clone());
     if ctx.json {
@@ -276,7 +371,14 @@ async fn status(ctx: &Context) -> Result<()> {
             "token_source": source,
             "token_name": token_name,
             "token_expires_at": expires_at,
+            "credential": if session { "session" } else { "api_token" },
         }));
+    }
+    if session {
+        output::line(
+            "This is a login session that may only enrol a second factor: run `kohakuriver auth mfa totp enable`, \
+             then `kohakuriver auth login` again.",
+        )?;
     }
     output::fields(&[
         ("server", ctx.server.clone()),
@@ -284,7 +386,7 @@ async fn status(ctx: &Context) -> Result<()> {
         ("role", output::cell(&me["role"])),
         ("groups", output::cell(&me["groups"])),
         ("token from", source),
-        ("token name", token_name.unwrap_or_else(|| "-".to_owned())),
+        ("token name", token_name.unwrap_or_else(|| if session { "- (a login session)" } else { "-" }.to_owned())),
         ("token expires", expires_at.unwrap_or_else(|| "never".to_owned())),
     ])
 }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod groups;
 pub mod invites;
+pub mod mfa;
 pub mod tasks;
 pub mod tokens;
 pub mod users;

@@ -56,6 +56,14 @@ pub enum UsersCommand {
         /// Username or numeric id
         user: String,
     },
+    /// Remove every second factor of a user who lost their device (TOTP, recovery codes, passkeys); their sessions end (admins)
+    MfaReset {
+        /// Username or numeric id
+        user: String,
+        /// Do not ask for confirmation
+        #[arg(long, short)]
+        yes: bool,
+    },
 }
 
 /// `kohakuriver users create`
@@ -161,6 +169,21 @@ pub async fn run(ctx: &Context, cmd: UsersCommand) -> Result<()> {
             let answer = ctx.client.post(&format!("/api/auth/users/{id}/unlock"), None).await?;
             output::message(ctx.json, &answer, &format!("Unlocked {user}."))
         }
+        UsersCommand::MfaReset { user, yes } => {
+            let id = user_id(ctx, &user).await?;
+            let question = format!("Remove every second factor of {user} (id {id}) and end their sessions?");
+            if !yes && !prompt::confirm(&question)? {
+                return output::line("Nothing removed.");
+            }
+            let answer = ctx.client.delete(&format!("/api/auth/users/{id}/mfa")).await?;
+            output::message(
+                ctx.json,
+                &answer,
+                &format!(
+                    "Removed every second factor of {user}; they log in with their password alone until they enrol again."
+                ),
+            )
+        }
     }
 }
 
@@ -194,7 +217,24 @@ fn show(ctx: &Context, user: &Value) -> Result<()> {
         "last_seen_at",
         "active_sessions",
     ];
-    let pairs: Vec<(&str, String)> =
+    let mut pairs: Vec<(&str, String)> =
         keys.iter().filter(|k| user.get(**k).is_some()).map(|k| (*k, output::cell(&user[*k]))).collect();
+    if let Some(mfa) = user.get("mfa") {
+        pairs.push(("second factors", factors(mfa)));
+    }
     output::fields(&pairs)
+}
+
+/// `{totp, passkeys}` (which factors a user has, never their secrets) in words.
+fn factors(mfa: &Value) -> String {
+    let mut names = Vec::new();
+    if mfa["totp"].as_bool() == Some(true) {
+        names.push("authenticator app".to_owned());
+    }
+    match mfa["passkeys"].as_u64() {
+        Some(0) | None => {}
+        Some(1) => names.push("1 passkey".to_owned()),
+        Some(n) => names.push(format!("{n} passkeys")),
+    }
+    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
 }

@@ -1,7 +1,11 @@
 //! The `auth` endpoint group (`/api/auth`): who may log in and how.
 
 mod login;
+mod login_mfa;
 mod me;
+mod mfa;
+mod passkey_login;
+mod passkeys;
 mod password;
 mod register;
 mod session;
@@ -23,4 +27,16 @@ pub fn routes() -> Routes {
         .route(routes!(sessions::list))
         .route(routes!(sessions::end_others))
         .route(routes!(sessions::end_one))
+        .route(routes!(login_mfa::login_mfa))
+        .route(routes!(mfa::status::status))
+        .route(routes!(mfa::totp::enrol, mfa::totp::remove))
+        .route(routes!(mfa::totp::confirm))
+        .route(routes!(mfa::recovery::regenerate))
+        .route(routes!(passkeys::register_start))
+        .route(routes!(passkeys::register_finish))
+        .route(routes!(passkeys::rename, passkeys::delete))
+        .route(routes!(passkey_login::start))
+        .route(routes!(passkey_login::finish))
+        .route(routes!(passkey_login::second_factor_start))
+        .route(routes!(passkey_login::second_factor_finish))
 }

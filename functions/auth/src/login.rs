@@ -17,7 +17,7 @@ use shared::http::openapi::Message;
 use shared::sessions;
 use shared::types::Timestamp;
 use shared::users;
-use shared::users::Username;
+use shared::users::{UserRecord, Username};
 use shared::{ApiError, ApiResult, AppState};
 
 use crate::session;
@@ -26,6 +26,10 @@ use crate::session;
 pub struct LoginBody {
     username: String,
     password: String,
+    /// For scripts: the current TOTP code, for a one-step login of a user
+    /// with TOTP (without it such a user gets 401 `mfa_required`).
+    #[serde(default)]
+    otp: Option<String>,
 }
 
 const INVALID: &str = "Invalid username or password";
@@ -35,11 +39,20 @@ const INVALID: &str = "Invalid username or password";
 /// the right password. The attempt is counted before the password is checked
 /// (see `shared::auth::throttle`), so a concurrent burst checks no more
 /// passwords than the limits allow.
+///
+/// A user with a second factor gets, for the right password, 401
+/// `mfa_required` with an `mfa_token` and the `methods` to finish with
+/// (`POST /api/auth/login/mfa`, or the passkey endpoints); with a right `otp`
+/// the session comes at once. The right password alone resets nothing in the
+/// throttle: its count is taken back, and the factor's attempts are counted
+/// in turn, so a password holder guesses codes no faster than passwords.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(()), request_body = LoginBody,
     responses(
         (status = 200, description = "Logged in; the session cookie is set", body = crate::session::SessionStarted),
-        (status = 401, description = "Invalid username or password", body = shared::http::openapi::ErrorBody),
+        (status = 401, description = "Invalid username or password; or `mfa_required` (with `mfa_token` and `methods`); or `invalid_code` for a wrong `otp`", body = shared::http::openapi::ErrorBody),
+        (status = 422, description = "A malformed `otp`", body = shared::http::openapi::ErrorBody),
         (status = 429, description = "Too many failed logins; see Retry-After", body = shared::http::openapi::ErrorBody),
+        (status = 503, description = "A store is unreachable, or TOTP is needed and MFA_ENCRYPTION_KEY is unset", body = shared::http::openapi::ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -102,18 +115,36 @@ pub async fn login(
         }
     };
 
+    if user.mfa.any() {
+        return crate::login_mfa::factor_due(&state, &client, reservation, user, body.otp.as_deref(), now).await;
+    }
     throttle::succeed(redis, reservation).await?;
-    // Conditioned on the credentials just checked: a password change, reset,
-    // deactivation or deletion that committed meanwhile wins.
-    let user = users::record_login(&state.stores, &user, now)
+    complete(&state, &client, &user, now, None).await
+}
+
+/// A login whose credentials (and second factor, `factor`, if the user has
+/// one) were accepted: recorded, audited, and its session started. The
+/// record is conditioned on the credentials checked: a password change,
+/// reset, deactivation or deletion that committed meanwhile wins.
+pub(crate) async fn complete(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &UserRecord,
+    now: Timestamp,
+    factor: Option<&'static str>,
+) -> ApiResult<Response> {
+    let user = users::record_login(&state.stores, user, now)
         .await?
         .ok_or_else(|| ApiError::Unauthorized { code: "invalid_credentials", detail: INVALID.into() })?;
-    let event = client
+    let mut event = client
         .event((user.username.clone(), Some(user.id)), "auth.login", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username));
+    if let Some(factor) = factor {
+        event = event.detail(format!("second factor: {factor}"));
+    }
     audit::record(&state.stores, &event).await?;
-    activity::record(redis, activity::Login::Success, now).await;
-    session::start(&state, &user, &client, StatusCode::OK, "Login successful").await
+    activity::record(&state.stores.redis, activity::Login::Success, now).await;
+    session::start(state, &user, client, StatusCode::OK, "Login successful").await
 }
 
 /// Ends the current session (if the request has one) and clears the cookie.

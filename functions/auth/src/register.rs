@@ -15,6 +15,7 @@ use shared::audit::{self, AuditEvent, Outcome};
 use shared::auth::Caller;
 use shared::auth::ClientInfo;
 use shared::auth::MaybeCaller;
+use shared::auth::enrolled;
 use shared::auth::ensure_enabled;
 use shared::auth::password;
 use shared::crypto::constant_time_eq;
@@ -70,6 +71,8 @@ pub async fn register(
 ) -> ApiResult<Response> {
     ensure_enabled(&state.config)?;
     if caller.role().at_least(Role::Admin) {
+        // The enrolment policy holds here too (this route also serves anyone).
+        let caller = enrolled(&state, caller)?;
         return admin_creates(&state, &caller, &client, body).await;
     }
     // The register secret may come in any of the three places a code can: the

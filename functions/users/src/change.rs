@@ -14,6 +14,7 @@ use shared::auth::Require;
 use shared::auth::min;
 use shared::http::extract::Path;
 use shared::identity;
+use shared::mfa::policy;
 use shared::sessions;
 use shared::types::Role;
 use shared::users::UserView;
@@ -73,7 +74,7 @@ pub async fn patch_user(
             Some(parse_display_name(Some(raw), &username)?)
         }
     };
-    let change = UserChange { display_name, role, is_active: body.is_active };
+    let change = UserChange { display_name, role, is_active: body.is_active, ..UserChange::default() };
     apply(&state, &caller, &client, id, change).await.map(|u| Json(u.view()))
 }
 
@@ -109,8 +110,9 @@ pub async fn apply(
     caller: &Caller,
     client: &ClientInfo,
     id: u64,
-    change: UserChange,
+    mut change: UserChange,
 ) -> ApiResult<UserRecord> {
+    change.promotion_ends_sessions_at = policy::required_role(&state.config);
     if let Some(role) = change.role
         && !caller.role().at_least(role)
     {
@@ -118,9 +120,11 @@ pub async fn apply(
     }
     let is_self = caller.user_id() == Some(id);
     let redis = &state.stores.redis;
+    let mut new_generation = false;
     let outcome = identity::update(&state.stores, id, &change, |plan: Planned<'_>| -> ApiResult<AuditEvent> {
         let before = plan.before;
         let after = plan.after.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("update without a new state")))?;
+        new_generation = after.epoch != before.epoch;
         if is_self && after.role < before.role {
             return Err(ApiError::forbidden("self_change", "You cannot demote yourself"));
         }
@@ -136,8 +140,11 @@ pub async fn apply(
     .await?;
     match outcome {
         Ok(user) => {
-            if !user.is_active {
-                // Deactivation ends every session; reactivation will not bring them back.
+            if !user.is_active || new_generation {
+                // Deactivation ends every session (reactivation will not bring
+                // them back), and so does a promotion into the roles that must
+                // have a second factor: the new generation refuses them already,
+                // this removes their records.
                 sessions::end_all(redis, user.id, None).await?;
             }
             Ok(user)

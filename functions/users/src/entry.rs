@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use shared::groups::{self, GroupRef};
+use shared::mfa::MfaSummary;
 use shared::sessions;
 use shared::types::Timestamp;
 use shared::users::UserView;
@@ -20,6 +21,8 @@ pub struct UserEntry {
     groups: Vec<GroupRef>,
     last_seen_at: Option<Timestamp>,
     active_sessions: u64,
+    /// Which second factors the user has (never their secrets).
+    mfa: MfaSummary,
 }
 
 /// Entries for `users`, with their live-session counts in one Redis round trip.
@@ -39,6 +42,7 @@ pub async fn entries(state: &AppState, users: &[UserRecord]) -> ApiResult<Vec<Us
             groups: names.iter().filter(|g| user.group_ids.contains(&g.id)).cloned().collect(),
             last_seen_at: user.last_seen_at,
             active_sessions,
+            mfa: user.mfa,
         })
         .collect())
 }

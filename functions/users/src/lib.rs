@@ -4,6 +4,7 @@ mod change;
 mod delete;
 mod entry;
 mod list;
+mod mfa;
 mod password;
 mod sessions;
 mod tokens;
@@ -25,4 +26,5 @@ pub fn routes() -> Routes {
         .route(routes!(sessions::end_sessions))
         .route(routes!(sessions::end_session))
         .route(routes!(tokens::list_tokens))
+        .route(routes!(mfa::reset_mfa))
 }

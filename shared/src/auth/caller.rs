@@ -2,7 +2,9 @@
 //! identity, how it authenticated, and the role the request acts with.
 
 use crate::audit::actor::Actor;
+use crate::config::Config;
 use crate::identity::user_cache::CachedUser;
+use crate::mfa::policy;
 use crate::types::Role;
 use crate::users::UserView;
 
@@ -77,6 +79,17 @@ impl Caller {
 
     pub fn is_anonymous(&self) -> bool {
         matches!(self.identity, Identity::Anonymous)
+    }
+
+    /// Whether this caller must enrol a second factor before anything else
+    /// (see `mfa::policy`): a session of a user at or above
+    /// `MFA_REQUIRED_ROLE` who has none. API tokens and the admin secret are
+    /// never restricted.
+    pub fn must_enrol(&self, config: &Config) -> bool {
+        match (&self.via, &self.identity) {
+            (Via::Session { .. }, Identity::User(user)) => policy::enrollment_due(config, user.role, user.mfa),
+            _ => false,
+        }
     }
 
     /// The session this request authenticated with, if any.

@@ -23,8 +23,15 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::AppState;
 
-/// Paths that start a session and so need protection without a cookie.
+/// Paths that start a session and so need protection without a cookie; the
+/// login's later steps (`/api/auth/login/...`: the second factor, passkey
+/// logins) start one too.
 const SESSION_STARTING: [&str; 2] = ["/api/auth/login", "/api/auth/register"];
+
+fn starts_session(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    SESSION_STARTING.contains(&path) || path.starts_with("/api/auth/login/")
+}
 
 pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if needs_check(request.method(), request.uri().path(), request.headers())
@@ -37,9 +44,7 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
 
 fn needs_check(method: &Method, path: &str, headers: &HeaderMap) -> bool {
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-    !safe
-        && !has_bearer(headers)
-        && (cookie::session_token(headers).is_some() || SESSION_STARTING.contains(&path.trim_end_matches('/')))
+    !safe && !has_bearer(headers) && (cookie::session_token(headers).is_some() || starts_session(path))
 }
 
 /// What the service's own origin is.
@@ -135,6 +140,7 @@ mod tests {
         assert!(!needs_check(&Method::GET, "/api/auth/me", &cookie));
         assert!(!needs_check(&Method::POST, "/api/tasks", &HeaderMap::new()));
         assert!(needs_check(&Method::POST, "/api/auth/login", &HeaderMap::new()));
+        assert!(needs_check(&Method::POST, "/api/auth/login/passkey/finish", &HeaderMap::new()));
         let both = headers(&[("cookie", "kohakuriver_session=a.b.c"), ("authorization", "Bearer x")]);
         assert!(!needs_check(&Method::POST, "/api/auth/logout", &both));
     }

@@ -4,6 +4,13 @@
 //! which its writes re-check when they commit) and [`Deferred`] (the same
 //! policies, applied by the handler once it knows which Redis reads of its
 //! own can ride on the caller's round trip).
+//!
+//! [`Authenticated`], [`Require`] and [`Deferred`] also apply the enrolment
+//! policy (`MFA_REQUIRED_ROLE`, see `mfa::policy`): a session whose user must
+//! still enrol a second factor is refused with 403 `mfa_enrollment_required`.
+//! The few endpoints such a user may call (`/me`, `/mfa*`) declare
+//! [`Enrolling`] instead, which states that they let such a caller through;
+//! logout takes [`MaybeCaller`], which applies no policy.
 
 use std::marker::PhantomData;
 
@@ -31,11 +38,28 @@ impl FromRequestParts<AppState> for MaybeCaller {
     }
 }
 
-/// A caller with valid credentials; 401 otherwise.
+/// A caller with valid credentials; 401 otherwise, 403
+/// `mfa_enrollment_required` while the caller must enrol a second factor.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Caller);
 
 impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = authenticated(resolve(parts, state).await?)?;
+        enrolled(state, caller).map(Self)
+    }
+}
+
+/// A caller with valid credentials (401 otherwise) who may still have to
+/// enrol a second factor: the extractor of the endpoints the enrolment policy
+/// leaves open (`GET /api/auth/me` and the `/api/auth/mfa*` self-service),
+/// so each of them states that it lets such a caller through.
+#[derive(Debug, Clone)]
+pub struct Enrolling(pub Caller);
+
+impl FromRequestParts<AppState> for Enrolling {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -49,6 +73,17 @@ fn authenticated(resolved: Resolved) -> Result<Caller, ApiError> {
         Resolved::Caller(_) => Err(ApiError::unauthorized("Not authenticated")),
         Resolved::Invalid => Err(ApiError::unauthorized("Invalid or expired credentials")),
     }
+}
+
+/// The enrolment policy: `caller`, unless they must enrol a second factor first.
+pub fn enrolled(state: &AppState, caller: Caller) -> Result<Caller, ApiError> {
+    if caller.must_enrol(&state.config) {
+        return Err(ApiError::forbidden(
+            "mfa_enrollment_required",
+            "Your role requires a second factor: enrol one at /api/auth/mfa (TOTP or a passkey) before anything else",
+        ));
+    }
+    Ok(caller)
 }
 
 /// Minimum roles for [`Require`].
@@ -129,7 +164,7 @@ impl Deferred {
         along: &[redis::Cmd],
     ) -> Result<(Caller, Vec<redis::Value>), ApiError> {
         let (resolved, answers) = resolve_along(&mut self.0, state, along).await?;
-        Ok((authenticated(resolved)?, answers))
+        Ok((enrolled(state, authenticated(resolved)?)?, answers))
     }
 
     /// As [`Require`], with the answers to `along` (one per command).

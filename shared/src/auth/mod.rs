@@ -14,7 +14,7 @@ pub mod throttle;
 
 pub use caller::{Caller, Identity, Via};
 pub use client::ClientInfo;
-pub use extract::{Authenticated, Deferred, MaybeCaller, Require, min};
+pub use extract::{Authenticated, Deferred, Enrolling, MaybeCaller, Require, enrolled, min};
 
 use crate::config::Config;
 use crate::error::ApiError;

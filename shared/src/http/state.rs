@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::Endpoint;
+use crate::mfa::passkey::rp::RelyingParty;
 use crate::tasks::dispatch::Dispatcher;
 
 /// What every handler gets; cloning is a reference-count increment.
@@ -29,6 +30,8 @@ pub struct Keys {
     pub sessions: SessionKeys,
     /// The task announcer, when `DISPATCH_WEBHOOK_URL` is set.
     pub dispatcher: Option<Dispatcher>,
+    /// The passkeys' relying party, when one is configured (see `mfa::passkey::rp`).
+    pub passkeys: Option<RelyingParty>,
 }
 
 impl AppState {
@@ -47,7 +50,13 @@ impl AppState {
             (Some(url), Some(secret)) => Some(Dispatcher::new(url, secret.clone(), config.dispatch_timeout)?),
             _ => None,
         };
-        Ok(Self(Arc::new(App { config, stores, keys: Keys { passwords, sessions, dispatcher } })))
+        let passkeys = match &config.webauthn {
+            Some(settings) => Some(RelyingParty::new(settings).map_err(|e| {
+                StoreError::Internal(anyhow::anyhow!("the passkeys' relying party ({settings:?}): {e}"))
+            })?),
+            None => None,
+        };
+        Ok(Self(Arc::new(App { config, stores, keys: Keys { passwords, sessions, dispatcher, passkeys } })))
     }
 }
 

@@ -35,7 +35,10 @@ pub async fn update<E>(
             return Ok(Ok(before));
         };
         let event = prepare(Planned { before: &before, after: Some(&after) })?;
-        let restrictive = after.role < before.role || (before.is_active && !after.is_active);
+        // A new credential generation (deactivation, promotion into the
+        // roles that need a second factor) ends sessions: restrictive too.
+        let restrictive =
+            after.role < before.role || (before.is_active && !after.is_active) || after.epoch != before.epoch;
         let cached = match user_cache::load(stores, &after).await {
             Ok(cached) => cached,
             Err(e) => return Ok(Err(e.into())),

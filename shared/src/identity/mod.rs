@@ -5,10 +5,12 @@
 //! Handlers never touch `user_cache`; the extractor reads through [`current`].
 
 mod change;
+mod factors;
 mod membership;
 mod remove;
 pub mod user_cache;
 
 pub use change::{current, set_password, signed_in, update};
+pub use factors::factors_changed;
 pub use membership::{change_group, delete_group, join_group, leave_group};
 pub use remove::{Removed, delete_user};

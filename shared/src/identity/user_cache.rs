@@ -41,6 +41,11 @@ pub struct CachedUser {
     /// another generation is refused.
     #[serde(default)]
     pub epoch: u64,
+    /// Whether the user has a second factor (see `mfa::MfaSummary`), so the
+    /// enrolment policy (`MFA_REQUIRED_ROLE`) is judged without another read.
+    /// Entries from before second factors read as none, which they had.
+    #[serde(default)]
+    pub mfa: bool,
 }
 
 impl CachedUser {
@@ -58,6 +63,7 @@ impl CachedUser {
             groups,
             v: user.version,
             epoch: user.epoch,
+            mfa: user.mfa.any(),
         }
     }
 

@@ -46,7 +46,9 @@ impl SessionRecord {
         public_id(&self.hash)
     }
 
-    fn fields(&self) -> Vec<(&'static str, String)> {
+    /// The session's fields as stored (public for the bench's scale seeder,
+    /// `bench/src/scale.rs`, which writes sessions in raw pipelines).
+    pub fn fields(&self) -> Vec<(&'static str, String)> {
         vec![
             ("user_id", self.user_id.to_string()),
             ("created_at_ms", self.created_at_ms.to_string()),
@@ -78,16 +80,18 @@ pub fn public_id(hash: &str) -> &str {
     hash.get(..24).unwrap_or(hash)
 }
 
-fn session_key(redis: &Redis, user_id: u64, hash: &str) -> String {
+/// The session's hash (public, like the two keys below, for the bench's scale seeder).
+pub fn session_key(redis: &Redis, user_id: u64, hash: &str) -> String {
     redis.key(&format!("sess:{}:{hash}", user_tag(user_id)))
 }
 
-fn index_key(redis: &Redis, user_id: u64) -> String {
+/// The user's sessions, scored by expiry.
+pub fn index_key(redis: &Redis, user_id: u64) -> String {
     redis.key(&format!("usess:{}", user_tag(user_id)))
 }
 
 /// Every live session, scored by expiry: the active-session count.
-fn global_key(redis: &Redis) -> String {
+pub fn global_key(redis: &Redis) -> String {
     redis.key("allsess")
 }
 

@@ -26,7 +26,7 @@ const BODY_LEN: usize = 43;
 const CHECKSUM_LEN: usize = 6;
 
 /// A new token's secret for user `owner`: prefix, owner, 32 random bytes, checksum.
-pub(crate) fn new_secret(owner: u64) -> String {
+pub fn new_secret(owner: u64) -> String {
     let body = format!("{PREFIX}{owner}_{}", random_token(32));
     let sum = base62(u64::from(crc32(body.as_bytes())), CHECKSUM_LEN);
     format!("{body}{sum}")
@@ -34,7 +34,7 @@ pub(crate) fn new_secret(owner: u64) -> String {
 
 /// What a token shows in lists: everything up to and including the first
 /// four random characters (`krv_42_abcd`).
-pub(crate) fn display_prefix(token: &str) -> String {
+pub fn display_prefix(token: &str) -> String {
     let owner_part = owner_part_len(token).unwrap_or(0);
     token.chars().take(PREFIX.len() + owner_part + 4).collect()
 }

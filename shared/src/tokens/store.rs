@@ -50,7 +50,9 @@ impl TokenRecord {
         })
     }
 
-    fn to_item(&self) -> Item {
+    /// The token's item (also written in batches by the bench's scale
+    /// seeder, `bench/src/scale.rs`, with the lookups below).
+    pub fn to_item(&self) -> Item {
         let mut item = key(token_pk(&self.hash), "TOKEN");
         item.extend([
             ("gsi1pk".to_owned(), s(owner_pk(self.user_id))),
@@ -81,11 +83,13 @@ fn owner_pk(user_id: u64) -> String {
     format!("USER#{user_id}")
 }
 
-fn id_pk(id: u64) -> String {
+/// The key of the by-id lookup (public for the bench's scale seeder).
+pub fn id_pk(id: u64) -> String {
     format!("TOKENID#{id}")
 }
 
-fn name_pk(user_id: u64, name: &str) -> String {
+/// The key of the per-owner name reservation (public for the bench's scale seeder).
+pub fn name_pk(user_id: u64, name: &str) -> String {
     format!("TOKENNAME#{user_id}#{}", name.to_lowercase())
 }
 
@@ -109,7 +113,8 @@ pub enum CreateError {
 /// as the original's clients expect) stays small.
 pub const MAX_PER_USER: u32 = 100;
 
-fn counter_pk(user_id: u64) -> String {
+/// The key of the owner's token counter (public for the bench's scale seeder).
+pub fn counter_pk(user_id: u64) -> String {
     format!("TOKENCOUNT#{user_id}")
 }
 

@@ -14,6 +14,7 @@ use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::{self, Failure, built, unless_gone};
 use crate::db::item::{Item, b, get_b, get_n, get_s, key, n, number_set, opt_n, s};
+use crate::mfa::MfaSummary;
 use crate::types::Role;
 use crate::types::Timestamp;
 use crate::users::UserView;
@@ -40,6 +41,8 @@ pub struct UserRecord {
     /// generation it was born in and dies when the user's moves on, however
     /// the login raced the change.
     pub epoch: u64,
+    /// Which second factors the user has (none for users from before them).
+    pub mfa: MfaSummary,
 }
 
 impl UserRecord {
@@ -70,10 +73,16 @@ impl UserRecord {
             last_seen_at: opt_n(item, "last_seen_at_ms").map(Timestamp::from_millis),
             group_ids: number_set(item, "group_ids"),
             epoch: opt_n(item, "cred_epoch").unwrap_or(0),
+            mfa: MfaSummary {
+                totp: item.get("mfa_totp").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+                passkeys: opt_n(item, "mfa_passkeys").unwrap_or(0),
+            },
         })
     }
 
-    fn to_item(&self) -> Item {
+    /// The user's item (also written in batches by the bench's scale seeder,
+    /// `bench/src/scale.rs`, so its users are stored exactly as these).
+    pub fn to_item(&self) -> Item {
         let mut item = key(user_pk(self.id), "USER");
         item.extend([
             ("gsi1pk".to_owned(), s("USERS")),
@@ -88,6 +97,8 @@ impl UserRecord {
             ("created_at_ms".to_owned(), n(self.created_at.millis())),
             ("version".to_owned(), n(self.version)),
             ("cred_epoch".to_owned(), n(self.epoch)),
+            ("mfa_totp".to_owned(), b(self.mfa.totp)),
+            ("mfa_passkeys".to_owned(), n(self.mfa.passkeys)),
         ]);
         if !self.group_ids.is_empty() {
             let ids = self.group_ids.iter().map(u64::to_string).collect();
@@ -97,8 +108,9 @@ impl UserRecord {
     }
 }
 
-/// The counter of users holding `role` (for the admin statistics).
-pub(super) fn role_counter(role: Role) -> String {
+/// The counter of users holding `role` (for the admin statistics; the bench's
+/// scale seeder adds its users to it).
+pub fn role_counter(role: Role) -> String {
     format!("role:{role}")
 }
 
@@ -126,7 +138,9 @@ pub(super) fn admin_count_down(stores: &Stores) -> Result<TransactWriteItem, Sto
 
 pub use crate::db::keys::user_pk;
 
-pub(super) fn username_pk(name_key: &str) -> String {
+/// The key of the reservation of case-folded username `name_key` (public for
+/// the bench's scale seeder, which writes reservations in batches).
+pub fn username_pk(name_key: &str) -> String {
     format!("USERNAME#{name_key}")
 }
 
@@ -185,6 +199,7 @@ pub async fn create(
         last_seen_at: None,
         group_ids: new.group_ids,
         epoch: 0,
+        mfa: MfaSummary::default(),
     };
     let table = &stores.tables.identity;
     let mut reservation = key(username_pk(&user.username.to_ascii_lowercase()), "USERNAME");

@@ -21,6 +21,11 @@ pub struct UserChange {
     pub display_name: Option<String>,
     pub role: Option<Role>,
     pub is_active: Option<bool>,
+    /// `MFA_REQUIRED_ROLE`, when set: a promotion from below this role to it
+    /// or above moves the credential generation on, so every session of the
+    /// user ends (one opened under the lighter rule, perhaps with the
+    /// password alone, does not carry into the stricter one).
+    pub promotion_ends_sessions_at: Option<Role>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +71,10 @@ impl UserChange {
             return None;
         }
         after.version = before.version + 1;
-        if before.is_active && !after.is_active {
-            // Sessions end with a deactivation, including any born in a race with it.
+        let promoted_into = |required: Role| !before.role.at_least(required) && after.role.at_least(required);
+        if (before.is_active && !after.is_active) || self.promotion_ends_sessions_at.is_some_and(promoted_into) {
+            // Sessions end with a deactivation, or a promotion into the roles
+            // that must have a second factor, including any born in a race.
             after.epoch = before.epoch + 1;
         }
         Some(after)

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod behaviour;
+mod mfa;
 mod resources;
 
 use std::io::Write;
