@@ -119,13 +119,21 @@ print(f"Health p99 under login load vs idle: {busy['p99']:.2f} ms vs {idle['p99'
 
 if os.path.exists(path("scale.json")) and have("scale_me_session"):
     seed = json.load(open(path("scale.json")))
-    seeding = seed["users_secs"] + seed["user_cache_secs"] + seed["tokens_secs"] + seed["sessions_secs"]
     print()
     print(
         f"Scale: {seed['users']:,} users, {seed['sessions']:,} live sessions, {seed['tokens']:,} tokens "
-        f"(seeded through the service's store code in {seeding:.0f} s: users {seed['users_secs']:.0f} s, "
-        f"tokens {seed['tokens_secs']:.0f} s, sessions {seed['sessions_secs']:.0f} s)"
+        f"(bench/src/scale.rs, in {seed['total_secs']:.0f} s: users {seed['users_secs']:.0f} s, their cached "
+        f"state {seed['user_cache_secs']:.0f} s, then tokens {seed['tokens_secs']:.0f} s and sessions "
+        f"{seed['sessions_secs']:.0f} s at once)"
     )
+    if os.path.exists(path("scale_check.json")):
+        check = json.load(open(path("scale_check.json")))
+        pages = ", ".join(f"{ms:.0f}" for ms in check["users_page_ms"])
+        print(
+            f"Checked after seeding: {check['logins']} seeded users logged in, {check['sessions']:,} sessions and "
+            f"{check['tokens']} tokens answered /api/auth/me; GET /api/auth/users?limit=100, five pages by cursor: "
+            f"{pages} ms; unpaged: {check['users_unpaged']['rows']:,} rows in {check['users_unpaged']['ms']:.0f} ms"
+        )
     print()
     print("| request | small req/s | scale req/s | scale ÷ small | small p99 | scale p99 | × floor at scale | within 10% | errors |")
     print("|---|---|---|---|---|---|---|---|---|")
