@@ -29,20 +29,28 @@ export type Task = Schemas['TaskView']
 export type TaskStatus = Schemas['TaskStatus']
 export type Vps = Schemas['VpsEntry']
 export type AuditEvent = Schemas['AuditEvent']
+export type MfaStatus = Schemas['MfaStatus']
+export type Passkey = Schemas['PasskeyView']
+/** A way to pass the second step of a login (`totp`, `webauthn`, `recovery`). */
+export type MfaMethod = Schemas['Method']
 
-/** An answer other than 2xx, carrying the service's `detail` and `code`. */
+/** The API's error body, read defensively (a proxy may answer something else). */
+export type ErrorBody = Partial<Schemas['ErrorBody']>
+
+/**
+ * An answer other than 2xx, carrying the service's `detail` and `code`, and
+ * the whole body (a login's `mfa_required` brings its `mfa_token` and `methods`).
+ */
 export class ApiError extends Error {
   constructor(
     public status: number,
     message: string,
     public code?: string,
+    public body?: ErrorBody,
   ) {
     super(message)
   }
 }
-
-/** The API's error body, read defensively (a proxy may answer something else). */
-type ErrorBody = Partial<Schemas['ErrorBody']>
 
 function describe(status: number, body: ErrorBody | null): string {
   if (body && typeof body.detail === 'string' && body.detail) {
@@ -57,6 +65,15 @@ function describe(status: number, body: ErrorBody | null): string {
 let onUnauthorized: (() => void) | null = null
 export function setUnauthorizedHandler(handler: () => void) {
   onUnauthorized = handler
+}
+
+/**
+ * Called on a 403 `mfa_enrollment_required`: the caller's role needs a second
+ * factor they do not have (`MFA_REQUIRED_ROLE`), e.g. after removing their last one.
+ */
+let onEnrollmentRequired: (() => void) | null = null
+export function setEnrollmentRequiredHandler(handler: () => void) {
+  onEnrollmentRequired = handler
 }
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -98,7 +115,8 @@ async function send(method: string, path: string, body?: unknown): Promise<{ dat
   if (!response.ok) {
     const err = data as ErrorBody | null
     if (response.status === 401 && !path.startsWith('/auth/login') && onUnauthorized) onUnauthorized()
-    throw new ApiError(response.status, describe(response.status, err), err?.code)
+    if (response.status === 403 && err?.code === 'mfa_enrollment_required' && onEnrollmentRequired) onEnrollmentRequired()
+    throw new ApiError(response.status, describe(response.status, err), err?.code, err ?? undefined)
   }
   return { data, response }
 }

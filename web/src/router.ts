@@ -1,6 +1,9 @@
 import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router'
 import type { Role } from './api'
-import { can, loadMe, session } from './session'
+import { can, loadMe, mustEnrol, session } from './session'
+
+/** Second factors; the one page a session that must enrol one may use. */
+export const SECURITY = '/account/security'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -19,6 +22,7 @@ export const router = createRouter({
     { path: '/login', component: () => import('./views/LoginView.vue'), meta: { public: true, title: 'Log in' } },
     { path: '/register', component: () => import('./views/RegisterView.vue'), meta: { public: true, title: 'Register' } },
     { path: '/account', component: () => import('./views/AccountView.vue'), meta: { title: 'My account' } },
+    { path: SECURITY, component: () => import('./views/SecurityView.vue'), meta: { title: 'Security' } },
     { path: '/overview', component: () => import('./views/OverviewView.vue'), meta: { min: 'operator', title: 'Overview' } },
     { path: '/users', component: () => import('./views/UsersView.vue'), meta: { min: 'operator', title: 'Users' } },
     { path: '/users/:id(\\d+)/sessions', component: () => import('./views/UserSessionsView.vue'), meta: { min: 'admin', title: 'Sessions of a user' } },
@@ -46,6 +50,8 @@ router.beforeEach(async (to: RouteLocationNormalized) => {
     return true
   }
   if (!session.user) return { path: '/login', query: to.fullPath !== '/account' ? { next: to.fullPath } : {} }
+  // The service refuses such a session everything else (403 mfa_enrollment_required).
+  if (mustEnrol() && to.path !== SECURITY) return { path: SECURITY }
   if (to.meta.min && !can(to.meta.min)) return { path: '/account' }
   return true
 })

@@ -1,6 +1,7 @@
 // Who is logged in, and the approval badge. One reactive object the whole app reads.
 import { reactive } from 'vue'
-import { ApiError, atLeast, get, post, type Me, type Schemas } from './api'
+import { ApiError, atLeast, get, post, type Me, type MfaMethod, type Schemas } from './api'
+import { getPasskey } from './webauthn'
 
 export const session = reactive({
   user: null as Me | null,
@@ -49,8 +50,48 @@ export async function loggedIn(): Promise<Me | null> {
   return loadMe()
 }
 
-export async function login(username: string, password: string): Promise<void> {
-  await post('/auth/login', { username, password })
+/** A right password for a user with a second factor: the login's second step is due. */
+export interface MfaChallenge {
+  /** Single use, five minutes; names the user, so the second step asks no username. */
+  token: string
+  methods: MfaMethod[]
+}
+
+/** Resolves to null when logged in, or to the second step a second factor asks for. */
+export async function login(username: string, password: string): Promise<MfaChallenge | null> {
+  try {
+    await post('/auth/login', { username, password })
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401 && err.code === 'mfa_required' && err.body?.mfa_token) {
+      return { token: err.body.mfa_token, methods: err.body.methods ?? [] }
+    }
+    throw err
+  }
+  await loggedIn()
+  return null
+}
+
+/** The second step with a code of the authenticator app, or a recovery code. */
+export async function loginWithCode(token: string, proof: { code: string } | { recovery_code: string }): Promise<void> {
+  await post('/auth/login/mfa', { mfa_token: token, ...proof })
+  await loggedIn()
+}
+
+type CeremonyStarted = Schemas['CeremonyStarted']
+
+/** The second step with a passkey: the service allows only the user's own. */
+export async function loginWithPasskeyStep(token: string): Promise<void> {
+  const started = await post<CeremonyStarted>('/auth/login/webauthn/start', { mfa_token: token })
+  const credential = await getPasskey(started.options)
+  await post('/auth/login/webauthn/finish', { mfa_token: token, ceremony_id: started.ceremony_id, credential })
+  await loggedIn()
+}
+
+/** Passwordless: the authenticator offers its passkeys for this service, and the chosen one names the user. */
+export async function loginWithPasskey(): Promise<void> {
+  const started = await post<CeremonyStarted>('/auth/login/passkey/start')
+  const credential = await getPasskey(started.options)
+  await post('/auth/login/passkey/finish', { ceremony_id: started.ceremony_id, credential })
   await loggedIn()
 }
 
@@ -72,9 +113,19 @@ export function can(min: Parameters<typeof atLeast>[1]): boolean {
   return atLeast(session.user?.role, min)
 }
 
+/**
+ * The caller's role needs a second factor they do not have
+ * (`MFA_REQUIRED_ROLE`): until they enrol one, their session reaches only
+ * the security page's endpoints.
+ */
+export function mustEnrol(): boolean {
+  return session.user?.mfa_enrollment_required === true
+}
+
 /** The pending-approval count in the navigation; operators and admins only. */
 export async function refreshBadge(): Promise<void> {
-  if (!can('operator')) {
+  // A session that must enrol first is refused the count (403): do not ask.
+  if (!can('operator') || mustEnrol()) {
     session.pending = null
     return
   }

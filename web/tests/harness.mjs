@@ -77,8 +77,12 @@ async function stopChild(child) {
 }
 
 /**
- * `options.env(port)`: extra settings of the server, which may name its port
- * (`PUBLIC_URL` for the passkeys' relying party).
+ * `options.env(port)`: extra settings of the server, which may name its port.
+ * `options.localhost`: the pages open at http://localhost:<port>, which is
+ * also the server's PUBLIC_URL, so passkeys have a relying party (an IP
+ * address cannot be one) and the logins' CSRF check sees the page's origin as
+ * the service's own. Node's API calls keep going to 127.0.0.1 (they send no
+ * Origin, so they pass that check).
  */
 export async function startStack(options = {}) {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST}/index.html missing: run npm run build`)
@@ -102,12 +106,15 @@ export async function startStack(options = {}) {
       ARGON2_MEMORY_KIB: '64',
       ARGON2_ITERATIONS: '1',
       LOG_FORMAT: process.env.LOG_FORMAT ?? 'text',
+      ...(options.localhost ? { PUBLIC_URL: `http://localhost:${port}` } : {}),
       ...options.env?.(port),
     },
     'krv-server',
   )
   const base = `http://127.0.0.1:${port}`
-  const stack = { base, redis, server, browser: null }
+  // Where the browser's pages live (relative page.goto paths resolve against it).
+  const origin = options.localhost ? `http://localhost:${port}` : base
+  const stack = { base, origin, redis, server, browser: null }
   try {
     await waitReady(`${base}/api/health/ready`, server, 60_000)
     // launch() gives the browser a fresh temporary profile (user data dir) of its own.
@@ -146,7 +153,7 @@ export async function stopStack(stack) {
  * error and uncaught exception into `errors`.
  */
 export async function newPage(stack, label) {
-  const context = await stack.browser.newContext({ baseURL: stack.base, viewport: { width: 1280, height: 800 } })
+  const context = await stack.browser.newContext({ baseURL: stack.origin, viewport: { width: 1280, height: 800 } })
   context.setDefaultTimeout(10_000)
   const page = await context.newPage()
   page.errors = []
@@ -157,6 +164,32 @@ export async function newPage(stack, label) {
     page.errors.push(`[${label}] console: ${msg.text()} @ ${msg.location().url}`)
   })
   page.on('pageerror', (err) => page.errors.push(`[${label}] pageerror: ${err.message}`))
+  return page
+}
+
+/**
+ * Gives the page a platform authenticator of its own: Chromium's virtual
+ * authenticator (DevTools protocol `WebAuthn.addVirtualAuthenticator`), which
+ * answers `navigator.credentials.create` and `.get` at once, keeps
+ * discoverable passkeys and verifies the user (as a PIN or a fingerprint
+ * would). Sets `page.cdp` and `page.authenticatorId` (for
+ * `WebAuthn.getCredentials` and the like).
+ */
+export async function addAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('WebAuthn.enable')
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  })
+  page.cdp = cdp
+  page.authenticatorId = authenticatorId
   return page
 }
 
@@ -172,6 +205,17 @@ export async function shoot(page, name) {
   }
   await page.setViewportSize({ width: 1280, height: 800 })
   if (problems.length) throw new Error(problems.join('; '))
+}
+
+/** Every input, select and textarea on the page has an accessible label. */
+export async function assertLabelled(page) {
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea')]
+      .filter((el) => el.type !== 'hidden')
+      .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')))
+      .map((el) => el.outerHTML.slice(0, 80)),
+  )
+  assert.deepEqual(unlabelled, [], 'controls without a label')
 }
 
 /** JSON API calls from Node, as the CLI would (no Origin header, so no CSRF check). */

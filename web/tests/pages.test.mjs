@@ -3,7 +3,7 @@
 // a real krv-server of their own (fresh in-memory store). Steps build on each other.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { REGISTER_SECRET, SHOTS, shoot, steps } from './harness.mjs'
+import { REGISTER_SECRET, SHOTS, assertLabelled, shoot, steps } from './harness.mjs'
 
 const PW = 'Correct-Horse-Battery-9'
 const PAGERS = 55 // extra users, so the users list needs a second page of 50
@@ -20,17 +20,6 @@ const { step, noConsoleErrors } = suite
 
 const call = (method, path, body, cookie = rootCookie, expect = [200, 201, 202]) => suite.call(method, path, body, cookie, expect)
 const login = (username) => suite.login(username, PW)
-
-/** Every input, select and textarea on the page has an accessible label. */
-async function assertLabelled(page) {
-  const unlabelled = await page.evaluate(() =>
-    [...document.querySelectorAll('input, select, textarea')]
-      .filter((el) => el.type !== 'hidden')
-      .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')))
-      .map((el) => el.outerHTML.slice(0, 80)),
-  )
-  assert.deepEqual(unlabelled, [], 'controls without a label')
-}
 
 const rows = (page, testId) => page.getByTestId(testId).locator('tbody tr')
 

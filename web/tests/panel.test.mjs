@@ -131,7 +131,7 @@ step('a new user registers through the invitation link with its role and group',
   assert.deepEqual(body.groups.map((g) => g.name), ['ml-team'])
   // A user sees no admin pages.
   const nav = alice.getByRole('navigation', { name: 'Main' })
-  assert.deepEqual((await nav.getByRole('link').allTextContents()).map((t) => t.trim()), ['My account', 'Tasks', 'VPS', 'My VPS'])
+  assert.deepEqual((await nav.getByRole('link').allTextContents()).map((t) => t.trim()), ['My account', 'Security', 'Tasks', 'VPS', 'My VPS'])
   assert.equal(await badge(alice).count(), 0)
   await alice.goto('/users')
   await alice.waitForURL('**/account')
@@ -249,7 +249,7 @@ step('an operator sees no admin-only controls', async () => {
   await loginByKeyboard(olga, 'olga', PW2)
   const nav = olga.getByRole('navigation', { name: 'Main' })
   const links = (await nav.getByRole('link').allTextContents()).map((t) => t.replace(/\d+$/, '').trim())
-  assert.deepEqual(links, ['My account', 'Overview', 'Users', 'Invitations', 'Groups', 'Approvals', 'Tasks', 'VPS', 'My VPS'])
+  assert.deepEqual(links, ['My account', 'Security', 'Overview', 'Users', 'Invitations', 'Groups', 'Approvals', 'Tasks', 'VPS', 'My VPS'])
   await badge(olga).filter({ hasText: /^0$/ }).waitFor()
 
   await olga.getByRole('link', { name: 'Users' }).click()

@@ -4,11 +4,11 @@
 // (PUBLIC_URL: the relying party is `localhost`; an IP address cannot be
 // one). Each page is a device with an authenticator of its own.
 import assert from 'node:assert/strict'
-import { newPage, REGISTER_SECRET, steps } from './harness.mjs'
+import { addAuthenticator, newPage, REGISTER_SECRET, steps } from './harness.mjs'
 
 const PASSWORD = 'Correct-Horse-Battery-9'
 const pages = []
-const suite = steps('passkeys-', pages, { env: (port) => ({ PUBLIC_URL: `http://localhost:${port}` }) })
+const suite = steps('passkeys-', pages, { localhost: true })
 
 /** What the page side needs: base64url ↔ ArrayBuffer, JSON API calls with its cookies, the ceremonies. */
 function install() {
@@ -107,23 +107,9 @@ const devices = {}
 async function device(label) {
   const page = await newPage(suite.stack, label)
   pages.push(page)
-  const origin = suite.stack.base.replace('127.0.0.1', 'localhost')
-  await page.goto(`${origin}/api/health`)
-  const cdp = await page.context().newCDPSession(page)
-  await cdp.send('WebAuthn.enable')
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  })
+  await page.goto('/api/health')
+  await addAuthenticator(page)
   await page.evaluate(install)
-  page.cdp = cdp
-  page.authenticatorId = authenticatorId
   return page
 }
 
