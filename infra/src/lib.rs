@@ -188,6 +188,8 @@ fn parameters() -> Value {
         "RedisClusterParameterGroup": {"Type": "String", "Default": "default.valkey8.cluster.on", "Description": "Parameter group with cluster-enabled=yes, of the engine's version family, with RedisClusterMode=true"},
         "DispatchWebhookUrl": {"Type": "String", "Default": "", "Description": "Where approved tasks are announced (empty: no announcements, no retry function)"},
         "DispatchRetrySchedule": {"Type": "String", "Default": "rate(1 minute)", "Description": "How often failed announcements are retried"},
+        "PublicUrl": {"Type": "String", "Default": "", "Description": "The address users reach the service at (PUBLIC_URL); required with OidcProviders (the providers' callback URLs are built from it)"},
+        "OidcProviders": {"Type": "String", "Default": "", "Description": "Single sign-on providers (OIDC_PROVIDERS): the JSON list of docs/sso.md, without secrets (empty: no single sign-on)"},
     })
 }
 
@@ -216,6 +218,11 @@ fn globals() -> Value {
                 "ADMIN_SECRET": {"Fn::Sub": "{{resolve:secretsmanager:${AdminSecret}:SecretString}}"},
                 "DISPATCH_WEBHOOK_URL": {"Ref": "DispatchWebhookUrl"},
                 "DISPATCH_WEBHOOK_SECRET": {"Fn::Sub": "{{resolve:secretsmanager:${DispatchWebhookSecret}:SecretString}}"},
+                "PUBLIC_URL": {"Ref": "PublicUrl"},
+                "OIDC_PROVIDERS": {"Ref": "OidcProviders"},
+                // The providers' client secrets: one JSON object of name →
+                // secret (each provider's `client_secret_env` names its entry).
+                "OIDC_CLIENT_SECRETS": {"Fn::Sub": "{{resolve:secretsmanager:${OidcClientSecrets}:SecretString}}"},
                 "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true",
                 "LOG_FORMAT": "json",
             }},
@@ -240,6 +247,16 @@ fn fixed_resources() -> Map<String, Value> {
     r.insert("AdminRegisterSecret".into(), secret("Registers the first admin (ADMIN_REGISTER_SECRET)"));
     r.insert("AdminSecret".into(), secret("Break-glass admin secret (ADMIN_SECRET)"));
     r.insert("DispatchWebhookSecret".into(), secret("HMAC key of task announcements (DISPATCH_WEBHOOK_SECRET)"));
+    // Client secrets are issued by the providers, not generated: the secret
+    // starts as `{}` and the operator puts the JSON object of secrets in it
+    // (docs/sso.md), then updates the stack so the functions read it.
+    r.insert(
+        "OidcClientSecrets".into(),
+        json!({"Type": "AWS::SecretsManager::Secret", "Properties": {
+            "Description": "Single sign-on client secrets (OIDC_CLIENT_SECRETS): a JSON object of name to secret",
+            "SecretString": "{}",
+        }}),
+    );
     r.insert(
         "FunctionSecurityGroup".into(),
         json!({"Type": "AWS::EC2::SecurityGroup", "Properties": {

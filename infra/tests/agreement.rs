@@ -81,7 +81,13 @@ fn the_tables_match_their_definitions() {
 fn no_secret_is_a_literal() {
     let template = committed();
     let env = &template["Globals"]["Function"]["Environment"]["Variables"];
-    for name in ["SESSION_SIGNING_KEY", "ADMIN_SECRET", "ADMIN_REGISTER_SECRET", "DISPATCH_WEBHOOK_SECRET"] {
+    for name in [
+        "SESSION_SIGNING_KEY",
+        "ADMIN_SECRET",
+        "ADMIN_REGISTER_SECRET",
+        "DISPATCH_WEBHOOK_SECRET",
+        "OIDC_CLIENT_SECRETS",
+    ] {
         let value = env[name]["Fn::Sub"].as_str().unwrap_or_else(|| panic!("{name} must be resolved at deploy time"));
         assert!(value.starts_with("{{resolve:secretsmanager:"), "{name}: {value}");
     }

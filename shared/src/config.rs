@@ -59,6 +59,9 @@ pub struct Config {
     /// factor (one of [`STORED_ROLE_NAMES`]; see `mfa::policy` for what it
     /// restricts); unset, second factors are optional for everyone.
     pub mfa_required_role: Option<String>,
+    /// `OIDC_PROVIDERS`: the OpenID providers users may log in with (see
+    /// `oidc::config`); empty when unset.
+    pub oidc_providers: Vec<crate::oidc::ProviderConfig>,
 }
 
 /// The roles a stored user can hold, by name. `MFA_REQUIRED_ROLE` must be one
@@ -270,6 +273,14 @@ impl Config {
                 });
             }
         };
+        let oidc_providers = crate::oidc::config::from_env(env)?;
+        if !oidc_providers.is_empty() && public_url.is_none() {
+            return Err(EnvError {
+                var: "PUBLIC_URL".into(),
+                problem: "required with OIDC_PROVIDERS: the callback URL registered at the providers is built from it"
+                    .into(),
+            });
+        }
         Ok(Self {
             auth_enabled,
             admin_secret: env.secret("ADMIN_SECRET", MIN_SECRET_LEN)?,
@@ -307,6 +318,7 @@ impl Config {
             log_format,
             mfa_encryption_key: env.secret("MFA_ENCRYPTION_KEY", MIN_SECRET_LEN)?,
             mfa_required_role: mfa_required_role(env)?,
+            oidc_providers,
         })
     }
 }

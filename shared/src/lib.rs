@@ -17,6 +17,7 @@ pub mod identity;
 pub mod invitations;
 pub mod masked;
 pub mod mfa;
+pub mod oidc;
 pub mod read_model;
 pub mod sessions;
 pub mod tasks;

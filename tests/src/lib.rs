@@ -10,6 +10,7 @@ pub mod bins;
 pub mod fixtures;
 pub mod invariants;
 pub mod lambda;
+pub mod oidc;
 pub mod request;
 pub mod server_process;
 pub mod stack;
@@ -17,5 +18,6 @@ pub mod store_faults;
 
 pub use app::{ADMIN_SECRET, PASSWORD, REGISTER_SECRET, ServerGuard, TestApp, TestAppBuilder};
 pub use fixtures::{SYSTEM, TestUser, task_id};
+pub use oidc::{BrowseResult, IdpClient, TestIdp};
 pub use request::{Auth, TestRequest, TestResponse};
 pub use stack::{RedisCluster, RedisServer, StackRedis, TestStack};

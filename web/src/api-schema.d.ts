@@ -165,6 +165,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's linked identities. */
+        get: operations["get_api_auth_identities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/identities/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlinks one of the caller's identities; never the account's last way to
+         *     log in (a password, a passkey or another identity must remain).
+         */
+        delete: operations["delete_api_auth_identities_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/invitations": {
         parameters: {
             query?: never;
@@ -517,6 +554,109 @@ export interface paths {
         patch: operations["patch_api_auth_mfa_webauthn_id"];
         trace?: never;
     };
+    "/api/auth/oidc/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The configured providers, for the login page's buttons. */
+        get: operations["get_api_auth_oidc_providers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/providers/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The providers and their mapping rules as configured, client secrets
+         *     masked (admins).
+         */
+        get: operations["get_api_auth_oidc_providers_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The provider's answer: the code exchanged, the ID token verified, the
+         *     identity's user logged in (provisioned or synced by the provider's rules)
+         *     with the session cookie, then 302 to `next`. A linking flow links the
+         *     identity to the logged-in user instead. Any failure: 302 to
+         *     `/login?sso_error=…`.
+         */
+        get: operations["get_api_auth_oidc_provider_callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/{provider}/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts linking an identity at `provider` to the caller's account: answers
+         *     the provider's URL for the browser to visit (the panel navigates there);
+         *     the callback links the identity to this user, as long as the browser
+         *     still holds this session, and lands on `next`.
+         */
+        post: operations["post_api_auth_oidc_provider_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/{provider}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Starts a login at the provider: 302 to its authorization endpoint (code
+         *     flow, PKCE S256, `state` and `nonce` kept ten minutes, single use), with
+         *     the cookie that binds the flow to this browser.
+         */
+        get: operations["get_api_auth_oidc_provider_start"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/password": {
         parameters: {
             query?: never;
@@ -690,6 +830,22 @@ export interface paths {
         options?: never;
         head?: never;
         patch: operations["patch_api_auth_users_id"];
+        trace?: never;
+    };
+    "/api/auth/users/{id}/identities/{iid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["delete_api_auth_users_id_identities_iid"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/auth/users/{id}/mfa": {
@@ -1389,6 +1545,12 @@ export interface components {
             id: number;
             name: string;
         };
+        /** @description `claim` contains `contains` → membership of the group named `group`. */
+        GroupRule: {
+            claim: string;
+            contains: string;
+            group: string;
+        };
         /**
          * @description An invitation as listed: never the code (only its stored hash exists), a
          *     short prefix to recognise it by, and the original dashboard's field names
@@ -1421,10 +1583,37 @@ export interface components {
              */
             token: string;
         };
+        /** @description A link of an external identity to a user. */
+        Link: {
+            /** @description The SHA-256 (hex) of `issuer \n sub`: the identity's id. */
+            id: string;
+            /** Format: int64 */
+            user_id: number;
+            /** @description The provider id it was linked through. */
+            provider: string;
+            issuer: string;
+            subject: string;
+            /** @description The provider's `email` claim when the identity was linked, if any. */
+            email?: string | null;
+            linked_at: components["schemas"]["Timestamp"];
+        };
+        /** @description `POST /api/auth/oidc/{provider}/link`: where to send the browser. */
+        LinkStart: {
+            url: string;
+        };
         /** @description `{"status": "ok", "version"}`. */
         Live: {
             status: string;
             version: string;
+        };
+        /** @description `POST /api/auth/logout`. */
+        LoggedOut: {
+            message: string;
+            /**
+             * @description For a session from a single sign-on provider with RP-initiated logout
+             *     on: the provider's logout URL, for the browser to visit next.
+             */
+            logout_url?: string | null;
         };
         LoginBody: {
             username: string;
@@ -1521,6 +1710,15 @@ export interface components {
             factors_removed: number;
             /** Format: int64 */
             sessions_ended: number;
+        };
+        /**
+         * @description When a provider login counts as a second factor: the ID token's `amr`
+         *     holds one of `amr_any`, or its `acr` is one of `acr_any`. Both empty:
+         *     never.
+         */
+        MfaRule: {
+            amr_any?: string[];
+            acr_any?: string[];
         };
         /** @description `GET /api/auth/mfa`. */
         MfaStatus: {
@@ -1626,6 +1824,34 @@ export interface components {
             /** @description The current code of the authenticator app. */
             code?: string | null;
         };
+        /**
+         * @description A provider's whole configuration as admins see it: the client secret
+         *     masked (`********`), with the name of the variable it comes from.
+         */
+        ProviderSettingsView: {
+            id: string;
+            name: string;
+            issuer: string;
+            client_id: string;
+            client_secret: string;
+            client_secret_env: string;
+            redirect_uri: string;
+            scopes: string[];
+            username_claim: string;
+            provision: boolean;
+            sync: components["schemas"]["SyncMode"];
+            roles: components["schemas"]["RoleRule"][];
+            default_role: string;
+            max_role: string;
+            groups: components["schemas"]["GroupRule"][];
+            mfa: components["schemas"]["MfaRule"];
+            logout: boolean;
+        };
+        /** @description A provider users may log in with (`GET /api/auth/oidc/providers`). */
+        ProviderView: {
+            id: string;
+            name: string;
+        };
         Question: {
             /** @description `vps:<id>`. */
             resource: string;
@@ -1680,6 +1906,20 @@ export interface components {
         Role: "anony" | "viewer" | "user" | "operator" | "admin";
         RoleBody: {
             role: components["schemas"]["AssignableRole"];
+        };
+        /**
+         * @description `claim` contains (an element of a list, or the whole string) or equals
+         *     `value` → `role`.
+         */
+        RoleRule: {
+            /**
+             * @description A claim of the ID token; a dotted path (`realm_access.roles`) reaches
+             *     into objects.
+             */
+            claim: string;
+            contains?: string | null;
+            equals?: string | null;
+            role: string;
         };
         SecondFactorFinishBody: {
             mfa_token: string;
@@ -1738,6 +1978,11 @@ export interface components {
             task_ids: string[];
             status: components["schemas"]["TaskStatus"];
         };
+        /**
+         * @description Whether the provider's rules apply at every login or only at the first.
+         * @enum {string}
+         */
+        SyncMode: "every_login" | "first_login";
         /**
          * @description Every status a task can have (the original's, plus `cancelled`).
          * @enum {string}
@@ -2869,6 +3114,120 @@ export interface operations {
             };
         };
     };
+    get_api_auth_identities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Own linked identities */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Link"][];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_api_auth_identities_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An identity id as `GET /api/auth/identities` lists it */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unlinked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a cross-site request carrying the session cookie (CSRF) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such identity of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `last_login_method`: the account's last way to log in */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_api_auth_invitations: {
         parameters: {
             query?: {
@@ -3742,7 +4101,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Message"];
+                    "application/json": components["schemas"]["LoggedOut"];
                 };
             };
             /** @description Missing, invalid or expired credentials, or a wrong admin secret */
@@ -4620,6 +4979,274 @@ export interface operations {
                 };
             };
             /** @description A field of the body is missing, of the wrong type or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_auth_oidc_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The providers users may log in with */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderView"][];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_auth_oidc_providers_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every provider's settings, secrets masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderSettingsView"][];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_auth_oidc_provider_callback: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                /** @description The provider's error code (`access_denied`, …) when it refused. */
+                error?: string;
+                error_description?: string;
+                /** @description RFC 9207: the issuer that answered, checked when present. */
+                iss?: string;
+            };
+            header?: never;
+            path: {
+                /** @description A provider id */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To `next` with the session cookie; to `/login?mfa_token=…&methods=…&next=…` when the user's own second factor is due; to `/login?sso_error=…` on any failure */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Nothing has that id (a malformed id names nothing either) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A query parameter is of the wrong type or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_oidc_provider_link: {
+        parameters: {
+            query?: {
+                /** @description Where to land after linking: a path of this service (anything else becomes `/`). */
+                next?: string;
+            };
+            header?: never;
+            path: {
+                /** @description A provider id */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider URL to send the browser to */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkStart"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a browser session (linking finishes in the browser that holds the session) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A query parameter is of the wrong type or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The provider or a store is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_auth_oidc_provider_start: {
+        parameters: {
+            query?: {
+                /** @description Where to land after the login: a path of this service (anything else becomes `/`). */
+                next?: string;
+            };
+            header?: never;
+            path: {
+                /** @description A provider id */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider (Location); or to `/login?sso_error=…` when the provider is unknown or unreachable */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Nothing has that id (a malformed id names nothing either) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A query parameter is of the wrong type or invalid */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5621,6 +6248,80 @@ export interface operations {
             };
             /** @description A field of the body is missing, of the wrong type or invalid */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_api_auth_users_id_identities_iid: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: number;
+                /** @description An identity id as the user's identities list it */
+                iid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unlinked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or identity */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `last_login_method`: the user's last way to log in (set a password for them first) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -4,6 +4,7 @@ mod login;
 mod login_mfa;
 mod me;
 mod mfa;
+mod oidc;
 mod passkey_login;
 mod passkeys;
 mod password;
@@ -39,4 +40,11 @@ pub fn routes() -> Routes {
         .route(routes!(passkey_login::finish))
         .route(routes!(passkey_login::second_factor_start))
         .route(routes!(passkey_login::second_factor_finish))
+        .route(routes!(oidc::flow::providers))
+        .route(routes!(oidc::identities::settings))
+        .route(routes!(oidc::flow::start))
+        .route(routes!(oidc::flow::callback))
+        .route(routes!(oidc::identities::link))
+        .route(routes!(oidc::identities::list))
+        .route(routes!(oidc::identities::unlink))
 }

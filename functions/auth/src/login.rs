@@ -13,7 +13,6 @@ use shared::auth::cookie;
 use shared::auth::ensure_enabled;
 use shared::auth::throttle;
 use shared::http::extract::Json;
-use shared::http::openapi::Message;
 use shared::sessions;
 use shared::types::Timestamp;
 use shared::users;
@@ -133,37 +132,66 @@ pub(crate) async fn complete(
     now: Timestamp,
     factor: Option<&'static str>,
 ) -> ApiResult<Response> {
+    let detail = factor.map(|factor| format!("second factor: {factor}"));
+    let user = recorded(state, client, user, now, detail).await?;
+    session::start(state, &user, client, StatusCode::OK, "Login successful").await
+}
+
+/// The record and audit of an accepted login (`detail` says how, when more
+/// than a password), before its session starts: the user as recorded. A
+/// single sign-on login (`oidc`) goes through here too.
+pub(crate) async fn recorded(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &UserRecord,
+    now: Timestamp,
+    detail: Option<String>,
+) -> ApiResult<UserRecord> {
     let user = users::record_login(&state.stores, user, now)
         .await?
         .ok_or_else(|| ApiError::Unauthorized { code: "invalid_credentials", detail: INVALID.into() })?;
     let mut event = client
         .event((user.username.clone(), Some(user.id)), "auth.login", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username));
-    if let Some(factor) = factor {
-        event = event.detail(format!("second factor: {factor}"));
+    if let Some(detail) = detail {
+        event = event.detail(detail);
     }
     audit::record(&state.stores, &event).await?;
     activity::record(&state.stores.redis, activity::Login::Success, now).await;
-    session::start(state, &user, client, StatusCode::OK, "Login successful").await
+    Ok(user)
+}
+
+/// `POST /api/auth/logout`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LoggedOut {
+    message: String,
+    /// For a session from a single sign-on provider with RP-initiated logout
+    /// on: the provider's logout URL, for the browser to visit next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    logout_url: Option<String>,
 }
 
 /// Ends the current session (if the request has one) and clears the cookie.
 /// Works without valid credentials, and with auth disabled, as the original.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
     security((), ("session_cookie" = []), ("bearer" = []), ("admin_secret" = [])),
-    responses((status = 200, description = "Logged out; the cookie is cleared", body = shared::http::openapi::Message)))]
+    responses((status = 200, description = "Logged out; the cookie is cleared", body = LoggedOut)))]
 pub async fn logout(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     client: ClientInfo,
 ) -> ApiResult<Response> {
-    if let (Some(hash), Some(user_id)) = (caller.session_hash(), caller.user_id())
-        && sessions::end(&state.stores.redis, hash, user_id).await?
-    {
-        let event = client.event(caller.actor(), "auth.logout", Outcome::Success).target(format!("user:{user_id}"));
-        audit::record(&state.stores, &event).await?;
+    let mut logout_url = None;
+    if let (Some(hash), Some(user_id)) = (caller.session_hash(), caller.user_id()) {
+        logout_url = crate::oidc::flow::provider_logout(&state, user_id, hash).await;
+        if sessions::end(&state.stores.redis, hash, user_id).await? {
+            let event = client.event(caller.actor(), "auth.logout", Outcome::Success).target(format!("user:{user_id}"));
+            audit::record(&state.stores, &event).await?;
+        }
     }
-    let mut response = axum::Json(Message { message: "Logged out successfully".into() }).into_response();
+    let message = "Logged out successfully".to_owned();
+    let mut response = axum::Json(LoggedOut { message, logout_url }).into_response();
     let clear = cookie::clear(state.config.cookie_secure);
     response.headers_mut().insert(
         SET_COOKIE,

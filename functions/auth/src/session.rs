@@ -32,6 +32,27 @@ pub async fn start(
     status: StatusCode,
     message: &str,
 ) -> ApiResult<Response> {
+    let opened = open(state, user, client, &[]).await?;
+    let body = SessionStarted { message: message.to_owned(), user: user.view(), expires_at: Some(opened.expires) };
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(SET_COOKIE, opened.cookie);
+    Ok(response)
+}
+
+/// A session just stored: its cookie and expiry.
+pub struct Opened {
+    pub cookie: HeaderValue,
+    pub expires: Timestamp,
+}
+
+/// Stores a new session of `user` (with `extra` fields beside its own, see
+/// `sessions::create_with`) and publishes the user to the cache.
+pub async fn open(
+    state: &AppState,
+    user: &UserRecord,
+    client: &ClientInfo,
+    extra: &[(&str, String)],
+) -> ApiResult<Opened> {
     let now = Timestamp::now();
     let lifetime = i64::from(state.config.session_lifetime_secs);
     let expires = now.plus_secs(lifetime);
@@ -50,14 +71,11 @@ pub async fn start(
         user_agent: client.user_agent.clone(),
         epoch: user.epoch,
     };
-    sessions::create(&state.stores.redis, &record, now.millis()).await?;
+    sessions::create_with(&state.stores.redis, &record, extra, now.millis()).await?;
     // Publish the user's current state so the next request needs no DynamoDB read.
     identity::signed_in(&state.stores, user).await?;
 
     let cookie = cookie::set(&issued.token, lifetime, state.config.cookie_secure);
-    let body = SessionStarted { message: message.to_owned(), user: user.view(), expires_at: Some(expires) };
-    let mut response = (status, axum::Json(body)).into_response();
-    let value = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?;
-    response.headers_mut().insert(SET_COOKIE, value);
-    Ok(response)
+    let cookie = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Opened { cookie, expires })
 }

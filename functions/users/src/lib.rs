@@ -3,6 +3,7 @@
 mod change;
 mod delete;
 mod entry;
+mod identities;
 mod list;
 mod mfa;
 mod password;
@@ -27,4 +28,5 @@ pub fn routes() -> Routes {
         .route(routes!(sessions::end_session))
         .route(routes!(tokens::list_tokens))
         .route(routes!(mfa::reset_mfa))
+        .route(routes!(identities::unlink_identity))
 }

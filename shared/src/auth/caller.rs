@@ -22,8 +22,16 @@ pub enum Identity {
 pub enum Via {
     AuthDisabled,
     AdminSecret,
-    Session { hash: String, expires_at_ms: i64 },
-    ApiToken { id: u64 },
+    /// `provider_mfa`: a single sign-on login whose provider vouched for a
+    /// second factor (counts as one for `MFA_REQUIRED_ROLE`).
+    Session {
+        hash: String,
+        expires_at_ms: i64,
+        provider_mfa: bool,
+    },
+    ApiToken {
+        id: u64,
+    },
     None,
 }
 
@@ -87,7 +95,9 @@ impl Caller {
     /// never restricted.
     pub fn must_enrol(&self, config: &Config) -> bool {
         match (&self.via, &self.identity) {
-            (Via::Session { .. }, Identity::User(user)) => policy::enrollment_due(config, user.role, user.mfa),
+            (Via::Session { provider_mfa, .. }, Identity::User(user)) => {
+                policy::enrollment_due(config, user.role, user.mfa || *provider_mfa)
+            }
             _ => false,
         }
     }

@@ -138,7 +138,7 @@ async fn session(state: &AppState, token: &str, along: &[redis::Cmd]) -> Result<
     }
     let caller = Caller {
         identity: Identity::User(user),
-        via: Via::Session { hash, expires_at_ms: found.session.expires_at_ms },
+        via: Via::Session { hash, expires_at_ms: found.session.expires_at_ms, provider_mfa: found.provider_mfa },
         acting: Role::Viewer,
     };
     Ok((Resolved::Caller(caller), answers))

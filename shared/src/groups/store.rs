@@ -132,6 +132,16 @@ pub async fn get(stores: &Stores, id: u64) -> Result<Option<Group>, StoreError> 
     item.as_ref().map(Group::from_item).transpose()
 }
 
+/// The group named `name` (compared as names are kept unique), if any: the
+/// groups single sign-on rules name (`oidc::provision`).
+pub async fn find_by_name(stores: &Stores, name: &str) -> Result<Option<Group>, StoreError> {
+    let item = dynamo::get_item(&stores.dynamo, &stores.tables.identity, name_pk(name), "GROUPNAME").await?;
+    match item.as_ref().map(|i| get_n::<u64>(i, "group_id")).transpose()? {
+        Some(id) => get(stores, id).await,
+        None => Ok(None),
+    }
+}
+
 /// One page of groups (oldest first) and the id to continue after.
 pub async fn list(stores: &Stores, limit: usize, after: Option<u64>) -> Result<(Vec<Group>, Option<u64>), StoreError> {
     let start = after.map(|id| dynamo::index_key(group_pk(id), "GROUP", "GROUPS", format!("{id:020}")));

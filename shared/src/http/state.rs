@@ -10,6 +10,7 @@ use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::Endpoint;
 use crate::mfa::passkey::rp::RelyingParty;
+use crate::oidc::Registry;
 use crate::tasks::dispatch::Dispatcher;
 
 /// What every handler gets; cloning is a reference-count increment.
@@ -32,6 +33,8 @@ pub struct Keys {
     pub dispatcher: Option<Dispatcher>,
     /// The passkeys' relying party, when one is configured (see `mfa::passkey::rp`).
     pub passkeys: Option<RelyingParty>,
+    /// The single sign-on providers and their HTTP client.
+    pub oidc: Registry,
 }
 
 impl AppState {
@@ -56,7 +59,8 @@ impl AppState {
             })?),
             None => None,
         };
-        Ok(Self(Arc::new(App { config, stores, keys: Keys { passwords, sessions, dispatcher, passkeys } })))
+        let oidc = Registry::new(config.oidc_providers.clone())?;
+        Ok(Self(Arc::new(App { config, stores, keys: Keys { passwords, sessions, dispatcher, passkeys, oidc } })))
     }
 }
 

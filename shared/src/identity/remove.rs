@@ -4,7 +4,7 @@ use super::change;
 use crate::audit::AuditEvent;
 use crate::db::Stores;
 use crate::users::{Planned, UpdateError, UserRecord};
-use crate::{groups, mfa, sessions, tasks, tokens, vps};
+use crate::{groups, mfa, oidc, sessions, tasks, tokens, vps};
 
 /// What a deletion removed.
 #[derive(Debug)]
@@ -16,7 +16,7 @@ pub struct Removed {
 
 /// Deletes the user (see `change::delete`: the cache tombstone refuses them
 /// at once), then every way to act as them: sessions, API tokens, group
-/// memberships, VPS assignments, second factors. Their tasks stay, shown as owned by a deleted
+/// memberships, VPS assignments, second factors, linked identities. Their tasks stay, shown as owned by a deleted
 /// user. The record's deletion is one transaction; the clean-up after it
 /// spans both stores and cannot be: if a step fails the answer is a 503 while
 /// the user is already gone and refused everywhere (what is left grants
@@ -38,6 +38,7 @@ pub async fn delete_user<E>(
         vps::unassign_everywhere(stores, vps::Assignee::User(user.id)).await?;
         tasks::mark_owner_deleted(stores, user.id).await?;
         mfa::store::delete_all_items(stores, user.id).await?;
+        oidc::store::delete_all_of(stores, user.id).await?;
         Ok::<_, crate::db::StoreError>((sessions_ended, tokens_revoked))
     };
     Ok(match cleanup.await {

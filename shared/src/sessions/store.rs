@@ -116,6 +116,21 @@ return 1
 /// global index in the same round trip (a count, pruned by expiry on every
 /// login, so a miss there costs nothing but a moment's count).
 pub async fn create(redis: &Redis, session: &SessionRecord, now_ms: i64) -> Result<(), StoreError> {
+    create_with(redis, session, &[], now_ms).await
+}
+
+/// The field of a session that a provider login vouched for a second factor
+/// (its value names the provider; see `oidc::mapping::mfa_satisfied`).
+pub const PROVIDER_MFA_FIELD: &str = "mfa_by";
+
+/// [`create`] with `extra` fields stored beside the session's own, in the
+/// same script (a single sign-on session's provider, see `oidc`).
+pub async fn create_with(
+    redis: &Redis,
+    session: &SessionRecord,
+    extra: &[(&str, String)],
+    now_ms: i64,
+) -> Result<(), StoreError> {
     let ttl_ms = (session.expires_at_ms - now_ms).max(1);
     let mut invocation = CREATE.prepare_invoke();
     invocation
@@ -127,6 +142,9 @@ pub async fn create(redis: &Redis, session: &SessionRecord, now_ms: i64) -> Resu
         .arg(&session.hash);
     for (name, value) in session.fields() {
         invocation.arg(name).arg(value);
+    }
+    for (name, value) in extra {
+        invocation.arg(*name).arg(value);
     }
     let mut add = redis::cmd("ZADD");
     add.arg(global_key(redis)).arg(session.expires_at_ms).arg(&session.hash);
@@ -157,6 +175,8 @@ pub struct Lookup {
     pub cached_user: Option<user_cache::CachedUser>,
     /// True at most once a minute per user: time to record `last_seen_at`.
     pub stamp_last_seen: bool,
+    /// The login was a provider's that vouched for a second factor.
+    pub provider_mfa: bool,
 }
 
 /// The once-a-minute marker of a user's activity.
@@ -202,6 +222,7 @@ pub async fn authenticate(
         session,
         cached_user: user_cache::parse(user_raw.as_deref()),
         stamp_last_seen: won.first().copied().unwrap_or(false),
+        provider_mfa: fields.contains_key(PROVIDER_MFA_FIELD),
     };
     Ok((Some(lookup), along))
 }

@@ -227,7 +227,8 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
                     response.status,
                     String::from_utf8_lossy(&response.bytes)
                 ));
-            } else if !response.status.is_success() {
+            } else if !response.status.is_success() && !response.status.is_redirection() {
+                // Errors carry `detail`; the browser flows of single sign-on answer redirects.
                 let body = response.json();
                 assert!(
                     body["detail"].is_string(),

@@ -47,7 +47,12 @@ async fn lambda_for(app: &TestApp, bin: &str) -> LambdaRuntime {
 /// The API Gateway v2 response's status, headers and body (as JSON).
 fn parse_response(outcome: Value) -> (u16, Value, Value) {
     let status = outcome["statusCode"].as_u64().and_then(|s| u16::try_from(s).ok()).expect("statusCode");
-    let body = outcome["body"].as_str().map(|b| serde_json::from_str(b).expect("body is JSON")).unwrap_or(Value::Null);
+    // A redirect (the SSO routes) has an empty body.
+    let body = outcome["body"]
+        .as_str()
+        .filter(|b| !b.is_empty())
+        .map(|b| serde_json::from_str(b).expect("body is JSON"))
+        .unwrap_or(Value::Null);
     (status, outcome["headers"].clone(), body)
 }
 
@@ -95,7 +100,8 @@ async fn every_group_has_a_lambda_that_answers_its_routes_exactly_like_the_local
             let (status, _, body) = parse_response(outcome);
             assert_ne!(body["detail"], "No such endpoint", "{bin} does not serve {} {}", route.method, route.path);
             assert_eq!(status, local.status.as_u16(), "{} {}: Lambda {body} vs local", route.method, route.path);
-            assert_eq!(body, local.json(), "{} {}", route.method, route.path);
+            let local_body = if local.bytes.is_empty() { Value::Null } else { local.json() };
+            assert_eq!(body, local_body, "{} {}", route.method, route.path);
         }
         // Another group's route is not served by this function, in the shared error shape.
         let foreign = routes.list().iter().find(|r| r.group != *group && !r.path.contains('{')).expect("another group");
