@@ -33,6 +33,12 @@ export type MfaStatus = Schemas['MfaStatus']
 export type Passkey = Schemas['PasskeyView']
 /** A way to pass the second step of a login (`totp`, `webauthn`, `recovery`). */
 export type MfaMethod = Schemas['Method']
+/** A provider of single sign-on, as the login page lists it. */
+export type Provider = Schemas['ProviderView']
+/** A provider's whole configuration as admins see it (secret masked). */
+export type ProviderSettings = Schemas['ProviderSettingsView']
+/** An external identity linked to the caller. */
+export type Identity = Schemas['Link']
 
 /** The API's error body, read defensively (a proxy may answer something else). */
 export type ErrorBody = Partial<Schemas['ErrorBody']>

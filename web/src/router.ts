@@ -1,6 +1,6 @@
 import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router'
 import type { Role } from './api'
-import { can, loadMe, mustEnrol, session } from './session'
+import { can, loadMe, mustEnrol, session, settleSso } from './session'
 
 /** Second factors; the one page a session that must enrol one may use. */
 export const SECURITY = '/account/security'
@@ -29,6 +29,7 @@ export const router = createRouter({
     { path: '/invitations', component: () => import('./views/InvitationsView.vue'), meta: { min: 'operator', title: 'Invitations' } },
     { path: '/groups', component: () => import('./views/GroupsView.vue'), meta: { min: 'operator', title: 'Groups' } },
     { path: '/approvals', component: () => import('./views/ApprovalsView.vue'), meta: { min: 'operator', title: 'Approvals' } },
+    { path: '/sso', component: () => import('./views/SsoView.vue'), meta: { min: 'admin', title: 'Single sign-on' } },
     { path: '/audit', component: () => import('./views/AuditView.vue'), meta: { min: 'admin', title: 'Audit log' } },
     { path: '/tasks', component: () => import('./views/TasksView.vue'), meta: { min: 'viewer', title: 'Tasks' } },
     { path: '/vps', component: () => import('./views/VpsView.vue'), meta: { min: 'viewer', title: 'VPS' } },
@@ -39,6 +40,7 @@ export const router = createRouter({
 
 router.beforeEach(async (to: RouteLocationNormalized) => {
   if (!session.loaded) {
+    settleSso(to.path, to.query)
     try {
       await loadMe()
     } catch {
@@ -46,7 +48,8 @@ router.beforeEach(async (to: RouteLocationNormalized) => {
     }
   }
   if (to.meta.public) {
-    if (to.path === '/login' && session.user) return { path: (to.query.next as string) || '/account' }
+    // A failed linking flow lands on the login page too: a logged-in user still sees its message.
+    if (to.path === '/login' && session.user && !to.query.sso_error) return { path: (to.query.next as string) || '/account' }
     return true
   }
   if (!session.user) return { path: '/login', query: to.fullPath !== '/account' ? { next: to.fullPath } : {} }

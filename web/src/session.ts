@@ -50,6 +50,36 @@ export async function loggedIn(): Promise<Me | null> {
   return loadMe()
 }
 
+// A single sign-on leaves the panel for the provider and comes back with the
+// session cookie set by the service, so the marker must be set before leaving.
+// A login that fails (`/login?sso_error=`) or still needs the user's own
+// factor (`/login?mfa_token=`) comes back with no session: the marker set for
+// it is taken back then, or /me would be asked for a 401.
+const SSO_PENDING = 'krv.sso'
+
+/** Called as the browser leaves for a provider's login page. */
+export function beginSso() {
+  if (marked()) return
+  mark(true)
+  try {
+    sessionStorage.setItem(SSO_PENDING, '1')
+  } catch {
+    // Storage disabled: the marker stays, at worst one 401 on return.
+  }
+}
+
+/** Called before the first /me of a page load: settles a single sign-on begun by `beginSso`. */
+export function settleSso(path: string, query: Record<string, unknown>) {
+  let pending = false
+  try {
+    pending = sessionStorage.getItem(SSO_PENDING) !== null
+    sessionStorage.removeItem(SSO_PENDING)
+  } catch {
+    return
+  }
+  if (pending && path === '/login' && (query.sso_error || query.mfa_token)) mark(false)
+}
+
 /** A right password for a user with a second factor: the login's second step is due. */
 export interface MfaChallenge {
   /** Single use, five minutes; names the user, so the second step asks no username. */

@@ -77,7 +77,7 @@ async function stopChild(child) {
 }
 
 /**
- * `options.env(port)`: extra settings of the server, which may name its port.
+ * `options.env(port)`: extra settings of the server (or a promise of them), which may name its port.
  * `options.localhost`: the pages open at http://localhost:<port>, which is
  * also the server's PUBLIC_URL, so passkeys have a relying party (an IP
  * address cannot be one) and the logins' CSRF check sees the page's origin as
@@ -91,6 +91,8 @@ export async function startStack(options = {}) {
   const redisPort = await freePort()
   const redis = start(REDIS, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {}, 'redis-server')
   const port = await freePort()
+  // May be async: a test can start a service of its own that needs the port first.
+  const extra = await options.env?.(port)
   const server = start(
     SERVER_BIN,
     [],
@@ -107,7 +109,7 @@ export async function startStack(options = {}) {
       ARGON2_ITERATIONS: '1',
       LOG_FORMAT: process.env.LOG_FORMAT ?? 'text',
       ...(options.localhost ? { PUBLIC_URL: `http://localhost:${port}` } : {}),
-      ...options.env?.(port),
+      ...extra,
     },
     'krv-server',
   )
