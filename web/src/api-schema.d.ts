@@ -554,6 +554,48 @@ export interface paths {
         patch: operations["patch_api_auth_mfa_webauthn_id"];
         trace?: never;
     };
+    "/api/auth/oidc/cli/exchange": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trades a hand-off code (once, within 60 s, with the `state` it was issued
+         *     for) for a session of the user, exactly as a password login answers.
+         */
+        post: operations["post_api_auth_oidc_cli_exchange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/cli/handoff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Hands the browser's fresh single sign-on login to the CLI: 302 to
+         *     `http://127.0.0.1:{port}/callback?code=…&state=…` with a one-time code
+         *     (60 s). Only for a session that began in the last two minutes (the login
+         *     the CLI started), never for an older one a link could reuse.
+         */
+        get: operations["get_api_auth_oidc_cli_handoff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/oidc/providers": {
         parameters: {
             query?: never;
@@ -1505,6 +1547,12 @@ export interface components {
             mfa_token?: string | null;
             /** @description With `mfa_required`: the ways the second step can be passed. */
             methods?: components["schemas"]["Method"][] | null;
+        };
+        ExchangeBody: {
+            /** @description The one-time code the loopback listener received. */
+            code: string;
+            /** @description The `state` the CLI chose for this login. */
+            state: string;
         };
         /** @description One invalid field of a request (422). */
         FieldError: {
@@ -4979,6 +5027,129 @@ export interface operations {
                 };
             };
             /** @description A field of the body is missing, of the wrong type or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_oidc_cli_exchange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExchangeBody"];
+            };
+        };
+        responses: {
+            /** @description Logged in; the session cookie is set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionStarted"];
+                };
+            };
+            /** @description `invalid_handoff`: unknown, used, expired or foreign code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a cross-site request carrying the session cookie (CSRF) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field of the body is missing, of the wrong type or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A store is unreachable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_auth_oidc_cli_handoff: {
+        parameters: {
+            query?: {
+                /** @description The CLI's loopback port on 127.0.0.1 (1024 or above). */
+                port?: number;
+                /** @description The CLI's random value (16 to 128 URL-safe characters), echoed to it. */
+                state?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the CLI's loopback listener with `code` and `state`; to `/login?sso_error=…` without a fresh browser session or with a bad port or state */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A query parameter is of the wrong type or invalid */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -125,9 +125,15 @@ export async function loginWithPasskey(): Promise<void> {
   await loggedIn()
 }
 
-export async function logout(): Promise<void> {
+/**
+ * Ends the session. For a session from a provider with RP-initiated logout
+ * the server answers the provider's logout address, which the caller visits
+ * so the user is signed out there too.
+ */
+export async function logout(): Promise<string | null> {
   try {
-    await post('/auth/logout')
+    const answer = await post<{ logout_url?: string | null }>('/auth/logout')
+    return answer?.logout_url ?? null
   } finally {
     forget()
   }

@@ -9,8 +9,9 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::{Value, json};
 
 use super::mfa::{self, MfaCommand};
+use super::sso;
 use super::{Context, TokenSource, tokens};
-use crate::client::{Client, MFA_ENROLLMENT_REQUIRED};
+use crate::client::{Answer, Client, MFA_ENROLLMENT_REQUIRED};
 use crate::credentials::{self, Credentials, Stored};
 use crate::error::{AUTH, CONFLICT, CliError};
 use crate::{output, prompt};
@@ -71,6 +72,12 @@ pub struct LoginArgs {
     /// The current code of your authenticator app, sent with the password in one step (for scripts; without it you are asked when the account has a second factor)
     #[arg(long, value_name = "CODE", conflicts_with = "token")]
     otp: Option<String>,
+    /// Log in through this single sign-on provider (its id, as the login page lists them) in a browser
+    #[arg(long, value_name = "PROVIDER", conflicts_with_all = ["token", "username", "password", "password_stdin", "otp"])]
+    sso: Option<String>,
+    /// With --sso: print the URL to open instead of starting a browser
+    #[arg(long, requires = "sso")]
+    no_browser: bool,
 }
 
 /// Runs an `auth` command.
@@ -88,6 +95,10 @@ pub async fn run(ctx: &Context, cmd: AuthCommand) -> Result<()> {
 async fn login(ctx: &Context, args: LoginArgs) -> Result<()> {
     if let Some(token) = args.token {
         return login_with_token(ctx, token).await;
+    }
+    if let Some(provider) = &args.sso {
+        let answer = sso::login(ctx, provider, args.no_browser).await?;
+        return finish_login(ctx, answer, args.token_name, args.expires_in_days).await;
     }
     let username = match args.username {
         Some(u) => u,
@@ -111,10 +122,16 @@ async fn login(ctx: &Context, args: LoginArgs) -> Result<()> {
     } else {
         return Err(anonymous.refusal(LOGIN, &reply).into());
     };
+    finish_login(ctx, answer, args.token_name, args.expires_in_days).await
+}
+
+/// The end of every login: the session the server started is traded for a
+/// stored API token (or kept, when it may only enrol a second factor).
+async fn finish_login(ctx: &Context, answer: Answer, token_name: Option<String>, days: Option<u32>) -> Result<()> {
     let session = session_token(&answer.headers)
         .ok_or_else(|| anyhow!("the server answered the login without a session cookie"))?;
     let session_client = ctx.client.with_token(Some(session.clone()));
-    let created = create_login_token(&session_client, args.token_name, args.expires_in_days).await;
+    let created = create_login_token(&session_client, token_name, days).await;
     if let Err(err) = &created
         && CliError::has_code(err, MFA_ENROLLMENT_REQUIRED)
     {

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod groups;
 pub mod invites;
 pub mod mfa;
+pub mod sso;
 pub mod tasks;
 pub mod tokens;
 pub mod users;

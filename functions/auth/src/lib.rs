@@ -44,6 +44,8 @@ pub fn routes() -> Routes {
         .route(routes!(oidc::identities::settings))
         .route(routes!(oidc::flow::start))
         .route(routes!(oidc::flow::callback))
+        .route(routes!(oidc::cli::handoff))
+        .route(routes!(oidc::cli::exchange))
         .route(routes!(oidc::identities::link))
         .route(routes!(oidc::identities::list))
         .route(routes!(oidc::identities::unlink))

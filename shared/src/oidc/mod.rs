@@ -9,6 +9,7 @@
 //! - `mapping.rs`: role and groups from the ID token's claims;
 //! - `provision.rs`: a verified login → the user it links to (provisioned,
 //!   linked or synced);
+//! - `cli.rs`: the one-time code that hands a browser login to the CLI;
 //! - `browser.rs`: the binding cookie, the panel pages a callback lands on,
 //!   the provider's logout URL;
 //! - `view.rs`: the API shapes.
@@ -16,6 +17,7 @@
 //! docs/sso.md describes the model for operators.
 
 pub mod browser;
+pub mod cli;
 pub mod config;
 pub mod discovery;
 pub mod flow;

@@ -3,6 +3,7 @@
 //! and callback, which always answer with a redirect), and a user's linked
 //! identities (`identities.rs`). The domain is `shared::oidc`.
 
+pub mod cli;
 pub mod flow;
 pub mod identities;
 

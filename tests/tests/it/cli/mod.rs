@@ -5,6 +5,7 @@ mod accounts;
 mod behaviour;
 mod mfa;
 mod resources;
+mod sso;
 
 use std::io::Write;
 use std::path::PathBuf;
