@@ -230,19 +230,12 @@ pub(crate) async fn factor_due(
         };
     }
     throttle::cancel(redis, reservation).await;
-    let methods = user.mfa.methods();
-    let pending = Challenge {
-        user_id: user.id,
-        epoch: user.epoch,
-        methods: methods.clone(),
-        client: client.addr.clone(),
-        name_key: user.username.to_ascii_lowercase(),
-    };
+    let pending = Challenge::for_user(&user, &client.addr);
     let token = challenge::issue(redis, &pending).await?;
     let event = client
         .event(("_anonymous".to_owned(), None), "auth.mfa_challenge", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username))
         .detail("password accepted; second factor due");
     audit::record(&state.stores, &event).await?;
-    Err(ApiError::MfaRequired { token: token.into(), methods })
+    Err(ApiError::MfaRequired { token: token.into(), methods: pending.methods })
 }

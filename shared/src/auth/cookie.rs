@@ -19,15 +19,19 @@ pub fn clear(secure: bool) -> String {
 
 /// The session cookie's value, if the request carries one.
 pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    named(headers, SESSION_COOKIE).filter(|v| !v.is_empty())
+}
+
+/// The value of the cookie `name`, if the request carries one.
+pub fn named(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(cookie, _)| *cookie == name)
         .map(|(_, value)| value.trim().to_owned())
-        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::db::StoreError;
 use crate::db::keys::user_tag;
 use crate::db::kv::Redis;
 use crate::mfa::model::Method;
+use crate::users::UserRecord;
 
 /// How long a token lives.
 pub const TTL_SECS: u64 = 300;
@@ -34,6 +35,20 @@ pub struct Challenge {
     /// The case-folded username: the key of the login throttle that counts
     /// wrong codes (see `auth::throttle`).
     pub name_key: String,
+}
+
+impl Challenge {
+    /// What is still due from `user` after their first factor (a password
+    /// or a provider) was accepted from `client`.
+    pub fn for_user(user: &UserRecord, client: &str) -> Self {
+        Self {
+            user_id: user.id,
+            epoch: user.epoch,
+            methods: user.mfa.methods(),
+            client: client.to_owned(),
+            name_key: user.username.to_ascii_lowercase(),
+        }
+    }
 }
 
 /// The Redis key of `token`, if it has a token's shape.

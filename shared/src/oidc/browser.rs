@@ -9,8 +9,8 @@
 //! provider's top-level redirect back to us, so the binding survives the
 //! cross-site hop.
 
+use crate::auth::cookie;
 use axum::http::HeaderMap;
-use axum::http::header::COOKIE;
 use openidconnect::url::form_urlencoded;
 
 use super::{OidcError, ProviderConfig, Registry, discovery};
@@ -27,14 +27,7 @@ pub const SESSION_PROVIDER_FIELD: &str = "oidc_provider";
 
 /// The binding cookie the request carries, if it has the shape of one.
 pub fn binding(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == BINDING_COOKIE)
-        .map(|(_, value)| value.trim().to_owned())
+    cookie::named(headers, BINDING_COOKIE)
         .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 

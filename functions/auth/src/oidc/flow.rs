@@ -216,21 +216,14 @@ async fn second_factor_due(
     user: &UserRecord,
     verified: &Verified,
 ) -> Result<(String, Option<HeaderValue>), Failure> {
-    let methods = user.mfa.methods();
-    let pending = Challenge {
-        user_id: user.id,
-        epoch: user.epoch,
-        methods: methods.clone(),
-        client: client.addr.clone(),
-        name_key: user.username.to_ascii_lowercase(),
-    };
+    let pending = Challenge::for_user(user, &client.addr);
     let token = challenge::issue(&state.stores.redis, &pending).await?;
     let event = client
         .event(("_anonymous".to_owned(), None), "auth.mfa_challenge", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username))
         .detail(format!("single sign-on ({}) accepted; second factor due", provider.id));
     audit::record(&state.stores, &event).await?;
-    let names: Vec<&str> = methods.iter().map(method_name).collect();
+    let names: Vec<&str> = pending.methods.iter().map(method_name).collect();
     Ok((browser::login_second_factor(&token, &names, &verified.next), None))
 }
 
