@@ -76,7 +76,7 @@ describe('single sign-on', () => {
     env: async (port) => {
       idp = await startIdp(port)
       return {
-        OIDC_PROVIDERS: JSON.stringify([provider('test', idp.issuer, { provision: true }), provider('plain', idp.issuer, { provision: false })]),
+        OIDC_PROVIDERS: JSON.stringify([provider('test', idp.issuer, { provision: true, logout: true }), provider('plain', idp.issuer, { provision: false })]),
         WEB_TEST_IDP_SECRET: SECRET,
       }
     },
@@ -189,6 +189,21 @@ describe('single sign-on', () => {
     assert.ok(!(await adminPage.content()).includes(SECRET), 'the client secret is not on the page')
     await adminPage.getByTestId('provider-plain').getByText('refused', { exact: false }).waitFor()
     await shoot(adminPage, 'sso-admin')
+    suite.noConsoleErrors()
+  })
+
+  suite.step('logging out of a provider session signs out at the provider too and comes back to the login page', async () => {
+    const seen = []
+    adminPage.on('framenavigated', (frame) => frame === adminPage.mainFrame() && seen.push(frame.url()))
+    await adminPage.getByRole('button', { name: 'Log out' }).click()
+    await adminPage.waitForURL('**/login')
+    await adminPage.getByLabel('Username').waitFor()
+    // The way back led through the provider's end-session endpoint.
+    assert.ok(seen.some((u) => u.startsWith(`${idp.issuer}/session/end`)), `went through the provider: ${seen.join(' → ')}`)
+    // Our session is over.
+    const me = await adminPage.evaluate(async () => (await fetch('/api/auth/me')).status)
+    assert.equal(me, 401)
+    adminPage.errors = adminPage.errors.filter((e) => !/401/.test(e))
     suite.noConsoleErrors()
   })
 })
