@@ -49,15 +49,7 @@ pub async fn change_password(
     let now = Timestamp::now();
     // Guessing the current password through a stolen session is throttled like
     // logins, and counted before the check like them.
-    let reservation = match throttle::reserve(redis, limits, &name_key, &client.addr, now.millis()).await? {
-        throttle::Attempt::Admitted(reservation) => reservation,
-        throttle::Attempt::Wait { retry_after, .. } => {
-            return Err(ApiError::TooManyRequests {
-                detail: "Too many failed attempts; try again later".into(),
-                retry_after,
-            });
-        }
-    };
+    let reservation = throttle::reserve_proof(redis, limits, &name_key, &client.addr, now.millis()).await?;
     let checked = async {
         let record =
             users::get(&state.stores, me.id).await?.ok_or_else(|| ApiError::unauthorized("Not authenticated"))?;

@@ -23,6 +23,7 @@ use crate::config::LoginThrottle;
 use crate::crypto::sha256_hex;
 use crate::db::StoreError;
 use crate::db::kv::Redis;
+use crate::error::ApiError;
 
 /// An account's keys share its hash tag (one slot, one script); the
 /// address's window is in its own slot.
@@ -164,6 +165,24 @@ pub enum Attempt {
     /// Refused: try again after this long. `audit` is true for the first
     /// refusal of an account in each audit period.
     Wait { retry_after: Duration, audit: bool },
+}
+
+/// [`reserve`] for an account proving itself again (its current password or a
+/// second-factor code, to change a credential): a refusal is the 429 every
+/// such check answers. Logins answer their own 429, with an audit event.
+pub async fn reserve_proof(
+    redis: &Redis,
+    limits: &LoginThrottle,
+    username_key: &str,
+    addr: &str,
+    now_ms: i64,
+) -> Result<Reservation, ApiError> {
+    match reserve(redis, limits, username_key, addr, now_ms).await? {
+        Attempt::Admitted(reservation) => Ok(reservation),
+        Attempt::Wait { retry_after, .. } => {
+            Err(ApiError::TooManyRequests { detail: "Too many failed attempts; try again later".into(), retry_after })
+        }
+    }
 }
 
 /// Admits an attempt on `username_key` from `addr` (counting it as a failure

@@ -71,15 +71,7 @@ pub async fn prove(
     let limits = &state.config.login_throttle;
     let now = Timestamp::now();
     let name_key = user.username.to_ascii_lowercase();
-    let reservation = match throttle::reserve(redis, limits, &name_key, &client.addr, now.millis()).await? {
-        throttle::Attempt::Admitted(reservation) => reservation,
-        throttle::Attempt::Wait { retry_after, .. } => {
-            return Err(ApiError::TooManyRequests {
-                detail: "Too many failed attempts; try again later".into(),
-                retry_after,
-            });
-        }
-    };
+    let reservation = throttle::reserve_proof(redis, limits, &name_key, &client.addr, now.millis()).await?;
     let checked = async {
         match proof {
             Proof::Password(password) => {

@@ -74,16 +74,8 @@ pub async fn confirm(
     let redis = &state.stores.redis;
     let limits = &state.config.login_throttle;
     let name_key = user.username.to_ascii_lowercase();
-    let reservation = match throttle::reserve(redis, limits, &name_key, &client.addr, Timestamp::now().millis()).await?
-    {
-        throttle::Attempt::Admitted(reservation) => reservation,
-        throttle::Attempt::Wait { retry_after, .. } => {
-            return Err(ApiError::TooManyRequests {
-                detail: "Too many failed attempts; try again later".into(),
-                retry_after,
-            });
-        }
-    };
+    let reservation =
+        throttle::reserve_proof(redis, limits, &name_key, &client.addr, Timestamp::now().millis()).await?;
     let event = client.event(caller.actor(), "mfa.totp_confirm", Outcome::Success).target(target(user));
     match enrol::confirm_totp(&state.stores, &state.config, user.id, &code, &event).await {
         Ok(Some(codes)) => {
