@@ -118,6 +118,26 @@ fn merge_into(update: &Update, must_hold: Role) -> Result<Update, StoreError> {
     )
 }
 
+/// The same for a condition check of the actor's own record (an unlink that
+/// checks another way to log in remains): DynamoDB allows one action per item
+/// in a transaction, so the actor's condition must join it.
+fn merge_into_check(check: &ConditionCheck, must_hold: Role) -> Result<ConditionCheck, StoreError> {
+    let Condition { expression, names, values } = condition(must_hold);
+    let mut all_names = check.expression_attribute_names().cloned().unwrap_or_default();
+    all_names.extend(names);
+    let mut all_values = check.expression_attribute_values().cloned().unwrap_or_default();
+    all_values.extend(values);
+    built(
+        ConditionCheck::builder()
+            .table_name(check.table_name())
+            .set_key(Some(check.key().clone()))
+            .condition_expression(format!("({}) AND {expression}", check.condition_expression()))
+            .set_expression_attribute_names(Some(all_names))
+            .set_expression_attribute_values(Some(all_values))
+            .build(),
+    )
+}
+
 fn check_item(table: &str, user_key: Item, must_hold: Role) -> Result<TransactWriteItem, StoreError> {
     let Condition { expression, names, values } = condition(must_hold);
     let check = built(
@@ -141,9 +161,9 @@ pub fn check(stores: &Stores, user_id: u64, must_hold: Role) -> Result<TransactW
 /// Sends a transaction, with the condition that the actor of the audit event
 /// it records (if any) may still act. The check is the last action; if it fails,
 /// the answer is [`StoreError::ActorRevoked`] whatever else failed. When the
-/// transaction already updates the actor's own record, the condition joins
-/// that update instead (a failure then reads as that update's own). A put or
-/// delete of the actor's own record carries no extra condition: the callers
+/// transaction already updates or condition-checks the actor's own record, the
+/// condition joins that action instead (a failure then reads as that action's
+/// own). A put or delete of the actor's own record carries no extra condition: the callers
 /// that write one (deleting a user, which never deletes its actor) say why.
 pub async fn transact(stores: &Stores, mut items: Vec<TransactWriteItem>) -> Result<(), Failure> {
     let table = &stores.tables.identity;
@@ -155,6 +175,9 @@ pub async fn transact(stores: &Stores, mut items: Vec<TransactWriteItem>) -> Res
                 if let Some(update) = items[i].update() {
                     let merged = merge_into(update, must_hold).map_err(Failure::Store)?;
                     items[i] = TransactWriteItem::builder().update(merged).build();
+                } else if let Some(check) = items[i].condition_check() {
+                    let merged = merge_into_check(check, must_hold).map_err(Failure::Store)?;
+                    items[i] = TransactWriteItem::builder().condition_check(merged).build();
                 }
             }
             None => {

@@ -169,3 +169,53 @@ async fn a_viewer_assigned_to_a_vps_directly_or_through_a_group_may_not_connect(
             .assert_status(StatusCode::OK);
     }
 }
+
+/// An audit event by user `id` that requires them to hold `must_hold` when it commits.
+fn self_event(id: u64, must_hold: Role) -> shared::audit::AuditEvent {
+    shared::audit::AuditEvent {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        at: shared::types::Timestamp::now(),
+        actor: format!("user{id}"),
+        actor_id: Some(id),
+        actor_must_hold: Some(must_hold),
+        action: "identity.unlink",
+        target: None,
+        outcome: shared::audit::Outcome::Success,
+        reason: None,
+        detail: None,
+        client: None,
+        request_id: None,
+    }
+}
+
+/// A write whose only action on the actor's own record is a condition check
+/// (unlinking an identity while a password remains) still carries the actor's
+/// condition: it joins that check, as DynamoDB allows one action per item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_actors_condition_joins_a_condition_check_of_their_own_record() {
+    use shared::oidc::store::{self, Link, Remaining, UnlinkError};
+    let app = TestApp::start().await;
+    let root = app.first_admin("root").await;
+    let id = app.create_user(&root, "uma", "user").await;
+    let link = Link {
+        id: store::identity_id("https://idp.example", "sub-uma"),
+        user_id: id,
+        provider: "idp".to_owned(),
+        issuer: "https://idp.example".to_owned(),
+        subject: "sub-uma".to_owned(),
+        email: None,
+        linked_at: shared::types::Timestamp::now(),
+    };
+    store::link(&app.state.stores, &link, &self_event(id, Role::User)).await.expect("linked");
+    // As an admin, which uma is not: refused, the identity stays.
+    let refused =
+        store::unlink(&app.state.stores, id, &link.id, &Remaining::PasswordOrPasskey, &self_event(id, Role::Admin))
+            .await;
+    assert!(matches!(refused, Err(UnlinkError::LastWay | UnlinkError::Store(_))), "{refused:?}");
+    assert_eq!(store::list(&app.state.stores, id).await.expect("list").len(), 1);
+    // As the user she is: unlinked.
+    store::unlink(&app.state.stores, id, &link.id, &Remaining::PasswordOrPasskey, &self_event(id, Role::User))
+        .await
+        .expect("unlinked");
+    assert!(store::list(&app.state.stores, id).await.expect("list").is_empty());
+}
