@@ -65,7 +65,7 @@ pub async fn login(
     let name_key = body.username.trim().to_ascii_lowercase();
     // Only a well-formed name is recorded (a password typed into the name field must not be).
     let target = valid_name.as_ref().map_or_else(|| "user:(malformed)".to_owned(), |n| format!("user:{}", n.as_str()));
-    let anonymous = ("_anonymous".to_owned(), None);
+    let anonymous = (shared::audit::ANONYMOUS_USERNAME.to_owned(), None);
 
     let now = Timestamp::now();
     let reservation = match throttle::reserve(redis, limits, &name_key, &client.addr, now.millis()).await? {

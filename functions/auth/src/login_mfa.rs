@@ -136,7 +136,7 @@ pub(crate) async fn admit(
         throttle::Attempt::Wait { retry_after, audit } => {
             if audit {
                 let event = client
-                    .event(("_anonymous".to_owned(), None), "auth.login", Outcome::Throttled)
+                    .event((shared::audit::ANONYMOUS_USERNAME.to_owned(), None), "auth.login", Outcome::Throttled)
                     .target(format!("user:{}", challenge.user_id))
                     .reason("second_factor");
                 audit::record(&state.stores, &event).await?;
@@ -163,7 +163,7 @@ pub(crate) async fn refused(
     }
     activity::record(redis, activity::Login::Failure, now).await;
     let event = client
-        .event(("_anonymous".to_owned(), None), "auth.login", Outcome::Failure)
+        .event((shared::audit::ANONYMOUS_USERNAME.to_owned(), None), "auth.login", Outcome::Failure)
         .target(format!("user:{} {}", user.id, user.username))
         .reason("wrong_second_factor")
         .detail(format!("method: {method}"));
@@ -233,7 +233,7 @@ pub(crate) async fn factor_due(
     let pending = Challenge::for_user(&user, &client.addr);
     let token = challenge::issue(redis, &pending).await?;
     let event = client
-        .event(("_anonymous".to_owned(), None), "auth.mfa_challenge", Outcome::Success)
+        .event((shared::audit::ANONYMOUS_USERNAME.to_owned(), None), "auth.mfa_challenge", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username))
         .detail("password accepted; second factor due");
     audit::record(&state.stores, &event).await?;

@@ -119,7 +119,7 @@ pub async fn callback(
             log(&error);
             if state.keys.oidc.get(&id).is_some() && !matches!(error, OidcError::Store(_)) {
                 let event = client
-                    .event(("_anonymous".to_owned(), None), "auth.login", Outcome::Failure)
+                    .event((shared::audit::ANONYMOUS_USERNAME.to_owned(), None), "auth.login", Outcome::Failure)
                     .target(format!("oidc:{id}"))
                     .reason(error.reason())
                     .detail(error.to_string());
@@ -219,7 +219,7 @@ async fn second_factor_due(
     let pending = Challenge::for_user(user, &client.addr);
     let token = challenge::issue(&state.stores.redis, &pending).await?;
     let event = client
-        .event(("_anonymous".to_owned(), None), "auth.mfa_challenge", Outcome::Success)
+        .event((shared::audit::ANONYMOUS_USERNAME.to_owned(), None), "auth.mfa_challenge", Outcome::Success)
         .target(format!("user:{} {}", user.id, user.username))
         .detail(format!("single sign-on ({}) accepted; second factor due", provider.id));
     audit::record(&state.stores, &event).await?;
