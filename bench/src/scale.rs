@@ -218,9 +218,11 @@ async fn seed_tokens(
     let table = &stores.tables.tokens;
     let name = |i: usize| format!("scale-{i}");
     let owner = |i: usize| ids[i % ids.len()];
-    let first = tokens::create(stores, owner(0), &name(0), None, |t| event("token.create", format!("token:{}", t.id)))
-        .await
-        .context("the first token")?;
+    let first = tokens::create(stores, owner(0), &name(0), None, tokens::Grant::default(), |t| {
+        event("token.create", format!("token:{}", t.id))
+    })
+    .await
+    .context("the first token")?;
     let mut sampled = vec![first.token];
     let start = reserve_ids(stores, table, "token_id", count - 1).await?;
     let mut records = Vec::with_capacity(count - 1);
@@ -236,6 +238,9 @@ async fn seed_tokens(
             created_at: first.record.created_at,
             expires_at: None,
             last_used_at: None,
+            grant: tokens::Grant::default(),
+            rotated: false,
+            previous_hash: None,
         });
         if i.is_multiple_of(stride) && sampled.len() < sample {
             sampled.push(secret);

@@ -1,9 +1,9 @@
 //! The top-level command line: global options and the command groups.
 
-use crate::commands::{audit, auth, groups, invites, tasks, users, vps};
+use crate::commands::{audit, auth, groups, invites, service_accounts, tasks, users, vps};
 use clap::{Parser, Subcommand};
 
-/// KohakuRiver command-line client: log in, manage API tokens, users, roles,
+/// KohakuRiver command-line client: log in, manage API tokens, users, service accounts, roles,
 /// invitations, groups, task approvals, VPS assignments and the audit log.
 ///
 /// The server comes from --host or KOHAKURIVER_HOST (default http://localhost:8000);
@@ -44,6 +44,9 @@ pub enum Command {
     /// Manage groups and their members
     #[command(subcommand)]
     Groups(groups::GroupsCommand),
+    /// Create, list and delete service accounts and mint their tokens (admins)
+    #[command(subcommand, name = "service-account")]
+    ServiceAccount(service_accounts::ServiceAccountCommand),
     /// List tasks and decide on those waiting for approval
     #[command(subcommand)]
     Tasks(tasks::TasksCommand),

@@ -227,6 +227,58 @@ impl Client {
         );
         Err(CliError::new(SERVER, message).into())
     }
+
+    /// Every item of a list whose pages are objects carrying the items under
+    /// `key` and the next page's cursor in `next_cursor` (the admin token list),
+    /// up to `max` items, `page_size` at a time. Stops and fails as
+    /// [`Client::list`] does. Returns the items and the last page without them
+    /// (its other fields, e.g. the lifetime cap).
+    pub async fn list_in(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        key: &str,
+        page_size: usize,
+        max: Option<usize>,
+    ) -> Result<(Vec<Value>, Value)> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let want = max.map_or(page_size, |m| m.saturating_sub(items.len()).clamp(1, page_size));
+            let mut q = query.to_vec();
+            q.push(("limit", want.to_string()));
+            if let Some(c) = &cursor {
+                q.push(("cursor", c.clone()));
+            }
+            let mut page = self.send(Method::GET, path, &q, None).await?.body;
+            let Some(Value::Array(found)) = page.get_mut(key).map(Value::take) else {
+                anyhow::bail!("expected a JSON object with an array {key:?} from {path}, got {page}");
+            };
+            items.extend(found);
+            let next = page["next_cursor"].as_str().filter(|c| !c.is_empty()).map(str::to_owned);
+            if let Some(m) = max
+                && items.len() >= m
+            {
+                items.truncate(m);
+                return Ok((items, page));
+            }
+            match next {
+                None => return Ok((items, page)),
+                Some(next) if cursor.as_ref() == Some(&next) => {
+                    let message =
+                        format!("{}{path} answered with the cursor it was given; the list does not advance", self.base);
+                    return Err(CliError::new(SERVER, message).into());
+                }
+                Some(next) => cursor = Some(next),
+            }
+        }
+        let message = format!(
+            "{}{path} was still handing out pages after {MAX_PAGES}; stopped with {} items",
+            self.base,
+            items.len()
+        );
+        Err(CliError::new(SERVER, message).into())
+    }
 }
 
 /// A request that got no HTTP answer: exit code 6, naming the URL tried.

@@ -62,6 +62,12 @@ pub struct Config {
     /// `OIDC_PROVIDERS`: the OpenID providers users may log in with (see
     /// `oidc::config`); empty when unset.
     pub oidc_providers: Vec<crate::oidc::ProviderConfig>,
+    /// `TOKEN_MAX_LIFETIME_DAYS` (1-3650): the longest a new API token may
+    /// live; unset, tokens may never expire (see docs/tokens.md).
+    pub token_max_lifetime_days: Option<u32>,
+    /// `TOKEN_ROTATION_OVERLAP_SECS` (1-86400, default 600): how long a
+    /// rotated token's old secret keeps working.
+    pub token_rotation_overlap: Duration,
 }
 
 /// The roles a stored user can hold, by name. `MFA_REQUIRED_ROLE` must be one
@@ -319,6 +325,15 @@ impl Config {
             mfa_encryption_key: env.secret("MFA_ENCRYPTION_KEY", MIN_SECRET_LEN)?,
             mfa_required_role: mfa_required_role(env)?,
             oidc_providers,
+            token_max_lifetime_days: match env.get("TOKEN_MAX_LIFETIME_DAYS") {
+                None => None,
+                Some(_) => Some(env.number_in("TOKEN_MAX_LIFETIME_DAYS", 0, 1..=3650)?),
+            },
+            token_rotation_overlap: Duration::from_secs(env.number_in(
+                "TOKEN_ROTATION_OVERLAP_SECS",
+                600,
+                1..=86_400,
+            )?),
         })
     }
 }

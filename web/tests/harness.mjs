@@ -93,30 +93,26 @@ export async function startStack(options = {}) {
   const port = await freePort()
   // May be async: a test can start a service of its own that needs the port first.
   const extra = await options.env?.(port)
-  const server = start(
-    SERVER_BIN,
-    [],
-    {
-      SESSION_SIGNING_KEY: randomBytes(32).toString('hex'),
-      ADMIN_REGISTER_SECRET: REGISTER_SECRET,
-      COOKIE_SECURE: 'false',
-      PORT: String(port),
-      BIND_ADDRESS: '127.0.0.1',
-      DYNAMODB_DATA_PATH: ':memory:',
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-      WEB_DIR: DIST,
-      ARGON2_MEMORY_KIB: '64',
-      ARGON2_ITERATIONS: '1',
-      LOG_FORMAT: process.env.LOG_FORMAT ?? 'text',
-      ...(options.localhost ? { PUBLIC_URL: `http://localhost:${port}` } : {}),
-      ...extra,
-    },
-    'krv-server',
-  )
+  const serverEnv = {
+    SESSION_SIGNING_KEY: randomBytes(32).toString('hex'),
+    ADMIN_REGISTER_SECRET: REGISTER_SECRET,
+    COOKIE_SECURE: 'false',
+    PORT: String(port),
+    BIND_ADDRESS: '127.0.0.1',
+    DYNAMODB_DATA_PATH: ':memory:',
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    WEB_DIR: DIST,
+    ARGON2_MEMORY_KIB: '64',
+    ARGON2_ITERATIONS: '1',
+    LOG_FORMAT: process.env.LOG_FORMAT ?? 'text',
+    ...(options.localhost ? { PUBLIC_URL: `http://localhost:${port}` } : {}),
+    ...extra,
+  }
+  const server = start(SERVER_BIN, [], serverEnv, 'krv-server')
   const base = `http://127.0.0.1:${port}`
   // Where the browser's pages live (relative page.goto paths resolve against it).
   const origin = options.localhost ? `http://localhost:${port}` : base
-  const stack = { base, origin, redis, server, browser: null }
+  const stack = { base, origin, redis, server, serverEnv, browser: null }
   try {
     await waitReady(`${base}/api/health/ready`, server, 60_000)
     // launch() gives the browser a fresh temporary profile (user data dir) of its own.
@@ -141,6 +137,18 @@ export async function startStack(options = {}) {
   }
   mkdirSync(SHOTS, { recursive: true })
   return stack
+}
+
+/**
+ * Stops the stack's krv-server and starts it again on the same port, Redis
+ * and signing key, with `env` changed (e.g. a setting read only at start).
+ * The store outlives it only when DYNAMODB_DATA_PATH is a file.
+ */
+export async function restartServer(stack, env = {}) {
+  await stopChild(stack.server)
+  stack.serverEnv = { ...stack.serverEnv, ...env }
+  stack.server = start(SERVER_BIN, [], stack.serverEnv, 'krv-server')
+  await waitReady(`${stack.base}/api/health/ready`, stack.server, 60_000)
 }
 
 export async function stopStack(stack) {

@@ -451,7 +451,7 @@ describe('a role that requires a second factor', () => {
     await enrolApp(root)
     await root.getByTestId('enrolment-done').waitFor()
     assert.equal(await root.getByTestId('enrolment-required').count(), 0)
-    assert.deepEqual(await navLinks(root), ['My account', 'Security', 'Overview', 'Users', 'Invitations', 'Groups', 'Approvals', 'Audit', 'Single sign-on', 'Tasks', 'VPS', 'My VPS'])
+    assert.deepEqual(await navLinks(root), ['My account', 'Security', 'Overview', 'Users', 'Invitations', 'Groups', 'Approvals', 'Audit', 'Single sign-on', 'API tokens', 'Service accounts', 'Tasks', 'VPS', 'My VPS'])
     await root.getByRole('button', { name: 'I have stored them' }).click()
     await root.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users', exact: true }).click()
     await root.locator('tr[data-user="root"]').getByTestId('user-factors').filter({ hasText: /^\s*app\s*$/ }).waitFor()

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod groups;
 pub mod invites;
 pub mod mfa;
+pub mod service_accounts;
 pub mod sso;
 pub mod tasks;
 pub mod tokens;
@@ -69,6 +70,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Users(cmd) => users::run(&ctx, cmd).await,
         Command::Invites(cmd) => invites::run(&ctx, cmd).await,
         Command::Groups(cmd) => groups::run(&ctx, cmd).await,
+        Command::ServiceAccount(cmd) => service_accounts::run(&ctx, cmd).await,
         Command::Tasks(cmd) => tasks::run(&ctx, cmd).await,
         Command::Vps(cmd) => vps::run(&ctx, cmd).await,
         Command::Audit(args) => audit::run(&ctx, args).await,

@@ -7,12 +7,13 @@ mod overview;
 
 use shared::Routes;
 use shared::http::routes;
+use shared::tokens::Scope;
 
 /// The group's routes, each declared once (method and path are on the handler).
 pub fn routes() -> Routes {
     Routes::group("admin")
-        .route(routes!(audit::list))
-        .route(routes!(overview::stats))
-        .route(routes!(overview::activity))
-        .route(routes!(overview::config))
+        .route(routes!(audit::list), Scope::Read)
+        .route(routes!(overview::stats), Scope::Read)
+        .route(routes!(overview::activity), Scope::Read)
+        .route(routes!(overview::config), Scope::Read)
 }

@@ -33,8 +33,9 @@ pub struct LoginBody {
 
 const INVALID: &str = "Invalid username or password";
 
-/// Unknown user, wrong password and disabled account get the same answer in
-/// the same time (one argon2 run each); a throttled account gets 429 even with
+/// Unknown user, wrong password, disabled account and service account (which
+/// has no password and never logs in) get the same answer in the same time
+/// (one argon2 run each); a throttled account gets 429 even with
 /// the right password. The attempt is counted before the password is checked
 /// (see `shared::auth::throttle`), so a concurrent burst checks no more
 /// passwords than the limits allow.
@@ -87,7 +88,8 @@ pub async fn login(
             Some(name) => users::find_by_username(&state.stores, &name.key()).await?,
             None => None,
         };
-        let hash = user.as_ref().map(|u| u.password_hash.as_str());
+        // A service account has no hash: checked against none, at the cost of one.
+        let hash = user.as_ref().filter(|u| !u.kind.is_service()).map(|u| u.password_hash.as_str());
         let matches = state.keys.passwords.verify(&body.password, hash).await?;
         ApiResult::Ok((user, matches))
     };
@@ -99,12 +101,13 @@ pub async fn login(
         }
     };
     let user = match user {
-        Some(user) if matches && user.is_active => user,
+        Some(user) if matches && user.is_active && !user.kind.is_service() => user,
         other => {
             throttle::fail(redis, limits, reservation).await?;
             activity::record(redis, activity::Login::Failure, now).await;
             let reason = match other {
                 None => "unknown_user",
+                Some(u) if u.kind.is_service() => "service_account",
                 Some(u) if !u.is_active => "disabled",
                 Some(_) => "wrong_password",
             };

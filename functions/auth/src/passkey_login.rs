@@ -58,6 +58,14 @@ pub async fn finish(
     ensure_enabled(&state.config)?;
     let rp = available(state.keys.passkeys.as_ref())?;
     let (user, _) = login::finish(rp, &state.stores, &body.ceremony_id, body.credential, &client).await?;
+    if user.kind.is_service() {
+        // Unreachable (a service account never holds a session to register a
+        // passkey with), refused all the same.
+        return Err(ApiError::Unauthorized {
+            code: "invalid_credentials",
+            detail: "The passkey was not accepted".into(),
+        });
+    }
     complete(&state, &client, &user, Timestamp::now(), Some("passkey (passwordless)")).await
 }
 

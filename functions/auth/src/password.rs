@@ -30,7 +30,7 @@ pub struct PasswordBody {
 #[utoipa::path(post, path = "/api/auth/password", tag = "auth", request_body = PasswordBody,
     responses(
         (status = 200, description = "Changed", body = shared::http::openapi::SessionsEnded),
-        (status = 403, description = "Wrong current password, or the system admin (no password)", body = shared::http::openapi::ErrorBody),
+        (status = 403, description = "Wrong current password, or the system admin or a service account (no password)", body = shared::http::openapi::ErrorBody),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = shared::http::openapi::ErrorBody),
     ))]
 pub async fn change_password(
@@ -43,6 +43,10 @@ pub async fn change_password(
     let Some(me) = caller.user() else {
         return Err(ApiError::forbidden("no_password", "The built-in system admin has no password"));
     };
+    if me.is_service() {
+        // It has none, and setting one would make it a login.
+        return Err(ApiError::forbidden("service_account", "A service account has no password"));
+    }
     let redis = &state.stores.redis;
     let limits = &state.config.login_throttle;
     let name_key = me.username.to_ascii_lowercase();

@@ -53,6 +53,14 @@ pub async fn open(
     client: &ClientInfo,
     extra: &[(&str, String)],
 ) -> ApiResult<Opened> {
+    if user.kind.is_service() {
+        // Every way in refuses a service account before this; a session of
+        // one must not exist even if a new way in forgets to.
+        return Err(ApiError::Unauthorized {
+            code: "invalid_credentials",
+            detail: "A service account cannot log in; it uses API tokens".into(),
+        });
+    }
     let now = Timestamp::now();
     let lifetime = i64::from(state.config.session_lifetime_secs);
     let expires = now.plus_secs(lifetime);

@@ -6,16 +6,17 @@ mod members;
 
 use shared::Routes;
 use shared::http::routes;
+use shared::tokens::Scope;
 
 /// The group's routes, each declared once (method and path are on the handler).
 pub fn routes() -> Routes {
     Routes::group("groups")
-        .route(routes!(crud::list))
-        .route(routes!(crud::create))
-        .route(routes!(crud::get))
-        .route(routes!(crud::update))
-        .route(routes!(crud::delete))
-        .route(routes!(members::list))
-        .route(routes!(members::add))
-        .route(routes!(members::remove))
+        .route(routes!(crud::list), Scope::Read)
+        .route(routes!(crud::create), Scope::UsersAdmin)
+        .route(routes!(crud::get), Scope::Read)
+        .route(routes!(crud::update), Scope::UsersAdmin)
+        .route(routes!(crud::delete), Scope::UsersAdmin)
+        .route(routes!(members::list), Scope::Read)
+        .route(routes!(members::add), Scope::UsersAdmin)
+        .route(routes!(members::remove), Scope::UsersAdmin)
 }

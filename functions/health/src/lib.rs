@@ -1,7 +1,7 @@
 //! The `health` endpoint group: liveness, readiness and the API contract.
 //!
 //! Every endpoint group has this shape: a library exposing `routes()`, which
-//! declares each route once as `.route(routes!(handler))`, and a thin Lambda
+//! declares each route once as `.route(routes!(handler), scope)`, and a thin Lambda
 //! binary (`src/main.rs`) that builds the state once and runs them.
 
 use axum::Json;
@@ -12,11 +12,15 @@ use serde::Serialize;
 use shared::db::StoreError;
 use shared::db::tables;
 use shared::http::routes;
+use shared::tokens::Needs;
 use shared::{ApiError, AppState, Routes};
 
 /// The group's routes, each declared once (method and path are on the handler).
 pub fn routes() -> Routes {
-    Routes::group("health").route(routes!(live)).route(routes!(ready)).route(routes!(contract))
+    Routes::group("health")
+        .route(routes!(live), Needs::NOTHING)
+        .route(routes!(ready), Needs::NOTHING)
+        .route(routes!(contract), Needs::NOTHING)
 }
 
 /// The committed document (`docs/openapi.json`, generated from every group's

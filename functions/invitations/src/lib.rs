@@ -6,12 +6,13 @@ mod list;
 
 use shared::Routes;
 use shared::http::routes;
+use shared::tokens::Scope;
 
 /// The group's routes, each declared once (method and path are on the handler).
 pub fn routes() -> Routes {
     Routes::group("invitations")
-        .route(routes!(list::list))
-        .route(routes!(create::create))
-        .route(routes!(create::create_compat))
-        .route(routes!(list::revoke))
+        .route(routes!(list::list), Scope::Read)
+        .route(routes!(create::create), Scope::UsersAdmin)
+        .route(routes!(create::create_compat), Scope::UsersAdmin)
+        .route(routes!(list::revoke), Scope::UsersAdmin)
 }

@@ -114,7 +114,7 @@ pub async fn approve(
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Decided>> {
-    let task = load(&state, &id).await?;
+    let task = load(&state, &caller, &id).await?;
     if !caller.role().at_least(Role::Admin) && task.owner.id.is_some() && task.owner.id == caller.user_id() {
         return Err(ApiError::forbidden(
             "own_task",
@@ -186,7 +186,7 @@ pub async fn reject(
     if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
         return Err(ApiError::invalid("reason", "must be at most 1000 characters long"));
     }
-    let task = load(&state, &id).await?;
+    let task = load(&state, &caller, &id).await?;
     let rejected = change(
         &state,
         &caller,
@@ -217,7 +217,7 @@ pub async fn cancel(
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Decided>> {
-    let task = load(&state, &id).await?;
+    let task = load(&state, &caller, &id).await?;
     let is_owner = task.owner.id.is_some() && task.owner.id == caller.user_id();
     if !is_owner && !caller.role().at_least(Role::Operator) {
         if caller.role().at_least(Role::Viewer) {
@@ -259,7 +259,7 @@ pub async fn report_status(
 ) -> ApiResult<Json<Progressed>> {
     let to: TaskStatus =
         body.status.parse().map_err(|()| ApiError::invalid("status", format!("unknown status {:?}", body.status)))?;
-    let task = load(&state, &id).await?;
+    let task = load(&state, &caller, &id).await?;
     if !task.status.next_by_scheduler().contains(&to) {
         return Err(ApiError::conflict("invalid_transition", format!("A task cannot go from {} to {to}", task.status)));
     }

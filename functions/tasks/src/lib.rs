@@ -6,22 +6,23 @@ mod list;
 mod submit;
 
 use shared::http::{DocumentedRoute, routes};
+use shared::tokens::Scope;
 use shared::{AppState, Routes};
 
 /// The group's routes, each declared once (method and path are on the handler).
 pub fn routes() -> Routes {
     Routes::group("tasks")
-        .route(routes!(submit::submit))
-        .route(routes!(submit::submit_compat))
-        .route(routes!(list::list))
-        .route(routes!(list::pending))
-        .route(routes!(list::pending_count))
-        .route(routes!(list::get))
-        .route(routes!(list::get_compat))
-        .route(routes!(decide::approve))
-        .route(body_optional(routes!(decide::reject)))
-        .route(routes!(decide::cancel))
-        .route(routes!(decide::report_status))
+        .route(routes!(submit::submit), Scope::TasksSubmit)
+        .route(routes!(submit::submit_compat), Scope::TasksSubmit)
+        .route(routes!(list::list), Scope::Read)
+        .route(routes!(list::pending), Scope::Read)
+        .route(routes!(list::pending_count), Scope::Read)
+        .route(routes!(list::get), Scope::Read.on_resources())
+        .route(routes!(list::get_compat), Scope::Read.on_resources())
+        .route(routes!(decide::approve), Scope::TasksApprove.on_resources())
+        .route(body_optional(routes!(decide::reject)), Scope::TasksApprove.on_resources())
+        .route(routes!(decide::cancel), Scope::TasksSubmit.on_resources())
+        .route(routes!(decide::report_status), Scope::TasksApprove.on_resources())
 }
 
 /// A rejection's body is optional (the reason may come as `?reason=`), which

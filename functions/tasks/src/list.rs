@@ -5,9 +5,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use shared::auth::Deferred;
 use shared::auth::Require;
 use shared::auth::min;
+use shared::auth::{Caller, Deferred};
 use shared::http::extract::{Path, Query};
 use shared::http::page;
 use shared::tasks::{self, Filter, TaskRecord, TaskView};
@@ -37,8 +37,13 @@ pub fn parse_id(raw: &str) -> ApiResult<u64> {
     raw.parse().map_err(|_| ApiError::not_found("Task not found"))
 }
 
-pub async fn load(state: &AppState, raw_id: &str) -> ApiResult<TaskRecord> {
-    tasks::get(&state.stores, parse_id(raw_id)?).await?.ok_or_else(|| ApiError::not_found("Task not found"))
+/// The task `raw_id`, if the caller's token (if any) may act on it.
+pub async fn load(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<TaskRecord> {
+    let id = parse_id(raw_id)?;
+    caller.within_resources(id, true)?;
+    let task = tasks::get(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("Task not found"))?;
+    caller.within_resources(id, task.spec.task_type == TaskType::Vps)?;
+    Ok(task)
 }
 
 /// Newest first. Everyone viewer+ sees every task; what only owners and
@@ -89,7 +94,7 @@ pub async fn get(
     Require(caller, ..): Require<min::Viewer>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TaskView>> {
-    let task = load(&state, &id).await?;
+    let task = load(&state, &caller, &id).await?;
     Ok(Json(TaskView::seen_by(&task, caller.role(), caller.user_id())))
 }
 

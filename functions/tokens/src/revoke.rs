@@ -3,12 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use shared::audit::Outcome;
-use shared::auth::Authenticated;
-use shared::auth::ClientInfo;
-use shared::auth::ensure_enabled;
+use shared::auth::{Authenticated, Caller, ClientInfo, ensure_enabled};
 use shared::http::extract::Path;
 use shared::http::openapi::Message;
-use shared::tokens;
+use shared::tokens::{self, TokenRecord};
 use shared::types::Role;
 use shared::{ApiError, ApiResult, AppState};
 
@@ -24,15 +22,25 @@ pub async fn revoke(
     Path(id): Path<u64>,
 ) -> ApiResult<Json<Message>> {
     ensure_enabled(&state.config)?;
-    let token = tokens::get_by_id(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("Token not found"))?;
-    if caller.user_id() != Some(token.user_id) && !caller.role().at_least(Role::Admin) {
-        return Err(ApiError::not_found("Token not found"));
-    }
-    let event = client
+    let token = own_or_admins(&state, &caller, id).await?;
+    let mut event = client
         .event(caller.actor(), "token.revoke", Outcome::Success)
         .target(format!("token:{} {} of user:{}", token.id, token.name, token.user_id));
+    if caller.user_id() != Some(token.user_id) {
+        event = event.requiring(Role::Admin);
+    }
     if !tokens::revoke(&state.stores, &token, Some(&event)).await? {
         return Err(ApiError::not_found("Token not found"));
     }
     Ok(Json(Message { message: format!("Token '{}' revoked", token.name) }))
+}
+
+/// The token `id` if it is the caller's or the caller is an admin; 404
+/// otherwise, so others' token ids cannot be probed.
+pub(crate) async fn own_or_admins(state: &AppState, caller: &Caller, id: u64) -> ApiResult<TokenRecord> {
+    let token = tokens::get_by_id(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("Token not found"))?;
+    if caller.user_id() != Some(token.user_id) && !caller.role().at_least(Role::Admin) {
+        return Err(ApiError::not_found("Token not found"));
+    }
+    Ok(token)
 }

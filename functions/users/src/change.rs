@@ -104,7 +104,8 @@ fn describe(before: &UserRecord, after: &UserRecord) -> (&'static str, String) {
 }
 
 /// Applies a change with the guards: no self-demotion or self-deactivation,
-/// no role above the caller's own, never zero active admins.
+/// no role above the caller's own, never zero active admins, no service
+/// account made an admin.
 pub async fn apply(
     state: &AppState,
     caller: &Caller,
@@ -130,6 +131,13 @@ pub async fn apply(
         }
         if is_self && before.is_active && !after.is_active {
             return Err(ApiError::forbidden("self_change", "You cannot deactivate yourself"));
+        }
+        if before.kind.is_service() && after.role.at_least(Role::Admin) {
+            // Judged on the record the write is conditioned on.
+            return Err(ApiError::invalid(
+                "role",
+                "a service account may be viewer, user or operator: admin rights stay with people, who have second factors",
+            ));
         }
         let (action, detail) = describe(before, after);
         Ok(client

@@ -1,4 +1,5 @@
-//! The `users` endpoint group (`/api/auth/users`): user administration.
+//! The `users` endpoint group (`/api/auth/users`, `/api/auth/service-accounts`):
+//! user administration.
 
 mod change;
 mod delete;
@@ -7,26 +8,32 @@ mod identities;
 mod list;
 mod mfa;
 mod password;
+mod service_accounts;
 mod sessions;
 mod tokens;
 
 use shared::Routes;
 use shared::http::routes;
+use shared::tokens::Scope;
 
 /// The group's routes, each declared once (method and path are on the handler).
 pub fn routes() -> Routes {
     Routes::group("users")
-        .route(routes!(list::list_users))
-        .route(routes!(list::get_user))
-        .route(routes!(change::patch_user))
-        .route(routes!(delete::delete_user))
-        .route(routes!(change::set_role))
-        .route(routes!(password::reset_password))
-        .route(routes!(sessions::unlock))
-        .route(routes!(sessions::list_sessions))
-        .route(routes!(sessions::end_sessions))
-        .route(routes!(sessions::end_session))
-        .route(routes!(tokens::list_tokens))
-        .route(routes!(mfa::reset_mfa))
-        .route(routes!(identities::unlink_identity))
+        .route(routes!(list::list_users), Scope::Read)
+        .route(routes!(list::get_user), Scope::Read)
+        .route(routes!(change::patch_user), Scope::UsersAdmin)
+        .route(routes!(delete::delete_user), Scope::UsersAdmin)
+        .route(routes!(change::set_role), Scope::UsersAdmin)
+        .route(routes!(password::reset_password), Scope::UsersAdmin)
+        .route(routes!(sessions::unlock), Scope::UsersAdmin)
+        .route(routes!(sessions::list_sessions), Scope::Read)
+        .route(routes!(sessions::end_sessions), Scope::UsersAdmin)
+        .route(routes!(sessions::end_session), Scope::UsersAdmin)
+        .route(routes!(tokens::list_tokens), Scope::Read)
+        .route(routes!(mfa::reset_mfa), Scope::UsersAdmin)
+        .route(routes!(identities::unlink_identity), Scope::UsersAdmin)
+        .route(routes!(service_accounts::create), Scope::UsersAdmin)
+        .route(routes!(service_accounts::list), Scope::Read)
+        .route(routes!(service_accounts::delete), Scope::UsersAdmin)
+        .route(routes!(service_accounts::mint_token), Scope::TokensManage)
 }

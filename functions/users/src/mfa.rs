@@ -12,7 +12,7 @@ use shared::auth::min;
 use shared::http::extract::Path;
 use shared::mfa::reset;
 use shared::users::UserRecord;
-use shared::{ApiResult, AppState};
+use shared::{ApiError, ApiResult, AppState};
 
 /// `DELETE /api/auth/users/{id}/mfa`.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -29,7 +29,7 @@ pub struct MfaReset {
         (status = 200, description = "Every factor removed, every session ended", body = MfaReset),
         (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
         (status = 404, description = "No such user", body = shared::http::openapi::ErrorBody),
-        (status = 409, description = "The user kept changing; try again", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "The user kept changing; try again; or `service_account`: a service account has no second factors", body = shared::http::openapi::ErrorBody),
     ))]
 pub async fn reset_mfa(
     State(state): State<AppState>,
@@ -37,6 +37,9 @@ pub async fn reset_mfa(
     client: ClientInfo,
     Path(id): Path<u64>,
 ) -> ApiResult<Json<MfaReset>> {
+    if crate::entry::find_user(&state, id).await?.kind.is_service() {
+        return Err(ApiError::conflict("service_account", "A service account has no second factors"));
+    }
     let event = |user: &UserRecord, removed: usize| {
         client
             .event(caller.actor(), "mfa.reset", Outcome::Success)

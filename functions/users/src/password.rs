@@ -17,7 +17,7 @@ use shared::identity;
 use shared::sessions;
 use shared::tokens;
 use shared::users::Username;
-use shared::{ApiResult, AppState};
+use shared::{ApiError, ApiResult, AppState};
 
 use crate::change::refusal;
 use crate::entry::find_user;
@@ -46,7 +46,8 @@ pub struct PasswordResetDone {
 }
 
 #[utoipa::path(post, path = "/api/auth/users/{id}/password", tag = "users", params(("id" = u64, Path, description = "User id")), request_body = ResetBody,
-    responses((status = 200, description = "Set; the user's sessions ended", body = PasswordResetDone), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "Set; the user's sessions ended", body = PasswordResetDone), (status = 403, description = "Not an admin", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "`service_account`: a service account has no password", body = shared::http::openapi::ErrorBody)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     Require(caller, ..): Require<min::Admin>,
@@ -55,6 +56,14 @@ pub async fn reset_password(
     shared::http::extract::Json(body): shared::http::extract::Json<ResetBody>,
 ) -> ApiResult<Json<PasswordResetDone>> {
     let user = find_user(&state, id).await?;
+    if user.kind.is_service() {
+        // A service account has no password to reset: it acts only through
+        // the tokens minted for it (a set hash would make it a login).
+        return Err(ApiError::conflict(
+            "service_account",
+            "A service account has no password; mint it a token at /api/auth/service-accounts/{id}/tokens",
+        ));
+    }
     let username = Username::parse(&user.username)?;
     password::check_new("password", &body.password, &username)?;
     let hash = state.keys.passwords.hash(&body.password).await?;

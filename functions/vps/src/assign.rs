@@ -41,8 +41,11 @@ pub fn parse_vps_id(raw: &str) -> ApiResult<u64> {
     raw.parse().map_err(|_| ApiError::not_found("VPS not found"))
 }
 
-pub async fn load(state: &AppState, raw_id: &str) -> ApiResult<VpsView> {
-    vps::read(&state.stores, parse_vps_id(raw_id)?).await?.ok_or_else(|| ApiError::not_found("VPS not found"))
+/// The VPS `raw_id`, if the caller's token (if any) may act on it.
+pub async fn load(state: &AppState, caller: &Caller, raw_id: &str) -> ApiResult<VpsView> {
+    let id = parse_vps_id(raw_id)?;
+    caller.within_resources(id, true)?;
+    vps::read(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("VPS not found"))
 }
 
 fn event(caller: &Caller, client: &ClientInfo, action: &'static str, vps_id: u64, detail: String) -> AuditEvent {
@@ -72,7 +75,7 @@ pub async fn assign(
     if user_ids.len() + group_ids.len() > 200 {
         return Err(ApiError::invalid("body", "at most 200 assignees at once"));
     }
-    let view = load(&state, &id).await?;
+    let view = load(&state, &caller, &id).await?;
     // One batch read for the users, one for the groups.
     if !user_ids.is_empty() {
         let found: Vec<u64> = users::get_many(&state.stores, &user_ids).await?.iter().map(|u| u.id).collect();
@@ -106,7 +109,7 @@ async fn unassign(
     id: &str,
     who: Assignee,
 ) -> ApiResult<Json<Message>> {
-    let view = load(state, id).await?;
+    let view = load(state, caller, id).await?;
     if !view.assignments.iter().any(|a| a.assignee == who) {
         return Err(ApiError::not_found("That assignee is not assigned to this VPS"));
     }
@@ -143,9 +146,9 @@ pub async fn unassign_group(
     responses((status = 200, description = "Who is assigned", body = Assignments), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
 pub async fn assignments(
     State(state): State<AppState>,
-    _caller: Require<min::Operator>,
+    Require(caller, ..): Require<min::Operator>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Assignments>> {
-    let view = load(&state, &id).await?;
+    let view = load(&state, &caller, &id).await?;
     Ok(Json(Assignments::read(&state.stores, &view).await?))
 }

@@ -10,6 +10,7 @@ use shared::audit::{self, Outcome};
 use shared::auth::ClientInfo;
 use shared::auth::Deferred;
 use shared::http::extract;
+use shared::tokens::Scope;
 use shared::types::Role;
 use shared::vps;
 use shared::vps::access::Decision;
@@ -51,6 +52,11 @@ pub struct Allowed {
     role: Role,
 }
 
+/// An API token needs the scope `vps:connect` (or `vps:manage`) to ask
+/// about `connect`, `vps:manage` to ask about `manage`, and, when limited to
+/// resources, the VPS among them (403 `insufficient_scope`,
+/// `token_resource_limited`; not audited: the token, not the user, is refused).
+///
 /// `connect`: a caller of at least `user` who is the owner, an assigned user
 /// or a member of an assigned group, or an operator (owners and assignees only while the VPS is approved and alive). `manage`:
 /// operators. 200 `{allowed: true, user, user_id, role}` or 403 (audited).
@@ -74,6 +80,11 @@ pub async fn authorize(
     };
     let (caller, answers) = credentials.authenticated(&state, &reads).await?;
     let (question, (vps_id, manage)) = asked?;
+    // The route takes `vps:connect`; managing needs more of a token.
+    if manage {
+        caller.needs(Scope::VpsManage)?;
+    }
+    caller.within_resources(vps_id, true)?;
     let groups: Vec<u64> = caller.user().map(|u| u.groups.iter().map(|g| g.id).collect()).unwrap_or_default();
     let user = caller.user().map(|u| (u.id, groups.as_slice()));
     match vps::access::decide(&state.stores, vps_id, manage, caller.role(), user, &answers).await? {

@@ -3,8 +3,10 @@
 
 use crate::audit::actor::Actor;
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::identity::user_cache::CachedUser;
 use crate::mfa::policy;
+use crate::tokens::{Grant, Resources, Scope};
 use crate::types::Role;
 use crate::users::UserView;
 
@@ -29,8 +31,10 @@ pub enum Via {
         expires_at_ms: i64,
         provider_mfa: bool,
     },
+    /// `grant`: the token's scopes and resources (see `tokens::scope`).
     ApiToken {
         id: u64,
+        grant: Grant,
     },
     None,
 }
@@ -102,6 +106,50 @@ impl Caller {
         }
     }
 
+    /// What this caller's credentials grant: a token's scopes and resources;
+    /// `None` for every other way in (all the identity's rights).
+    pub fn grant(&self) -> Option<&Grant> {
+        match &self.via {
+            Via::ApiToken { grant, .. } => Some(grant),
+            _ => None,
+        }
+    }
+
+    /// The objects this caller is limited to, if a token limits them.
+    pub fn resources(&self) -> Option<&Resources> {
+        self.grant().map(|g| &g.resources).filter(|r| r.is_limited())
+    }
+
+    /// Whether the caller may act on task (or VPS) `id`, by its token's
+    /// resources (the role and ownership checks are the handler's).
+    pub fn may_touch_task(&self, id: u64, is_vps: bool) -> bool {
+        self.resources().is_none_or(|r| r.allow_task(id, is_vps))
+    }
+
+    /// 403 `token_resource_limited` unless the caller's token (if any) may
+    /// act on task `id` (a VPS when `is_vps`): checked once before the task
+    /// is read (its id may be named either way) and again once its kind is known.
+    pub fn within_resources(&self, id: u64, is_vps: bool) -> Result<(), ApiError> {
+        if self.may_touch_task(id, is_vps) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "token_resource_limited",
+                format!("This API token may not act on task or VPS {id}"),
+            ))
+        }
+    }
+
+    /// 403 `insufficient_scope` unless the caller's token (if any) holds
+    /// `scope`: for a handler whose need depends on the request (the route
+    /// declares the least one).
+    pub fn needs(&self, scope: Scope) -> Result<(), ApiError> {
+        match self.grant() {
+            Some(grant) if !grant.scopes.allow(scope) => Err(insufficient_scope(scope)),
+            _ => Ok(()),
+        }
+    }
+
     /// The session this request authenticated with, if any.
     pub fn session_hash(&self) -> Option<&str> {
         match &self.via {
@@ -132,8 +180,17 @@ impl Caller {
                 is_active: true,
                 created_at: None,
                 last_login_at: None,
+                kind: crate::users::UserKind::Human,
             }),
             Identity::Anonymous => None,
         }
     }
+}
+
+/// A token without the scope a request needs.
+pub fn insufficient_scope(scope: Scope) -> ApiError {
+    ApiError::forbidden(
+        "insufficient_scope",
+        format!("This API token lacks the scope {scope}, which this request needs"),
+    )
 }

@@ -12,7 +12,7 @@ mod resolve;
 pub mod session_token;
 pub mod throttle;
 
-pub use caller::{Caller, Identity, Via};
+pub use caller::{Caller, Identity, Via, insufficient_scope};
 pub use client::ClientInfo;
 pub use extract::{Authenticated, Deferred, Enrolling, MaybeCaller, Require, enrolled, min};
 

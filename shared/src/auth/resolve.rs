@@ -21,6 +21,7 @@ use crate::crypto::{constant_time_eq, sha256_hex};
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::identity;
+use crate::tokens::{Needs, Scope};
 use crate::types::{Role, Timestamp};
 use crate::{sessions, tokens, users};
 
@@ -37,12 +38,43 @@ pub(super) enum Resolved {
 const ADMIN_SECRET_HEADERS: [&str; 2] = ["x-admin-secret", "x-admin-token"];
 
 pub(super) async fn resolve(parts: &mut Parts, state: &AppState) -> Result<Resolved, ApiError> {
-    if let Some(resolved) = parts.extensions.get::<Resolved>() {
-        return Ok(resolved.clone());
-    }
-    let (resolved, _) = resolve_uncached(parts, state, &[]).await?;
-    parts.extensions.insert(resolved.clone());
+    let resolved = match parts.extensions.get::<Resolved>() {
+        Some(resolved) => resolved.clone(),
+        None => {
+            let (resolved, _) = resolve_uncached(parts, state, &[]).await?;
+            parts.extensions.insert(resolved.clone());
+            resolved
+        }
+    };
+    within_grant(parts, &resolved)?;
     Ok(resolved)
+}
+
+/// A token caller must hold the scope the route declares (see
+/// `http::routes`), and a resource-limited one may only call the routes
+/// that honour resource limits. A route declared without [`Needs`] (test
+/// probes) takes only tokens holding all their owner's rights.
+fn within_grant(parts: &Parts, resolved: &Resolved) -> Result<(), ApiError> {
+    let Resolved::Caller(caller) = resolved else {
+        return Ok(());
+    };
+    let Some(grant) = caller.grant() else {
+        return Ok(());
+    };
+    let needs = parts.extensions.get::<Needs>().copied().unwrap_or(Needs::from(Scope::Inherit));
+    if let Some(scope) = needs.scope {
+        caller.needs(scope)?;
+    }
+    if grant.resources.is_limited() && !needs.resources {
+        return Err(ApiError::forbidden(
+            "token_resource_limited",
+            format!(
+                "This API token may act only on {}; this request acts on other objects",
+                grant.resources.names().join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Resolves the caller with `along` (plain Redis reads a handler needs)
@@ -56,6 +88,7 @@ pub(super) async fn resolve_along(
 ) -> Result<(Resolved, Vec<redis::Value>), ApiError> {
     let (resolved, answers) = resolve_uncached(parts, state, along).await?;
     parts.extensions.insert(resolved.clone());
+    within_grant(parts, &resolved)?;
     let answers = match answers {
         Some(answers) => answers,
         None if along.is_empty() => Vec::new(),
@@ -216,7 +249,8 @@ async fn api_token(state: &AppState, token: &str, along: &[redis::Cmd]) -> Resul
         }
     };
     tokio::join!(used, seen);
-    let caller = Caller { identity: Identity::User(owner), via: Via::ApiToken { id: entry.id }, acting: Role::Viewer };
+    let via = Via::ApiToken { id: entry.id, grant: entry.grant() };
+    let caller = Caller { identity: Identity::User(owner), via, acting: Role::Viewer };
     Ok((Resolved::Caller(caller), answers))
 }
 

@@ -1,5 +1,5 @@
 //! The route table. Each endpoint group declares each route once, as
-//! `.route(routes!(handler))`: the handler's `#[utoipa::path]` attribute is the
+//! `.route(routes!(handler), scope)`: the handler's `#[utoipa::path]` attribute is the
 //! one place its method and path are written, and from that one declaration
 //! come the axum route (for Lambda and the local server), the route's part of
 //! the OpenAPI document, and its line in the route list (for the SAM template,
@@ -17,6 +17,7 @@ use utoipa::openapi::path::PathItem;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use crate::http::AppState;
+use crate::tokens::Needs;
 
 /// One route: which group serves it, its method and its path pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub struct RouteInfo {
     pub group: &'static str,
     pub method: Method,
     pub path: &'static str,
+    /// What it asks of an API token.
+    pub needs: Needs,
 }
 
 /// What `routes!(handler)` gives: the handler as an axum method router, with
@@ -45,15 +48,33 @@ impl Routes {
         Self { group, ..Self::default() }
     }
 
-    /// Adds one handler, declared by its `#[utoipa::path]` attribute:
-    /// `.route(routes!(list::list_users))`. Paths are absolute (`/api/...`), so
-    /// groups merge without nesting.
+    /// Adds one handler, declared by its `#[utoipa::path]` attribute, with
+    /// what it asks of an API token (a scope, see `tokens::scope`):
+    /// `.route(routes!(list::list_users), Scope::Read)`. Paths are absolute
+    /// (`/api/...`), so groups merge without nesting. The token's scope is
+    /// checked when the caller is resolved (`auth::resolve`), and the
+    /// route's OpenAPI operation says which scope it takes.
     ///
     /// # Panics
     /// When `route` spans several paths (`routes!(a, b)` with `a` and `b` on
     /// different paths would serve both handlers on both paths): write one
     /// `routes!` per handler.
-    pub fn route(mut self, route: DocumentedRoute) -> Self {
+    pub fn route(mut self, route: DocumentedRoute, needs: impl Into<Needs>) -> Self {
+        let needs = needs.into();
+        let (schemas, mut paths, method_router) = route;
+        for item in paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let said = match needs.scope {
+                    Some(scope) => format!("API tokens need the scope `{scope}`"),
+                    None => "API tokens need no scope".to_owned(),
+                };
+                let limits = if needs.resources { "; resource limits are honoured" } else { "" };
+                let description = operation.description.take().unwrap_or_default();
+                operation.description = Some(format!("{description}\n\n{said}{limits}.").trim_start().to_owned());
+            }
+        }
+        let route = (schemas, paths, method_router.layer(axum::Extension(needs)));
         let (_, paths, _) = &route;
         assert!(
             paths.paths.len() == 1,
@@ -63,7 +84,7 @@ impl Routes {
         );
         for (path, item) in &paths.paths {
             let path = intern(path);
-            self.list.extend(methods_of(item).map(|method| RouteInfo { group: self.group, method, path }));
+            self.list.extend(methods_of(item).map(|method| RouteInfo { group: self.group, method, path, needs }));
         }
         self.router = self.router.routes(route);
         self
@@ -86,7 +107,8 @@ impl Routes {
         T: 'static,
     {
         self.router = self.router.route(path, on(filter, handler));
-        self.list.push(RouteInfo { group: self.group, method, path });
+        let needs = Needs::from(crate::tokens::Scope::Inherit);
+        self.list.push(RouteInfo { group: self.group, method, path, needs });
         self
     }
 
@@ -156,6 +178,7 @@ fn intern(path: &str) -> &'static str {
 mod tests {
     use super::*;
     use crate::http::routes;
+    use crate::tokens::Scope;
 
     #[utoipa::path(get, path = "/api/probe/{id}", responses((status = 200, description = "ok")))]
     async fn read() {}
@@ -168,9 +191,10 @@ mod tests {
 
     #[test]
     fn one_declaration_gives_the_route_list_and_the_operations() {
-        let routes = Routes::group("probe").route(routes!(read)).route(routes!(remove));
-        let route = |method| RouteInfo { group: "probe", method, path: "/api/probe/{id}" };
-        assert_eq!(routes.list(), [route(Method::GET), route(Method::DELETE)]);
+        let routes = Routes::group("probe").route(routes!(read), Scope::Read).route(routes!(remove), Scope::Inherit);
+        let route =
+            |method, scope: Scope| RouteInfo { group: "probe", method, path: "/api/probe/{id}", needs: scope.into() };
+        assert_eq!(routes.list(), [route(Method::GET, Scope::Read), route(Method::DELETE, Scope::Inherit)]);
         let api = routes.into_openapi();
         assert_eq!(api.paths.paths.len(), 1);
         let item = &api.paths.paths["/api/probe/{id}"];
@@ -179,7 +203,9 @@ mod tests {
 
     #[test]
     fn merged_groups_keep_their_names() {
-        let merged = Routes::group("a").route(routes!(read)).merge(Routes::group("b").route(routes!(other)));
+        let merged = Routes::group("a")
+            .route(routes!(read), Scope::Read)
+            .merge(Routes::group("b").route(routes!(other), Scope::Read));
         let groups: Vec<_> = merged.list().iter().map(|r| (r.group, r.path)).collect();
         assert_eq!(groups, [("a", "/api/probe/{id}"), ("b", "/api/other")]);
     }
@@ -188,6 +214,6 @@ mod tests {
     #[should_panic(expected = "one routes!(handler) per route")]
     fn a_declaration_spanning_two_paths_is_refused() {
         // `routes!(remove, other)` would serve both handlers on both paths.
-        let _ = Routes::group("probe").route(routes!(remove, other));
+        let _ = Routes::group("probe").route(routes!(remove, other), Scope::Read);
     }
 }

@@ -13,7 +13,7 @@ use crate::groups::{self, GroupRef};
 use crate::types::Role;
 use crate::types::Timestamp;
 use crate::users::UserRecord;
-use crate::users::UserView;
+use crate::users::{UserKind, UserView};
 use redis::Script;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +46,11 @@ pub struct CachedUser {
     /// Entries from before second factors read as none, which they had.
     #[serde(default)]
     pub mfa: bool,
+    /// A person or a service account, so handlers refuse the latter what
+    /// only people do (a login, a second factor, their own tokens) without
+    /// a DynamoDB read. Entries from before service accounts are people.
+    #[serde(default)]
+    pub kind: UserKind,
 }
 
 impl CachedUser {
@@ -64,6 +69,7 @@ impl CachedUser {
             v: user.version,
             epoch: user.epoch,
             mfa: user.mfa.any(),
+            kind: user.kind,
         }
     }
 
@@ -78,6 +84,11 @@ impl CachedUser {
         }
     }
 
+    /// Whether this is a service account (see `users::UserKind`).
+    pub fn is_service(&self) -> bool {
+        self.kind.is_service()
+    }
+
     pub fn view(&self) -> UserView {
         UserView {
             id: self.id,
@@ -87,6 +98,7 @@ impl CachedUser {
             is_active: self.is_active,
             created_at: Some(Timestamp::from_millis(self.created_at_ms)),
             last_login_at: self.last_login_at_ms.map(Timestamp::from_millis),
+            kind: self.kind,
         }
     }
 }

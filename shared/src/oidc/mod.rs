@@ -76,6 +76,9 @@ pub enum OidcError {
     LastAdmin,
     #[error("No usable username in the provider's claims")]
     NoUsername,
+    /// A service account never signs in, nor is linked to an identity.
+    #[error("This is a service account: it cannot sign in or be linked to a sign-in identity")]
+    ServiceAccount,
     #[error("The service is temporarily unavailable; please try again")]
     Store(#[from] StoreError),
 }
@@ -95,6 +98,7 @@ impl OidcError {
             Self::Disabled => "disabled",
             Self::LastAdmin => "last_admin",
             Self::NoUsername => "no_username",
+            Self::ServiceAccount => "service_account",
             Self::Store(_) => "store_unavailable",
         }
     }
@@ -112,6 +116,7 @@ impl From<OidcError> for crate::error::ApiError {
                 ApiError::unavailable("provider_unreachable", "The provider could not be reached; try again later")
             }
             OidcError::Store(e) => e.into(),
+            OidcError::ServiceAccount => ApiError::forbidden("service_account", OidcError::ServiceAccount.to_string()),
             other => ApiError::bad_request("sso_failed", other.to_string()),
         }
     }

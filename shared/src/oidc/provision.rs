@@ -65,6 +65,11 @@ pub async fn sign_in(
                 store::remove_stale(stores, &link).await?;
                 continue;
             };
+            if user.kind.is_service() {
+                // No link to one is ever made (`link_to`); one that exists
+                // anyway signs nobody in.
+                return Err(OidcError::ServiceAccount);
+            }
             if !user.is_active {
                 return Err(OidcError::Disabled);
             }
@@ -249,7 +254,8 @@ async fn sync(
     users::get(stores, user.id).await?.ok_or(OidcError::Disabled)
 }
 
-/// Links the verified identity to the logged-in `user_id` (a linking flow).
+/// Links the verified identity to the logged-in `user_id` (a linking flow),
+/// never to a service account (a link would make it a login).
 pub async fn link_to(
     stores: &Stores,
     provider: &ProviderConfig,
@@ -257,6 +263,9 @@ pub async fn link_to(
     user: &UserRecord,
     client: &ClientInfo,
 ) -> Result<Link, OidcError> {
+    if user.kind.is_service() {
+        return Err(OidcError::ServiceAccount);
+    }
     let link = new_link(provider, verified, user.id);
     if let Some(existing) = store::find(stores, &link.id).await? {
         return if existing.user_id == user.id { Ok(existing) } else { Err(OidcError::LinkedElsewhere) };

@@ -15,6 +15,10 @@ use crate::db::StoreError;
 use crate::db::keys::user_tag;
 use crate::db::kv::Redis;
 use crate::identity::user_cache::{self, CachedUser};
+use crate::tokens::grant::Grant;
+use crate::tokens::scope::{Resources, Scopes};
+use crate::tokens::store::TokenRecord;
+use crate::types::Timestamp;
 
 /// How long a token's cache entry lives (it is dropped on revocation anyway).
 const CACHE_TTL_SECS: u64 = 600;
@@ -42,12 +46,40 @@ pub struct CachedToken {
     /// same marker, as a tombstone, for [`CACHE_TTL_SECS`].
     #[serde(default)]
     pub missing: bool,
+    /// The token's scopes (`Scopes::bits`); entries from before scopes had
+    /// none, and those tokens held every right of their owner.
+    #[serde(default = "inherit_bits")]
+    pub scopes: u16,
+    /// The token's resources; empty: no limit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+}
+
+fn inherit_bits() -> u16 {
+    Scopes::INHERIT.bits()
 }
 
 impl CachedToken {
     /// "No such token" (a revoked token's tombstone keeps its id).
     pub fn missing(id: u64) -> Self {
-        Self { id, user_id: 0, expires_at_ms: None, missing: true }
+        Self { id, user_id: 0, expires_at_ms: None, missing: true, scopes: 0, resources: Vec::new() }
+    }
+
+    /// The entry of a stored token.
+    pub fn of(record: &TokenRecord) -> Self {
+        Self {
+            id: record.id,
+            user_id: record.user_id,
+            expires_at_ms: record.expires_at.map(Timestamp::millis),
+            missing: false,
+            scopes: record.grant.scopes.bits(),
+            resources: record.grant.resources.names(),
+        }
+    }
+
+    /// What the token grants.
+    pub fn grant(&self) -> Grant {
+        Grant { scopes: Scopes::from_bits(self.scopes), resources: Resources::from_names(&self.resources) }
     }
 }
 
@@ -193,8 +225,15 @@ pub(crate) async fn put_if_absent(
 /// Replaces the token's entry by a "no such token" tombstone for
 /// [`CACHE_TTL_SECS`] (before its revocation: see `tokens::revoke`).
 pub(crate) async fn tombstone(redis: &Redis, id: u64, owner: u64, hash: &str) -> Result<(), StoreError> {
-    let tombstone = serde_json::to_string(&CachedToken::missing(id)).map_err(|e| StoreError::Internal(e.into()))?;
+    replace(redis, owner, hash, &CachedToken::missing(id)).await
+}
+
+/// Sets the entry of `hash` (whatever was there) for [`CACHE_TTL_SECS`]: a
+/// change that must reach every instance at once (a revocation, a rotated
+/// secret's shortened life).
+pub(crate) async fn replace(redis: &Redis, owner: u64, hash: &str, entry: &CachedToken) -> Result<(), StoreError> {
+    let json = serde_json::to_string(entry).map_err(|e| StoreError::Internal(e.into()))?;
     let mut set = redis::cmd("SET");
-    set.arg(cache_key(redis, owner, hash)).arg(tombstone).arg("EX").arg(CACHE_TTL_SECS);
+    set.arg(cache_key(redis, owner, hash)).arg(json).arg("EX").arg(CACHE_TTL_SECS);
     redis.query::<()>(&set).await
 }

@@ -16,10 +16,11 @@ use crate::crypto::sha256_hex;
 use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::{self, Failure, built};
-use crate::db::item::{Item, get_n, get_s, key, n, opt_n, s};
+use crate::db::item::{Item, get_n, get_s, key, n, opt_n, opt_s, s};
 use crate::db::kv::Redis;
 use crate::tokens::cache::{self, CachedToken};
 use crate::tokens::format::{display_prefix, new_secret};
+use crate::tokens::grant::Grant;
 use crate::types::Timestamp;
 
 /// A stored token (never the secret itself).
@@ -34,6 +35,14 @@ pub struct TokenRecord {
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
+    /// What it may do (see `scope.rs`).
+    pub grant: Grant,
+    /// Set on the record of a secret that was rotated out: it works until
+    /// its (shortened) expiry and is no longer listed.
+    pub rotated: bool,
+    /// The hash of the secret this one replaced, while that one still works
+    /// (see `rotate.rs`): revoking the token revokes both.
+    pub previous_hash: Option<String>,
 }
 
 impl TokenRecord {
@@ -47,6 +56,9 @@ impl TokenRecord {
             created_at: Timestamp::from_millis(get_n(item, "created_at_ms")?),
             expires_at: opt_n(item, "expires_at_ms").map(Timestamp::from_millis),
             last_used_at: opt_n(item, "last_used_at_ms").map(Timestamp::from_millis),
+            grant: Grant::from_item(item),
+            rotated: item.contains_key("rotated_at_ms"),
+            previous_hash: opt_s(item, "previous_hash"),
         })
     }
 
@@ -67,6 +79,10 @@ impl TokenRecord {
         if let Some(expires) = self.expires_at {
             item.insert("expires_at_ms".into(), n(expires.millis()));
         }
+        self.grant.to_item(&mut item);
+        if let Some(previous) = &self.previous_hash {
+            item.insert("previous_hash".into(), s(previous));
+        }
         item
     }
 
@@ -75,11 +91,11 @@ impl TokenRecord {
     }
 }
 
-fn token_pk(hash: &str) -> String {
+pub(crate) fn token_pk(hash: &str) -> String {
     format!("TOKEN#{hash}")
 }
 
-fn owner_pk(user_id: u64) -> String {
+pub(crate) fn owner_pk(user_id: u64) -> String {
     format!("USER#{user_id}")
 }
 
@@ -166,7 +182,7 @@ async fn seed_counter(stores: &Stores, user_id: u64) -> Result<bool, StoreError>
     }
 }
 
-fn delete(table: &str, pk: String, sk: &str) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn delete(table: &str, pk: String, sk: &str) -> Result<TransactWriteItem, StoreError> {
     let delete = built(Delete::builder().table_name(table).set_key(Some(key(pk, sk))).build())?;
     Ok(TransactWriteItem::builder().delete(delete).build())
 }
@@ -177,6 +193,7 @@ pub async fn create(
     user_id: u64,
     name: &str,
     expires_at: Option<Timestamp>,
+    grant: Grant,
     audit: impl FnOnce(&TokenRecord) -> AuditEvent,
 ) -> Result<Issued, CreateError> {
     let id = dynamo::next_id(&stores.dynamo, &stores.tables.tokens, "token_id").await?;
@@ -190,6 +207,9 @@ pub async fn create(
         created_at: Timestamp::now(),
         expires_at,
         last_used_at: None,
+        grant,
+        rotated: false,
+        previous_hash: None,
     };
     let table = &stores.tables.tokens;
     let mut by_name = key(name_pk(user_id, name), "TOKENNAME");
@@ -257,6 +277,9 @@ pub async fn list_of(stores: &Stores, user_id: u64) -> Result<Vec<TokenRecord>, 
 /// and a failed delete leaves the token refused rather than usable.
 pub async fn revoke(stores: &Stores, token: &TokenRecord, audit: Option<&AuditEvent>) -> Result<bool, StoreError> {
     cache::tombstone(&stores.redis, token.id, token.user_id, &token.hash).await?;
+    if let Some(previous) = &token.previous_hash {
+        cache::tombstone(&stores.redis, token.id, token.user_id, previous).await?;
+    }
     let table = &stores.tables.tokens;
     let remove = built(
         Delete::builder()
@@ -271,6 +294,10 @@ pub async fn revoke(stores: &Stores, token: &TokenRecord, audit: Option<&AuditEv
         delete(table, id_pk(token.id), "TOKENID")?,
         count_action(table, token.user_id, -1, None)?,
     ];
+    if let Some(previous) = &token.previous_hash {
+        // The rotated-out secret goes too (it may have lapsed already).
+        items.push(delete(table, token_pk(previous), "TOKEN")?);
+    }
     if let Some(event) = audit {
         items.push(event.transact_put(stores)?);
     }
@@ -332,12 +359,7 @@ pub async fn fill(
     record: Option<&TokenRecord>,
 ) -> Result<Option<CachedToken>, StoreError> {
     let record = record.filter(|t| named.is_none_or(|owner| owner == t.user_id));
-    let entry = record.map(|t| CachedToken {
-        id: t.id,
-        user_id: t.user_id,
-        expires_at_ms: t.expires_at.map(Timestamp::millis),
-        missing: false,
-    });
+    let entry = record.map(CachedToken::of);
     cache::put_if_absent(redis, hash, named, entry.as_ref()).await?;
     Ok(entry)
 }
@@ -346,3 +368,53 @@ pub async fn fill(
 pub async fn find(stores: &Stores, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
     get_by_hash(stores, hash).await
 }
+
+/// One page of every user's tokens (the admin's view): scanned in table
+/// order from `start` (a position [`list_all`] answered), at most `limit`
+/// tokens that `keep` accepts, and the position to go on from, if any. Each
+/// scan reads no more items than tokens are still wanted, so a page never
+/// overshoots; a page reads at most [`SCAN_BUDGET`] items, so a filter that
+/// few tokens pass may answer a short (even empty) page and a position.
+pub async fn list_all(
+    stores: &Stores,
+    start: Option<(String, String)>,
+    limit: usize,
+    keep: impl Fn(&TokenRecord) -> bool,
+) -> Result<(Vec<TokenRecord>, Option<(String, String)>), StoreError> {
+    let mut found = Vec::new();
+    let mut start = start.map(|(pk, sk)| key(pk, sk));
+    let mut read = 0;
+    loop {
+        let wanted = limit.saturating_sub(found.len()).max(1);
+        let out = stores
+            .dynamo
+            .scan()
+            .table_name(&stores.tables.tokens)
+            .filter_expression("sk = :t AND attribute_exists(gsi1pk)")
+            .expression_attribute_values(":t", s("TOKEN"))
+            .limit(i32::try_from(wanted).unwrap_or(1000))
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(dynamo::store_error)?;
+        read += usize::try_from(out.scanned_count()).unwrap_or(0).max(1);
+        for item in out.items() {
+            let token = TokenRecord::from_item(item)?;
+            if keep(&token) {
+                found.push(token);
+            }
+        }
+        let next = out
+            .last_evaluated_key()
+            .filter(|k| !k.is_empty())
+            .and_then(|k| Some((k.get("pk")?.as_s().ok()?.clone(), k.get("sk")?.as_s().ok()?.clone())));
+        match next {
+            Some(position) if found.len() >= limit || read >= SCAN_BUDGET => return Ok((found, Some(position))),
+            Some(position) => start = Some(key(position.0, position.1)),
+            None => return Ok((found, None)),
+        }
+    }
+}
+
+/// The most items one page of [`list_all`] reads.
+pub const SCAN_BUDGET: usize = 5_000;

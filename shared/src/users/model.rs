@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::types::Role;
 use crate::types::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
 /// A valid username: 3–50 characters of `[A-Za-z0-9_.-]`. Uniqueness is
@@ -104,7 +104,33 @@ fn is_invisible(c: char) -> bool {
     hidden.contains(category) || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c) || c == '\u{2800}'
 }
 
-/// The user object of the API (the original's fields plus `last_login_at`).
+/// Who an account is for: a person, or an automation (a service account,
+/// docs/tokens.md) that holds only the API tokens admins mint for it and
+/// can never log in, enrol a second factor or use single sign-on. Records
+/// from before service accounts carry no kind and are people.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UserKind {
+    #[default]
+    Human,
+    Service,
+}
+
+impl UserKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Human => "human",
+            Self::Service => "service",
+        }
+    }
+
+    pub fn is_service(self) -> bool {
+        self == Self::Service
+    }
+}
+
+/// The user object of the API (the original's fields plus `last_login_at`
+/// and `kind`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserView {
     pub id: u64,
@@ -114,6 +140,7 @@ pub struct UserView {
     pub is_active: bool,
     pub created_at: Option<Timestamp>,
     pub last_login_at: Option<Timestamp>,
+    pub kind: UserKind,
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Users in the `identity` table.
 //!
-//! Key layout: a user is `USER#<id>`/`USER` (listed through `gsi1pk = USERS`);
+//! Key layout: a user is `USER#<id>`/`USER` (people listed through `gsi1pk =
+//! USERS`, service accounts through `gsi1pk = SERVICE_ACCOUNTS`, so each list
+//! pages over its own kind only);
 //! the case-folded username is reserved by `USERNAME#<name>`/`USERNAME`; counters
 //! live under `COUNTER` (`user_id`: the last id handed out, so ids are never
 //! reused; `active_admins`: the number of active admins, the last-admin guard).
@@ -13,11 +15,23 @@ use crate::audit::actor;
 use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::{self, Failure, built, unless_gone};
-use crate::db::item::{Item, b, get_b, get_n, get_s, key, n, number_set, opt_n, s};
+use crate::db::item::{Item, b, get_b, get_n, get_s, key, n, number_set, opt_n, opt_s, s};
 use crate::mfa::MfaSummary;
 use crate::types::Role;
 use crate::types::Timestamp;
-use crate::users::UserView;
+use crate::users::{UserKind, UserView};
+
+/// The index partition listing people (`GET /api/auth/users`).
+const PEOPLE: &str = "USERS";
+/// The index partition listing service accounts (`GET /api/auth/service-accounts`).
+const SERVICE_ACCOUNTS: &str = "SERVICE_ACCOUNTS";
+
+fn listed_under(kind: UserKind) -> &'static str {
+    match kind {
+        UserKind::Human => PEOPLE,
+        UserKind::Service => SERVICE_ACCOUNTS,
+    }
+}
 
 /// A stored user, including what the API never shows.
 #[derive(Debug, Clone)]
@@ -27,6 +41,8 @@ pub struct UserRecord {
     pub display_name: String,
     pub role: Role,
     pub is_active: bool,
+    /// Empty when the user has no password (single sign-on users; service
+    /// accounts, whose item holds no hash at all).
     pub password_hash: String,
     pub created_at: Timestamp,
     pub last_login_at: Option<Timestamp>,
@@ -43,6 +59,13 @@ pub struct UserRecord {
     pub epoch: u64,
     /// Which second factors the user has (none for users from before them).
     pub mfa: MfaSummary,
+    /// A person or a service account (stored as `kind` only for the latter).
+    pub kind: UserKind,
+    /// The admin who created this service account (`None` for people, and
+    /// for one created with the admin secret).
+    pub created_by: Option<u64>,
+    /// The group owning this service account, if any (it is a member too).
+    pub owner_group_id: Option<u64>,
 }
 
 impl UserRecord {
@@ -55,18 +78,24 @@ impl UserRecord {
             is_active: self.is_active,
             created_at: Some(self.created_at),
             last_login_at: self.last_login_at,
+            kind: self.kind,
         }
     }
 
     fn from_item(item: &Item) -> Result<Self, StoreError> {
         let role = get_s(item, "role")?;
+        let kind = match opt_s(item, "kind").as_deref() {
+            None | Some("human") => UserKind::Human,
+            Some("service") => UserKind::Service,
+            Some(other) => return Err(StoreError::Internal(anyhow::anyhow!("stored user kind {other:?}"))),
+        };
         Ok(Self {
             id: get_n(item, "id")?,
             username: get_s(item, "username")?,
             display_name: get_s(item, "display_name")?,
             role: role.parse().map_err(|()| StoreError::Internal(anyhow::anyhow!("stored role {role:?}")))?,
             is_active: get_b(item, "is_active")?,
-            password_hash: get_s(item, "password_hash")?,
+            password_hash: opt_s(item, "password_hash").unwrap_or_default(),
             created_at: Timestamp::from_millis(get_n(item, "created_at_ms")?),
             last_login_at: opt_n(item, "last_login_at_ms").map(Timestamp::from_millis),
             version: get_n(item, "version")?,
@@ -77,6 +106,9 @@ impl UserRecord {
                 totp: item.get("mfa_totp").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
                 passkeys: opt_n(item, "mfa_passkeys").unwrap_or(0),
             },
+            kind,
+            created_by: opt_n(item, "created_by"),
+            owner_group_id: opt_n(item, "owner_group_id"),
         })
     }
 
@@ -85,7 +117,7 @@ impl UserRecord {
     pub fn to_item(&self) -> Item {
         let mut item = key(user_pk(self.id), "USER");
         item.extend([
-            ("gsi1pk".to_owned(), s("USERS")),
+            ("gsi1pk".to_owned(), s(listed_under(self.kind))),
             ("gsi1sk".to_owned(), s(format!("{:020}", self.id))),
             ("id".to_owned(), n(self.id)),
             ("username".to_owned(), s(&self.username)),
@@ -93,7 +125,6 @@ impl UserRecord {
             ("display_name".to_owned(), s(&self.display_name)),
             ("role".to_owned(), s(self.role.as_str())),
             ("is_active".to_owned(), b(self.is_active)),
-            ("password_hash".to_owned(), s(&self.password_hash)),
             ("created_at_ms".to_owned(), n(self.created_at.millis())),
             ("version".to_owned(), n(self.version)),
             ("cred_epoch".to_owned(), n(self.epoch)),
@@ -103,6 +134,24 @@ impl UserRecord {
         if !self.group_ids.is_empty() {
             let ids = self.group_ids.iter().map(u64::to_string).collect();
             item.insert("group_ids".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Ns(ids));
+        }
+        match self.kind {
+            // A person's hash is stored even when empty (single sign-on users):
+            // the identity unlink's guard compares it (`oidc::store::unlink`).
+            UserKind::Human => {
+                item.insert("password_hash".to_owned(), s(&self.password_hash));
+            }
+            // A service account has no password at all, so no write that
+            // conditions on a hash can ever match it (`record_login`).
+            UserKind::Service => {
+                item.insert("kind".to_owned(), s(self.kind.as_str()));
+                if let Some(admin) = self.created_by {
+                    item.insert("created_by".to_owned(), n(admin));
+                }
+                if let Some(group) = self.owner_group_id {
+                    item.insert("owner_group_id".to_owned(), n(group));
+                }
+            }
         }
         item
     }
@@ -154,6 +203,14 @@ pub struct NewUser {
     pub group_ids: Vec<u64>,
 }
 
+/// What a new service account carries beyond a [`NewUser`] (whose password
+/// hash it ignores).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceOrigin {
+    pub created_by: Option<u64>,
+    pub owner_group_id: Option<u64>,
+}
+
 /// Extra conditions on creating a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreateGuard {
@@ -185,14 +242,38 @@ pub async fn create(
     audit: impl FnOnce(&UserRecord) -> AuditEvent,
     extra: impl FnOnce(&UserRecord) -> Result<Vec<TransactWriteItem>, StoreError>,
 ) -> Result<UserRecord, CreateError> {
+    create_kind(stores, new, None, guard, audit, extra).await
+}
+
+/// Creates a service account as [`create`] creates a person: the same
+/// username namespace (its reservation is the same item), no password.
+pub async fn create_service_account(
+    stores: &Stores,
+    new: NewUser,
+    origin: ServiceOrigin,
+    audit: impl FnOnce(&UserRecord) -> AuditEvent,
+    extra: impl FnOnce(&UserRecord) -> Result<Vec<TransactWriteItem>, StoreError>,
+) -> Result<UserRecord, CreateError> {
+    create_kind(stores, new, Some(origin), CreateGuard::None, audit, extra).await
+}
+
+async fn create_kind(
+    stores: &Stores,
+    new: NewUser,
+    service: Option<ServiceOrigin>,
+    guard: CreateGuard,
+    audit: impl FnOnce(&UserRecord) -> AuditEvent,
+    extra: impl FnOnce(&UserRecord) -> Result<Vec<TransactWriteItem>, StoreError>,
+) -> Result<UserRecord, CreateError> {
     let id = dynamo::next_id(&stores.dynamo, &stores.tables.identity, "user_id").await?;
+    let origin = service.unwrap_or_default();
     let user = UserRecord {
         id,
         username: new.username,
         display_name: new.display_name,
         role: new.role,
         is_active: true,
-        password_hash: new.password_hash,
+        password_hash: if service.is_some() { String::new() } else { new.password_hash },
         created_at: Timestamp::now(),
         last_login_at: None,
         version: 1,
@@ -200,6 +281,9 @@ pub async fn create(
         group_ids: new.group_ids,
         epoch: 0,
         mfa: MfaSummary::default(),
+        kind: if service.is_some() { UserKind::Service } else { UserKind::Human },
+        created_by: origin.created_by,
+        owner_group_id: origin.owner_group_id,
     };
     let table = &stores.tables.identity;
     let mut reservation = key(username_pk(&user.username.to_ascii_lowercase()), "USERNAME");
@@ -321,15 +405,37 @@ pub async fn role_counts(stores: &Stores) -> Result<Vec<(Role, i64)>, StoreError
     Ok(counts)
 }
 
-/// One page of users, newest first, and the id to continue after.
+/// One page of people (service accounts are listed by
+/// [`list_service_accounts`]), newest first, and the id to continue after.
 pub async fn list(
     stores: &Stores,
     limit: usize,
     after: Option<u64>,
 ) -> Result<(Vec<UserRecord>, Option<u64>), StoreError> {
-    let start = after.map(|id| dynamo::index_key(user_pk(id), "USER", "USERS", format!("{id:020}")));
+    list_kind(stores, UserKind::Human, limit, after).await
+}
+
+/// One page of service accounts, newest first, and the id to continue after.
+pub async fn list_service_accounts(
+    stores: &Stores,
+    limit: usize,
+    after: Option<u64>,
+) -> Result<(Vec<UserRecord>, Option<u64>), StoreError> {
+    list_kind(stores, UserKind::Service, limit, after).await
+}
+
+/// Each kind has its own index partition, so a page holds `limit` of that
+/// kind and its cursor is an id of that kind: no filtering after the read.
+async fn list_kind(
+    stores: &Stores,
+    kind: UserKind,
+    limit: usize,
+    after: Option<u64>,
+) -> Result<(Vec<UserRecord>, Option<u64>), StoreError> {
+    let partition = listed_under(kind);
+    let start = after.map(|id| dynamo::index_key(user_pk(id), "USER", partition, format!("{id:020}")));
     let (items, more) =
-        dynamo::index_page(&stores.dynamo, &stores.tables.identity, "USERS", false, limit, start).await?;
+        dynamo::index_page(&stores.dynamo, &stores.tables.identity, partition, false, limit, start).await?;
     let users = items.iter().map(UserRecord::from_item).collect::<Result<Vec<_>, _>>()?;
     let next = if more && users.len() == limit { users.last().map(|u| u.id) } else { None };
     Ok((users, next))

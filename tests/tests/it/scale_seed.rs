@@ -104,11 +104,16 @@ async fn seeded_users_sessions_and_tokens_work_and_keep_the_stores_consistent() 
     }
     assert_eq!(held_total, PLAN.tokens);
     let first_owner = low;
-    let taken = tokens::create(stores, first_owner, "SCALE-60", None, |t| audit_event(t.id)).await;
+    let taken =
+        tokens::create(stores, first_owner, "SCALE-60", None, tokens::Grant::default(), |t| audit_event(t.id)).await;
     assert!(matches!(taken, Err(tokens::CreateError::NameTaken)), "token names are reserved per owner");
     let mut created = 0;
     loop {
-        match tokens::create(stores, first_owner, &format!("more-{created}"), None, |t| audit_event(t.id)).await {
+        match tokens::create(stores, first_owner, &format!("more-{created}"), None, tokens::Grant::default(), |t| {
+            audit_event(t.id)
+        })
+        .await
+        {
             Ok(_) => created += 1,
             Err(tokens::CreateError::TooMany) => break,
             Err(e) => panic!("creation {created}: {e}"),
@@ -125,7 +130,9 @@ async fn seeded_users_sessions_and_tokens_work_and_keep_the_stores_consistent() 
     let id = own.iter().find(|t| t["name"] == "scale-30").and_then(|t| t["id"].as_u64()).expect("token scale-30");
     let path = format!("/api/auth/tokens/{id}");
     app.call(Method::DELETE, &path, Auth::Bearer(&session), None).await.assert_status(StatusCode::OK);
-    tokens::create(stores, first_owner, "scale-30", None, |t| audit_event(t.id)).await.expect("name and place freed");
+    tokens::create(stores, first_owner, "scale-30", None, tokens::Grant::default(), |t| audit_event(t.id))
+        .await
+        .expect("name and place freed");
 
     // The users list pages through every user once, ten at a time.
     let mut seen = Vec::new();

@@ -12,9 +12,16 @@ use shared::auth::Caller;
 use shared::identity::user_cache::CachedUser;
 use shared::{ApiError, ApiResult};
 
-/// The caller's own account: the built-in system admin has none.
+/// The caller's own account: the built-in system admin has none, and a
+/// service account has no second factors (it never logs in).
 fn account(caller: &Caller) -> ApiResult<&CachedUser> {
-    caller.user().ok_or_else(|| ApiError::forbidden("no_account", "The built-in system admin has no second factors"))
+    let user = caller
+        .user()
+        .ok_or_else(|| ApiError::forbidden("no_account", "The built-in system admin has no second factors"))?;
+    if user.is_service() {
+        return Err(ApiError::forbidden("service_account", "A service account has no second factors"));
+    }
+    Ok(user)
 }
 
 /// The audit target of the caller's own account.

@@ -33,7 +33,7 @@ pub struct LinkQuery {
     params(("provider" = String, Path, description = "A provider id"), LinkQuery),
     responses(
         (status = 200, description = "The provider URL to send the browser to", body = LinkStart),
-        (status = 403, description = "Not a browser session (linking finishes in the browser that holds the session)", body = shared::http::openapi::ErrorBody),
+        (status = 403, description = "Not a browser session (linking finishes in the browser that holds the session); `service_account` for a service account", body = shared::http::openapi::ErrorBody),
         (status = 404, description = "Unknown provider", body = shared::http::openapi::ErrorBody),
         (status = 503, description = "The provider or a store is unreachable", body = shared::http::openapi::ErrorBody),
     ))]
@@ -43,6 +43,9 @@ pub async fn link(
     Path(id): Path<String>,
     Query(query): Query<LinkQuery>,
 ) -> ApiResult<Json<LinkStart>> {
+    if caller.user().is_some_and(|u| u.is_service()) {
+        return Err(shared::oidc::OidcError::ServiceAccount.into());
+    }
     let user_id = caller.user_id().filter(|_| caller.session_hash().is_some()).ok_or_else(|| {
         ApiError::forbidden("session_required", "Linking an identity needs a browser session of your own account")
     })?;

@@ -6,6 +6,7 @@ mod behaviour;
 mod mfa;
 mod resources;
 mod sso;
+mod tokens_scoped;
 
 use std::io::Write;
 use std::path::PathBuf;
