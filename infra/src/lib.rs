@@ -190,6 +190,7 @@ fn parameters() -> Value {
         "DispatchRetrySchedule": {"Type": "String", "Default": "rate(1 minute)", "Description": "How often failed announcements are retried"},
         "PublicUrl": {"Type": "String", "Default": "", "Description": "The address users reach the service at (PUBLIC_URL); required with OidcProviders (the providers' callback URLs are built from it)"},
         "OidcProviders": {"Type": "String", "Default": "", "Description": "Single sign-on providers (OIDC_PROVIDERS): the JSON list of docs/sso.md, without secrets (empty: no single sign-on)"},
+        "TokenMaxLifetimeDays": {"Type": "String", "Default": "", "AllowedPattern": "^([1-9][0-9]{0,3})?$", "Description": "The longest a new API token may live, in days, 1-3650 (TOKEN_MAX_LIFETIME_DAYS; empty: no cap; docs/tokens.md)"},
     })
 }
 
@@ -220,6 +221,7 @@ fn globals() -> Value {
                 "DISPATCH_WEBHOOK_SECRET": {"Fn::Sub": "{{resolve:secretsmanager:${DispatchWebhookSecret}:SecretString}}"},
                 "PUBLIC_URL": {"Ref": "PublicUrl"},
                 "OIDC_PROVIDERS": {"Ref": "OidcProviders"},
+                "TOKEN_MAX_LIFETIME_DAYS": {"Ref": "TokenMaxLifetimeDays"},
                 // The providers' client secrets: one JSON object of name →
                 // secret (each provider's `client_secret_env` names its entry).
                 "OIDC_CLIENT_SECRETS": {"Fn::Sub": "{{resolve:secretsmanager:${OidcClientSecrets}:SecretString}}"},

@@ -46,6 +46,12 @@ async fn issue_own(
             "API tokens belong to users; the built-in system admin cannot own one",
         ));
     };
+    if owner.is_service() {
+        return Err(ApiError::forbidden(
+            "service_account",
+            "A service account holds only the tokens admins mint for it (POST /api/auth/service-accounts/{id}/tokens)",
+        ));
+    }
     let (token, record) =
         issue::issue(&state.stores, &state.config, client, &caller, (owner.id, owner.role), &body).await?;
     Ok((status, axum::Json(Created::new(token, record))))

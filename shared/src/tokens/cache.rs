@@ -17,8 +17,6 @@ use crate::db::kv::Redis;
 use crate::identity::user_cache::{self, CachedUser};
 use crate::tokens::grant::Grant;
 use crate::tokens::scope::{Resources, Scopes};
-use crate::tokens::store::TokenRecord;
-use crate::types::Timestamp;
 
 /// How long a token's cache entry lives (it is dropped on revocation anyway).
 const CACHE_TTL_SECS: u64 = 600;
@@ -63,18 +61,6 @@ impl CachedToken {
     /// "No such token" (a revoked token's tombstone keeps its id).
     pub fn missing(id: u64) -> Self {
         Self { id, user_id: 0, expires_at_ms: None, missing: true, scopes: 0, resources: Vec::new() }
-    }
-
-    /// The entry of a stored token.
-    pub fn of(record: &TokenRecord) -> Self {
-        Self {
-            id: record.id,
-            user_id: record.user_id,
-            expires_at_ms: record.expires_at.map(Timestamp::millis),
-            missing: false,
-            scopes: record.grant.scopes.bits(),
-            resources: record.grant.resources.names(),
-        }
     }
 
     /// What the token grants.

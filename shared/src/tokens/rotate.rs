@@ -21,7 +21,7 @@ use crate::crypto::sha256_hex;
 use crate::db::dynamo::{self, Failure, built};
 use crate::db::item::{key, n, s};
 use crate::db::{StoreError, Stores};
-use crate::tokens::cache::{self, CachedToken};
+use crate::tokens::cache;
 use crate::tokens::format::{display_prefix, new_secret};
 use crate::tokens::store::{TokenRecord, delete, id_pk, name_pk, token_pk};
 use crate::types::Timestamp;
@@ -98,6 +98,6 @@ pub async fn rotate(
         Err(Failure::Store(e)) => return Err(e.into()),
     }
     let retired = TokenRecord { expires_at: Some(until), rotated: true, previous_hash: None, ..current.clone() };
-    cache::replace(&stores.redis, current.user_id, &current.hash, &CachedToken::of(&retired)).await?;
+    cache::replace(&stores.redis, current.user_id, &current.hash, &retired.cache_entry()).await?;
     Ok(Rotated { token, record, previous_valid_until: until })
 }

@@ -86,6 +86,18 @@ impl TokenRecord {
         item
     }
 
+    /// Its entry in the Redis cache (see `cache.rs`).
+    pub fn cache_entry(&self) -> CachedToken {
+        CachedToken {
+            id: self.id,
+            user_id: self.user_id,
+            expires_at_ms: self.expires_at.map(Timestamp::millis),
+            missing: false,
+            scopes: self.grant.scopes.bits(),
+            resources: self.grant.resources.names(),
+        }
+    }
+
     pub fn is_expired(&self, now: Timestamp) -> bool {
         self.expires_at.is_some_and(|e| e <= now)
     }
@@ -359,7 +371,7 @@ pub async fn fill(
     record: Option<&TokenRecord>,
 ) -> Result<Option<CachedToken>, StoreError> {
     let record = record.filter(|t| named.is_none_or(|owner| owner == t.user_id));
-    let entry = record.map(CachedToken::of);
+    let entry = record.map(TokenRecord::cache_entry);
     cache::put_if_absent(redis, hash, named, entry.as_ref()).await?;
     Ok(entry)
 }

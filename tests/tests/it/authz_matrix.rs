@@ -18,6 +18,8 @@ struct Matrix {
 struct Route {
     method: String,
     path: String,
+    /// The scope an API token needs here (`none`: no scope).
+    scope: String,
     request: Option<String>,
     body: Option<String>,
     expect: Expect,
@@ -43,6 +45,27 @@ const CALLERS: [&str; 10] = [
     "deactivated_user",
 ];
 
+/// Token callers: API tokens of the admin (so the role never limits them),
+/// each holding one scope. `admin_token` (`inherit`) answers as `admin`
+/// unless a route lists it; a token whose scope covers the route's answers
+/// as `admin_token`, any other 403 `insufficient_scope`.
+const TOKEN_CALLERS: [(&str, &str); 8] = [
+    ("admin_token", "inherit"),
+    ("token_read", "read"),
+    ("token_tasks_submit", "tasks:submit"),
+    ("token_tasks_approve", "tasks:approve"),
+    ("token_vps_connect", "vps:connect"),
+    ("token_vps_manage", "vps:manage"),
+    ("token_users_admin", "users:admin"),
+    ("token_tokens_manage", "tokens:manage"),
+];
+
+/// Whether a token holding `held` may call a route needing `needed`
+/// (docs/tokens.md: `inherit` holds all, `vps:manage` implies `vps:connect`).
+fn covers(held: &str, needed: &str) -> bool {
+    needed == "none" || held == "inherit" || held == needed || (held == "vps:manage" && needed == "vps:connect")
+}
+
 fn load() -> Matrix {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("authz/matrix.toml");
     let text = std::fs::read_to_string(&path).expect("matrix file");
@@ -55,6 +78,8 @@ struct Fixture {
     expired: String,
     deactivated: String,
     revoked: String,
+    /// Each token caller's secret.
+    tokens: BTreeMap<&'static str, String>,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -82,7 +107,15 @@ async fn fixture(app: &TestApp) -> Fixture {
     app.call(Method::DELETE, &format!("/api/auth/tokens/{revoked_id}"), Auth::Bearer(&user_session), None)
         .await
         .assert_status(StatusCode::OK);
-    Fixture { ids, expired, deactivated, revoked }
+    let mut tokens = BTreeMap::new();
+    for (caller, scope) in TOKEN_CALLERS {
+        let body = json!({"name": caller, "scopes": [scope]});
+        let created = app.call(Method::POST, "/api/auth/tokens", Auth::Bearer(&admin), Some(&body)).await;
+        created.assert_status(StatusCode::CREATED);
+        tokens.insert(caller, created.json()["token"].as_str().expect("secret").to_owned());
+        ids.insert(caller, ids["admin"]);
+    }
+    Fixture { ids, expired, deactivated, revoked, tokens }
 }
 
 fn substitute(text: &str, vars: &[(&str, String)]) -> String {
@@ -112,9 +145,13 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
             Expect::Named(name) => matrix.defaults.get(name).unwrap_or_else(|| panic!("no defaults.{name}")).clone(),
             Expect::Table(table) => table.clone(),
         };
-        for caller in CALLERS {
-            let expected =
-                *expect.get(caller).unwrap_or_else(|| panic!("{} {}: no {caller}", route.method, route.path));
+        let token_callers = TOKEN_CALLERS.iter().map(|(caller, _)| *caller);
+        for caller in CALLERS.into_iter().chain(token_callers) {
+            let expected = match TOKEN_CALLERS.iter().find(|(c, _)| *c == caller) {
+                Some((_, held)) if !covers(held, &route.scope) => 403,
+                Some(_) => *expect.get("admin_token").or_else(|| expect.get("admin")).expect("admin"),
+                None => *expect.get(caller).unwrap_or_else(|| panic!("{} {}: no {caller}", route.method, route.path)),
+            };
             counter += 1;
             let victim_name = format!("victim{counter}");
             let victim = app.create_user_as(Auth::AdminSecret(ADMIN_SECRET), &victim_name, "user").await;
@@ -130,6 +167,14 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
                 let gid = app.create_group(secret, &format!("group{counter}")).await;
                 app.add_member(secret, gid, victim).await;
                 gid.to_string()
+            } else {
+                String::new()
+            };
+            let victim_service = if request.contains("{victim_service}") {
+                let body = json!({"name": format!("svc{counter}"), "role": "user"});
+                let created = app.call(Method::POST, "/api/auth/service-accounts", secret, Some(&body)).await;
+                created.assert_status(StatusCode::CREATED);
+                created.json()["id"].as_u64().expect("service account id").to_string()
             } else {
                 String::new()
             };
@@ -192,6 +237,7 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
                 ("{victim_assigning_task}", victim_task.clone()),
                 ("{victim_task}", victim_task),
                 ("{victim_group}", victim_group),
+                ("{victim_service}", victim_service),
                 ("{victim_invitation}", victim_invitation),
                 ("{self_or_victim}", extra_user),
                 ("{victim_name}", victim_name.clone()),
@@ -216,6 +262,7 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
                 "expired_session" => Auth::Cookie(&fx.expired),
                 "revoked_token" => Auth::Bearer(&fx.revoked),
                 "deactivated_user" => Auth::Bearer(&fx.deactivated),
+                _ if fx.tokens.contains_key(caller) => Auth::Bearer(&fx.tokens[caller]),
                 _ => Auth::Bearer(session.as_deref().expect("session")),
             };
             let method: Method = route.method.parse().expect("method");
@@ -235,6 +282,11 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
                     "{} {path} as {caller}: error without detail: {body}",
                     route.method
                 );
+                // A token refused for its scope says so (not a role refusal).
+                let scope_refused = TOKEN_CALLERS.iter().any(|(c, held)| *c == caller && !covers(held, &route.scope));
+                if scope_refused {
+                    assert_eq!(body["code"], "insufficient_scope", "{} {path} as {caller}: {body}", route.method);
+                }
             }
         }
     }

@@ -42,9 +42,14 @@ async fn warm_requests_cost_what_the_benchmarks_promise() {
     )
     .await;
     let question = json!({"resource": format!("vps:{vps}"), "action": "connect"});
+    // A least-privilege token: its scopes and resources travel in its cache entry.
+    let scoped_body = json!({"name": "scoped", "scopes": ["vps:connect", "read"], "resources": [format!("vps:{vps}")]});
+    let scoped = app.call(Method::POST, "/api/auth/tokens", Auth::Bearer(&session), Some(&scoped_body)).await;
+    scoped.assert_status(StatusCode::CREATED);
+    let scoped = scoped.json()["token"].as_str().expect("secret").to_owned();
 
     // Warm everything once (cache fills, the once-a-minute activity stamps).
-    for auth in [Auth::Cookie(&session), Auth::Bearer(&token), Auth::Bearer(&operator)] {
+    for auth in [Auth::Cookie(&session), Auth::Bearer(&token), Auth::Bearer(&operator), Auth::Bearer(&scoped)] {
         app.call(Method::GET, "/api/auth/me", auth, None).await.assert_status(StatusCode::OK);
     }
     app.call(Method::POST, "/api/authorize", Auth::Cookie(&session), Some(&question))
@@ -62,6 +67,16 @@ async fn warm_requests_cost_what_the_benchmarks_promise() {
         (
             "GET /api/auth/me (API token)",
             cost(&app, Method::GET, "/api/auth/me", Auth::Bearer(&token), None).await,
+            (1, 0),
+        ),
+        (
+            "GET /api/auth/me (scoped, resource-limited API token)",
+            cost(&app, Method::GET, "/api/auth/me", Auth::Bearer(&scoped), None).await,
+            (1, 0),
+        ),
+        (
+            "POST /api/authorize (scoped, resource-limited API token)",
+            cost(&app, Method::POST, "/api/authorize", Auth::Bearer(&scoped), Some(&question)).await,
             (1, 0),
         ),
         (

@@ -192,8 +192,8 @@ async fn a_minted_token_acts_as_the_account_within_its_scopes() {
     let bot = create_account(&app, admin.auth(), "reporter", "operator").await;
     let id = id_of(&bot);
 
-    let minted = mint(&app, admin.auth(), id, &json!({"name": "dashboards", "scopes": ["read"], "expires_in_days": 30}))
-        .await;
+    let minted =
+        mint(&app, admin.auth(), id, &json!({"name": "dashboards", "scopes": ["read"], "expires_in_days": 30})).await;
     minted.assert_status(StatusCode::CREATED);
     let body = minted.json();
     assert_eq!(body["name"], "dashboards");
@@ -224,15 +224,14 @@ async fn a_minted_token_acts_as_the_account_within_its_scopes() {
         .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     // Admins only; a person's id is no service account.
     mint(&app, person.auth(), id, &json!({"name": "mine"})).await.assert_status(StatusCode::FORBIDDEN);
-    mint(&app, admin.auth(), person.id, &json!({"name": "theirs"})).await.assert_error(StatusCode::NOT_FOUND, "not_found");
+    mint(&app, admin.auth(), person.id, &json!({"name": "theirs"}))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
     // The same name twice is refused as for any owner.
     mint(&app, admin.auth(), id, &json!({"name": "dashboards"})).await.assert_status(StatusCode::CONFLICT);
 
-    let created: Vec<Value> = audited(&app, &format!("of user:{id}"))
-        .await
-        .into_iter()
-        .filter(|e| e["action"] == "token.create")
-        .collect();
+    let created: Vec<Value> =
+        audited(&app, &format!("of user:{id}")).await.into_iter().filter(|e| e["action"] == "token.create").collect();
     assert_eq!(created.len(), 1, "{created:?}");
     assert_eq!(created[0]["actor"], "admin", "the minting admin is the actor");
 }
@@ -481,7 +480,8 @@ async fn single_sign_on_never_provisions_over_or_links_to_a_service_account() {
         next: "/".into(),
         link_user: Some(id),
     };
-    let client = shared::auth::ClientInfo { addr: "127.0.0.1".into(), user_agent: "krv-tests".into(), request_id: None };
+    let client =
+        shared::auth::ClientInfo { addr: "127.0.0.1".into(), user_agent: "krv-tests".into(), request_id: None };
     let linked = shared::oidc::provision::link_to(stores, provider, &verified, &account, &client).await;
     assert!(matches!(linked, Err(shared::oidc::OidcError::ServiceAccount)), "{linked:?}");
 
