@@ -188,44 +188,14 @@ impl Client {
     /// A server that hands back the cursor it was given, or keeps handing out
     /// cursors past [`MAX_PAGES`] pages, is an error (exit code 6), not a loop.
     pub async fn list(&self, path: &str, query: &[(&str, String)], max: Option<usize>) -> Result<Vec<Value>> {
-        let mut items = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let want = max.map_or(MAX_PAGE, |m| m.saturating_sub(items.len()).clamp(1, MAX_PAGE));
-            let mut q = query.to_vec();
-            q.push(("limit", want.to_string()));
-            if let Some(c) = &cursor {
-                q.push(("cursor", c.clone()));
-            }
-            let answer = self.send(Method::GET, path, &q, None).await?;
-            let page = match answer.body {
-                Value::Array(page) => page,
-                other => anyhow::bail!("expected a JSON array from {path}, got {other}"),
-            };
-            items.extend(page);
-            if let Some(m) = max
-                && items.len() >= m
-            {
-                items.truncate(m);
-                return Ok(items);
-            }
+        let split = |answer: Answer| {
             let next = answer.headers.get(NEXT_CURSOR).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            match next {
-                None => return Ok(items),
-                Some(next) if cursor.as_ref() == Some(&next) => {
-                    let message =
-                        format!("{}{path} answered with the cursor it was given; the list does not advance", self.base);
-                    return Err(CliError::new(SERVER, message).into());
-                }
-                Some(next) => cursor = Some(next),
+            match answer.body {
+                Value::Array(page) => Ok((page, next, Value::Null)),
+                other => anyhow::bail!("expected a JSON array from {path}, got {other}"),
             }
-        }
-        let message = format!(
-            "{}{path} was still handing out pages after {MAX_PAGES}; stopped with {} items",
-            self.base,
-            items.len()
-        );
-        Err(CliError::new(SERVER, message).into())
+        };
+        Ok(self.walk(path, query, MAX_PAGE, max, split).await?.0)
     }
 
     /// Every item of a list whose pages are objects carrying the items under
@@ -241,6 +211,27 @@ impl Client {
         page_size: usize,
         max: Option<usize>,
     ) -> Result<(Vec<Value>, Value)> {
+        let split = |answer: Answer| {
+            let mut page = answer.body;
+            let Some(Value::Array(found)) = page.get_mut(key).map(Value::take) else {
+                anyhow::bail!("expected a JSON object with an array {key:?} from {path}, got {page}");
+            };
+            let next = page["next_cursor"].as_str().filter(|c| !c.is_empty()).map(str::to_owned);
+            Ok((found, next, page))
+        };
+        self.walk(path, query, page_size, max, split).await
+    }
+
+    /// The page walk of [`Client::list`] and [`Client::list_in`]; `split`
+    /// reads one answer's items, next cursor and other fields.
+    async fn walk(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        page_size: usize,
+        max: Option<usize>,
+        split: impl Fn(Answer) -> Result<(Vec<Value>, Option<String>, Value)>,
+    ) -> Result<(Vec<Value>, Value)> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -250,12 +241,8 @@ impl Client {
             if let Some(c) = &cursor {
                 q.push(("cursor", c.clone()));
             }
-            let mut page = self.send(Method::GET, path, &q, None).await?.body;
-            let Some(Value::Array(found)) = page.get_mut(key).map(Value::take) else {
-                anyhow::bail!("expected a JSON object with an array {key:?} from {path}, got {page}");
-            };
+            let (found, next, page) = split(self.send(Method::GET, path, &q, None).await?)?;
             items.extend(found);
-            let next = page["next_cursor"].as_str().filter(|c| !c.is_empty()).map(str::to_owned);
             if let Some(m) = max
                 && items.len() >= m
             {

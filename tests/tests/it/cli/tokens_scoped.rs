@@ -238,8 +238,14 @@ async fn admins_list_every_token_with_filters_across_pages() {
     assert_eq!(set(&json!(names(&mine["tokens"], "name"))), strings(&["forever", "soon", "reader"]), "{mine}");
     let by_id = cli.json(&["auth", "token", "all", "--owner", &alice.id.to_string()]).await;
     assert_eq!(by_id["tokens"].as_array().map(Vec::len), Some(3));
-    let readers = cli.json(&["auth", "token", "all", "--scope", "read"]).await;
-    assert_eq!(names(&readers["tokens"], "name"), vec!["reader".to_owned()], "{readers}");
+    // A scope filter keeps the tokens holding that scope, `inherit` ones included.
+    let readers = cli.json(&["auth", "token", "all", "--scope", "read", "--owner", "alice"]).await;
+    assert_eq!(set(&json!(names(&readers["tokens"], "name"))), strings(&["forever", "soon", "reader"]));
+    let submitters = cli.json(&["auth", "token", "all", "--scope", "tasks:submit", "--owner", "alice"]).await;
+    assert_eq!(set(&json!(names(&submitters["tokens"], "name"))), strings(&["forever", "soon"]), "{submitters}");
+    let everyone = cli.json(&["auth", "token", "all", "--scope", "read"]).await;
+    assert!(names(&everyone["tokens"], "name").contains(&"reader".to_owned()), "{everyone}");
+    cli.run(&["auth", "token", "all", "--scope", "everything"]).await.code(5);
     let expiring = cli.json(&["auth", "token", "all", "--expiring-days", "7"]).await;
     assert_eq!(names(&expiring["tokens"], "name"), vec!["soon".to_owned()], "{expiring}");
     let past = cli.json(&["auth", "token", "all", "--past-cap", "--owner", "alice"]).await;
@@ -314,6 +320,7 @@ async fn service_accounts_are_created_given_tokens_and_deleted() {
     let own = Cli::new(&cli.url);
     let refused = own.run_with(&["auth", "token", "create", "mine"], None, &[("KOHAKURIVER_TOKEN", &full)]).await;
     refused.code(3);
+    assert!(refused.stderr.contains("service account"), "{refused:?}");
     own.login("ci-bot").await.code(3);
 
     let tokens = cli.json(&["auth", "token", "all", "--owner", "ci-bot"]).await;
