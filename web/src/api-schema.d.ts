@@ -15,6 +15,7 @@ export interface paths {
          * Logins and refused logins per hour over the last 24 hours and per day over
          *     the last 30 days (UTC), from counters the login keeps (see
          *     `shared::audit::activity`), read in one round trip.
+         * @description API tokens need the scope `read`.
          */
         get: operations["get_api_admin_activity"];
         put?: never;
@@ -32,6 +33,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description API tokens need the scope `read`. */
         get: operations["get_api_admin_audit"];
         put?: never;
         post?: never;
@@ -48,7 +50,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The effective configuration, every secret masked. */
+        /**
+         * The effective configuration, every secret masked.
+         * @description API tokens need the scope `read`.
+         */
         get: operations["get_api_admin_config"];
         put?: never;
         post?: never;
@@ -69,6 +74,7 @@ export interface paths {
          * Counts kept by the writes themselves (no table scan): users by role, active
          *     admins, live sessions, tasks waiting for approval. Operators may read them
          *     too (the panel's overview): they already see the users list.
+         * @description API tokens need the scope `read`.
          */
         get: operations["get_api_admin_stats"];
         put?: never;
@@ -88,7 +94,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** An operator may not approve their own task; an admin may. */
+        /**
+         * An operator may not approve their own task; an admin may.
+         * @description API tokens need the scope `tasks:approve`; resource limits are honoured.
+         */
         post: operations["post_api_approve_id"];
         delete?: never;
         options?: never;
@@ -103,8 +112,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description API tokens need the scope `read`. */
         get: operations["get_api_auth_groups"];
         put?: never;
+        /** @description API tokens need the scope `users:admin`. */
         post: operations["post_api_auth_groups"];
         delete?: never;
         options?: never;
@@ -119,16 +130,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description API tokens need the scope `read`. */
         get: operations["get_api_auth_groups_id"];
         put?: never;
         post?: never;
-        /** Removes the group's VPS assignments and memberships, then the group. */
+        /**
+         * Removes the group's VPS assignments and memberships, then the group.
+         * @description API tokens need the scope `users:admin`.
+         */
         delete: operations["delete_api_auth_groups_id"];
         options?: never;
         head?: never;
         /**
          * A rename reaches the members' cached group names at once (see
          *     `shared::identity::change_group`).
+         * @description API tokens need the scope `users:admin`.
          */
         patch: operations["patch_api_auth_groups_id"];
         trace?: never;
@@ -140,6 +156,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description API tokens need the scope `read`. */
         get: operations["get_api_auth_groups_id_members"];
         put?: never;
         post?: never;
@@ -157,8 +174,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
+        /** @description API tokens need the scope `users:admin`. */
         put: operations["put_api_auth_groups_id_members_user_id"];
         post?: never;
+        /** @description API tokens need the scope `users:admin`. */
         delete: operations["delete_api_auth_groups_id_members_user_id"];
         options?: never;
         head?: never;
@@ -172,7 +191,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's linked identities. */
+        /**
+         * The caller's linked identities.
+         * @description API tokens need the scope `read`.
+         */
         get: operations["get_api_auth_identities"];
         put?: never;
         post?: never;
@@ -195,6 +217,7 @@ export interface paths {
         /**
          * Unlinks one of the caller's identities; never the account's last way to
          *     log in (a password, a passkey or another identity must remain).
+         * @description API tokens need the scope `inherit`.
          */
         delete: operations["delete_api_auth_identities_id"];
         options?: never;
@@ -209,9 +232,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description API tokens need the scope `read`. */
         get: operations["get_api_auth_invitations"];
         put?: never;
-        /** Creates an invitation (also at the compat `/create`, see [`create_compat`]). */
+        /**
+         * Creates an invitation (also at the compat `/create`, see [`create_compat`]).
+         * @description API tokens need the scope `users:admin`.
+         */
         post: operations["post_api_auth_invitations"];
         delete?: never;
         options?: never;
@@ -228,7 +255,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The original dashboard's `POST /api/auth/invitations/create`: the same as [`create`]. */
+        /**
+         * The original dashboard's `POST /api/auth/invitations/create`: the same as [`create`].
+         * @description API tokens need the scope `users:admin`.
+         */
         post: operations["post_api_auth_invitations_create"];
         delete?: never;
         options?: never;
@@ -246,6 +276,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** @description API tokens need the scope `users:admin`. */
         delete: operations["delete_api_auth_invitations_id"];
         options?: never;
         head?: never;
@@ -262,8 +293,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Unknown user, wrong password and disabled account get the same answer in
-         *     the same time (one argon2 run each); a throttled account gets 429 even with
+         * Unknown user, wrong password, disabled account and service account (which
+         *     has no password and never logs in) get the same answer in the same time
+         *     (one argon2 run each); a throttled account gets 429 even with
          *     the right password. The attempt is counted before the password is checked
          *     (see `shared::auth::throttle`), so a concurrent burst checks no more
          *     passwords than the limits allow.
@@ -273,6 +305,8 @@ export interface paths {
          *     the session comes at once. The right password alone resets nothing in the
          *     throttle: its count is taken back, and the factor's attempts are counted
          *     in turn, so a password holder guesses codes no faster than passwords.
+         *
+         *     API tokens need no scope; resource limits are honoured.
          */
         post: operations["post_api_auth_login"];
         delete?: never;
@@ -295,6 +329,7 @@ export interface paths {
          *     `POST /api/auth/login`. A wrong code counts as a failed login in the
          *     throttle (a burst of guesses is bounded like passwords) and leaves the
          *     token for another try; a right one uses it up.
+         * @description API tokens need no scope; resource limits are honoured.
          */
         post: operations["post_api_auth_login_mfa"];
         delete?: never;
@@ -312,7 +347,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Finishes a passwordless login: the same answer and session as a password login. */
+        /**
+         * Finishes a passwordless login: the same answer and session as a password login.
+         * @description API tokens need no scope; resource limits are honoured.
+         */
         post: operations["post_api_auth_login_passkey_finish"];
         delete?: never;
         options?: never;
@@ -329,7 +367,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Begins a passwordless login: hand `options` to `navigator.credentials.get`. */
+        /**
+         * Begins a passwordless login: hand `options` to `navigator.credentials.get`.
+         * @description API tokens need no scope; resource limits are honoured.
+         */
         post: operations["post_api_auth_login_passkey_start"];
         delete?: never;
         options?: never;
@@ -350,6 +391,7 @@ export interface paths {
          * Finishes a login with a passkey as its second factor: the same answer
          *     and session as `POST /api/auth/login`. A wrong assertion counts as a
          *     failed login in the throttle, as a wrong code does.
+         * @description API tokens need no scope; resource limits are honoured.
          */
         post: operations["post_api_auth_login_webauthn_finish"];
         delete?: never;
@@ -370,6 +412,7 @@ export interface paths {
         /**
          * Begins the passkey step of a login: options allowing the user's passkeys.
          *     The `mfa_token` stays valid (it is used up by a right assertion).
+         * @description API tokens need no scope; resource limits are honoured.
          */
         post: operations["post_api_auth_login_webauthn_start"];
         delete?: never;
@@ -390,6 +433,7 @@ export interface paths {
         /**
          * Ends the current session (if the request has one) and clears the cookie.
          *     Works without valid credentials, and with auth disabled, as the original.
+         * @description API tokens need no scope; resource limits are honoured.
          */
         post: operations["post_api_auth_logout"];
         delete?: never;
@@ -410,6 +454,7 @@ export interface paths {
          *     which made its CLI accept invalid tokens; both original clients handle 401).
          *     Open to a user who must still enrol a second factor, so clients can tell
          *     them (`mfa_enrollment_required`).
+         * @description API tokens need the scope `read`; resource limits are honoured.
          */
         get: operations["get_api_auth_me"];
         put?: never;
@@ -430,6 +475,7 @@ export interface paths {
         /**
          * What the caller has enrolled (never a secret), and whether their role
          *     must have a factor. Open to a user who must still enrol one.
+         * @description API tokens need the scope `read`.
          */
         get: operations["get_api_auth_mfa"];
         put?: never;
@@ -452,6 +498,7 @@ export interface paths {
         /**
          * Ten new recovery codes, shown once; the old ones stop working. With the
          *     password or a current code.
+         * @description API tokens need the scope `inherit`.
          */
         post: operations["post_api_auth_mfa_recovery_codes"];
         delete?: never;
@@ -473,9 +520,13 @@ export interface paths {
          * Starts enrolling an authenticator app: a new secret, shown once (as text,
          *     `otpauth://` URI and QR code). TOTP is not active until a code from the
          *     app is confirmed; enrolling again before that replaces the secret.
+         * @description API tokens need the scope `inherit`.
          */
         post: operations["post_api_auth_mfa_totp"];
-        /** Removes TOTP and its recovery codes, with the password or a current code. */
+        /**
+         * Removes TOTP and its recovery codes, with the password or a current code.
+         * @description API tokens need the scope `inherit`.
+         */
         delete: operations["delete_api_auth_mfa_totp"];
         options?: never;
         head?: never;
@@ -494,6 +545,7 @@ export interface paths {
         /**
          * Activates TOTP with a first code from the app, and answers ten recovery
          *     codes, shown once. A wrong code counts in the login throttle.
+         * @description API tokens need the scope `inherit`.
          */
         post: operations["post_api_auth_mfa_totp_confirm"];
         delete?: never;
@@ -511,7 +563,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Finishes a registration with the browser's answer; the passkey is stored as `name`. */
+        /**
+         * Finishes a registration with the browser's answer; the passkey is stored as `name`.
+         * @description API tokens need the scope `inherit`.
+         */
         post: operations["post_api_auth_mfa_webauthn_register_finish"];
         delete?: never;
         options?: never;
@@ -528,7 +583,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Begins registering a passkey: hand `options` to `navigator.credentials.create`. */
+        /**
+         * Begins registering a passkey: hand `options` to `navigator.credentials.create`.
+         * @description API tokens need the scope `inherit`.
+         */
         post: operations["post_api_auth_mfa_webauthn_register_start"];
         delete?: never;
         options?: never;
@@ -546,11 +604,17 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Deletes one of the caller's passkeys. */
+        /**
+         * Deletes one of the caller's passkeys.
+         * @description API tokens need the scope `inherit`.
+         */
         delete: operations["delete_api_auth_mfa_webauthn_id"];
         options?: never;
         head?: never;
-        /** Renames one of the caller's passkeys. */
+        /**
+         * Renames one of the caller's passkeys.
+         * @description API tokens need the scope `inherit`.
+         */
         patch: operations["patch_api_auth_mfa_webauthn_id"];
         trace?: never;
     };
@@ -566,6 +630,7 @@ export interface paths {
         /**
          * Trades a hand-off code (once, within 60 s, with the `state` it was issued
          *     for) for a session of the user, exactly as a password login answers.
+         * @description API tokens need no scope; resource limits are honoured.
          */
         post: operations["post_api_auth_oidc_cli_exchange"];
         delete?: never;
@@ -586,6 +651,7 @@ export interface paths {
          *     `http://127.0.0.1:{port}/callback?code=…&state=…` with a one-time code
          *     (60 s). Only for a session that began in the last two minutes (the login
          *     the CLI started), never for an older one a link could reuse.
+         * @description API tokens need no scope; resource limits are honoured.
          */
         get: operations["get_api_auth_oidc_cli_handoff"];
         put?: never;
@@ -603,7 +669,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The configured providers, for the login page's buttons. */
+        /**
+         * The configured providers, for the login page's buttons.
+         * @description API tokens need no scope; resource limits are honoured.
+         */
         get: operations["get_api_auth_oidc_providers"];
         put?: never;
         post?: never;
@@ -623,6 +692,7 @@ export interface paths {
         /**
          * The providers and their mapping rules as configured, client secrets
          *     masked (admins).
+         * @description API tokens need the scope `read`.
          */
         get: operations["get_api_auth_oidc_providers_config"];
         put?: never;
@@ -646,6 +716,7 @@ export interface paths {
          *     with the session cookie, then 302 to `next`. A linking flow links the
          *     identity to the logged-in user instead. Any failure: 302 to
          *     `/login?sso_error=…`.
+         * @description API tokens need no scope; resource limits are honoured.
          */
         get: operations["get_api_auth_oidc_provider_callback"];
         put?: never;
@@ -670,6 +741,7 @@ export interface paths {
          *     the provider's URL for the browser to visit (the panel navigates there);
          *     the callback links the identity to this user, as long as the browser
          *     still holds this session, and lands on `next`.
+         * @description API tokens need the scope `inherit`.
          */
         post: operations["post_api_auth_oidc_provider_link"];
         delete?: never;
@@ -689,6 +761,7 @@ export interface paths {
          * Starts a login at the provider: 302 to its authorization endpoint (code
          *     flow, PKCE S256, `state` and `nonce` kept ten minutes, single use), with
          *     the cookie that binds the flow to this browser.
+         * @description API tokens need no scope; resource limits are honoured.
          */
         get: operations["get_api_auth_oidc_provider_start"];
         put?: never;
@@ -708,7 +781,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Changes the caller's password; every other session ends. */
+        /**
+         * Changes the caller's password; every other session ends.
+         * @description API tokens need the scope `inherit`.
+         */
         post: operations["post_api_auth_password"];
         delete?: never;
         options?: never;
@@ -725,7 +801,73 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** @description API tokens need the scope `users:admin`. */
         post: operations["post_api_auth_register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/service-accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Newest first; with `limit` or `cursor` one page and `X-Next-Cursor`, else every one.
+         * @description API tokens need the scope `read`.
+         */
+        get: operations["get_api_auth_service_accounts"];
+        put?: never;
+        /** @description API tokens need the scope `users:admin`. */
+        post: operations["post_api_auth_service_accounts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/service-accounts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Deletes the account as a user is deleted (`DELETE /api/auth/users/{id}`):
+         *     its tokens are revoked and its memberships end.
+         * @description API tokens need the scope `users:admin`.
+         */
+        delete: operations["delete_api_auth_service_accounts_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/service-accounts/{id}/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mints a token owned by the service account (its scopes within the
+         *     account's role, as for a person's own token; the lifetime cap holds).
+         *     The token is shown once; `token.create` is audited with the admin as
+         *     the actor.
+         * @description API tokens need the scope `tokens:manage`.
+         */
+        post: operations["post_api_auth_service_accounts_id_tokens"];
         delete?: never;
         options?: never;
         head?: never;
@@ -739,11 +881,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's live sessions. */
+        /**
+         * The caller's live sessions.
+         * @description API tokens need the scope `read`.
+         */
         get: operations["get_api_auth_sessions"];
         put?: never;
         post?: never;
-        /** Ends every session of the caller but the current one. */
+        /**
+         * Ends every session of the caller but the current one.
+         * @description API tokens need the scope `inherit`.
+         */
         delete: operations["delete_api_auth_sessions"];
         options?: never;
         head?: never;
@@ -760,7 +908,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Ends one of the caller's sessions. */
+        /**
+         * Ends one of the caller's sessions.
+         * @description API tokens need the scope `inherit`.
+         */
         delete: operations["delete_api_auth_sessions_id"];
         options?: never;
         head?: never;
@@ -774,7 +925,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /api/auth/status` (public): what a client needs before it logs in. */
+        /**
+         * `GET /api/auth/status` (public): what a client needs before it logs in.
+         * @description API tokens need no scope; resource limits are honoured.
+         */
         get: operations["get_api_auth_status"];
         put?: never;
         post?: never;
@@ -791,9 +945,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description API tokens need the scope `read`. */
         get: operations["get_api_auth_tokens"];
         put?: never;
+        /** @description API tokens need the scope `tokens:manage`. */
         post: operations["post_api_auth_tokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/tokens/all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description API tokens need the scope `read`. */
+        get: operations["get_api_auth_tokens_all"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -809,7 +982,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The original CLI checks for 200 after logging in. */
+        /**
+         * The original CLI checks for 200 after logging in.
+         * @description API tokens need the scope `tokens:manage`.
+         */
         post: operations["post_api_auth_tokens_create"];
         delete?: never;
         options?: never;
@@ -830,8 +1006,29 @@ export interface paths {
         /**
          * 404 for a token that is not the caller's (unless an admin asks): others'
          *     token ids are not to be probed.
+         * @description API tokens need the scope `tokens:manage`.
          */
         delete: operations["delete_api_auth_tokens_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/tokens/{id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The owner or an admin; 404 for others' tokens, as revocation.
+         * @description API tokens need the scope `tokens:manage`.
+         */
+        post: operations["post_api_auth_tokens_id_rotate"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -844,7 +1041,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Newest first; `X-Next-Cursor` names the next page. */
+        /**
+         * Newest first; `X-Next-Cursor` names the next page.
+         * @description API tokens need the scope `read`.
+         */
         get: operations["get_api_auth_users"];
         put?: never;
         post?: never;
@@ -864,13 +1064,16 @@ export interface paths {
         /**
          * Callers below operator may see themselves only; another id is a 404 to
          *     them, as they may not know who exists.
+         * @description API tokens need the scope `read`.
          */
         get: operations["get_api_auth_users_id"];
         put?: never;
         post?: never;
+        /** @description API tokens need the scope `users:admin`. */
         delete: operations["delete_api_auth_users_id"];
         options?: never;
         head?: never;
+        /** @description API tokens need the scope `users:admin`. */
         patch: operations["patch_api_auth_users_id"];
         trace?: never;
     };
@@ -884,6 +1087,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** @description API tokens need the scope `users:admin`. */
         delete: operations["delete_api_auth_users_id_identities_iid"];
         options?: never;
         head?: never;
@@ -900,6 +1104,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** @description API tokens need the scope `users:admin`. */
         delete: operations["delete_api_auth_users_id_mfa"];
         options?: never;
         head?: never;
@@ -915,6 +1120,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** @description API tokens need the scope `users:admin`. */
         post: operations["post_api_auth_users_id_password"];
         delete?: never;
         options?: never;
@@ -930,6 +1136,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
+        /** @description API tokens need the scope `users:admin`. */
         put: operations["put_api_auth_users_id_role"];
         post?: never;
         delete?: never;
@@ -945,10 +1152,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The user's live sessions, oldest first. */
+        /**
+         * The user's live sessions, oldest first.
+         * @description API tokens need the scope `read`.
+         */
         get: operations["get_api_auth_users_id_sessions"];
         put?: never;
         post?: never;
+        /** @description API tokens need the scope `users:admin`. */
         delete: operations["delete_api_auth_users_id_sessions"];
         options?: never;
         head?: never;
@@ -965,7 +1176,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Ends one session of the user. */
+        /**
+         * Ends one session of the user.
+         * @description API tokens need the scope `users:admin`.
+         */
         delete: operations["delete_api_auth_users_id_sessions_session_id"];
         options?: never;
         head?: never;
@@ -979,6 +1193,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description API tokens need the scope `read`. */
         get: operations["get_api_auth_users_id_tokens"];
         put?: never;
         post?: never;
@@ -997,7 +1212,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Clears the account's login throttling (the per-address limit stays). */
+        /**
+         * Clears the account's login throttling (the per-address limit stays).
+         * @description API tokens need the scope `users:admin`.
+         */
         post: operations["post_api_auth_users_id_unlock"];
         delete?: never;
         options?: never;
@@ -1015,9 +1233,15 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * `connect`: a caller of at least `user` who is the owner, an assigned user
+         * An API token needs the scope `vps:connect` (or `vps:manage`) to ask
+         *     about `connect`, `vps:manage` to ask about `manage`, and, when limited to
+         *     resources, the VPS among them (403 `insufficient_scope`,
+         *     `token_resource_limited`; not audited: the token, not the user, is refused).
+         * @description `connect`: a caller of at least `user` who is the owner, an assigned user
          *     or a member of an assigned group, or an operator (owners and assignees only while the VPS is approved and alive). `manage`:
          *     operators. 200 `{allowed: true, user, user_id, role}` or 403 (audited).
+         *
+         *     API tokens need the scope `vps:connect`; resource limits are honoured.
          */
         post: operations["post_api_authorize"];
         delete?: never;
@@ -1036,6 +1260,7 @@ export interface paths {
         /**
          * Liveness: the process answers. Touches no store, so it stays cheap enough
          *     for frequent probes and marks the in-process ceiling in the benchmarks.
+         * @description API tokens need no scope; resource limits are honoured.
          */
         get: operations["get_api_health"];
         put?: never;
@@ -1053,7 +1278,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: both stores answer. 503 names which one does not. */
+        /**
+         * Readiness: both stores answer. 503 names which one does not.
+         * @description API tokens need no scope; resource limits are honoured.
+         */
         get: operations["get_api_health_ready"];
         put?: never;
         post?: never;
@@ -1070,7 +1298,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The OpenAPI 3.1 document of the whole API. */
+        /**
+         * The OpenAPI 3.1 document of the whole API.
+         * @description API tokens need no scope; resource limits are honoured.
+         */
         get: operations["get_api_openapi_json"];
         put?: never;
         post?: never;
@@ -1089,7 +1320,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** `{reason}` in the body, or the original dashboard's `?reason=`. */
+        /**
+         * `{reason}` in the body, or the original dashboard's `?reason=`.
+         * @description API tokens need the scope `tasks:approve`; resource limits are honoured.
+         */
         post: operations["post_api_reject_id"];
         delete?: never;
         options?: never;
@@ -1104,7 +1338,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The original's `GET /api/status/{id}`: the same as [`get`]. */
+        /**
+         * The original's `GET /api/status/{id}`: the same as [`get`].
+         * @description API tokens need the scope `read`; resource limits are honoured.
+         */
         get: operations["get_api_status_id"];
         put?: never;
         post?: never;
@@ -1123,7 +1360,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The original's `POST /api/submit`: the same as [`submit`]. */
+        /**
+         * The original's `POST /api/submit`: the same as [`submit`].
+         * @description API tokens need the scope `tasks:submit`.
+         */
         post: operations["post_api_submit"];
         delete?: never;
         options?: never;
@@ -1141,6 +1381,7 @@ export interface paths {
         /**
          * Newest first. Everyone viewer+ sees every task; what only owners and
          *     operators may read is redacted for the others.
+         * @description API tokens need the scope `read`.
          */
         get: operations["get_api_tasks"];
         put?: never;
@@ -1148,6 +1389,7 @@ export interface paths {
          * A `user`'s tasks wait for approval; an operator's or admin's are approved by
          *     themselves and go to the scheduler at once (the system admin's too, with no
          *     approver recorded, as the original). 202 `{message, task_ids}`.
+         * @description API tokens need the scope `tasks:submit`.
          */
         post: operations["post_api_tasks"];
         delete?: never;
@@ -1163,7 +1405,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Oldest first, in full (approvers must see `privileged` and `additional_mounts`). */
+        /**
+         * Oldest first, in full (approvers must see `privileged` and `additional_mounts`).
+         * @description API tokens need the scope `read`.
+         */
         get: operations["get_api_tasks_pending_approval"];
         put?: never;
         post?: never;
@@ -1184,6 +1429,7 @@ export interface paths {
          * `{count}`: a counter kept by the same transactions that change statuses, so
          *     it always matches the list; read from its Redis read model in the caller's
          *     round trip (one Redis round trip and no DynamoDB call, warm).
+         * @description API tokens need the scope `read`.
          */
         get: operations["get_api_tasks_pending_approval_count"];
         put?: never;
@@ -1201,6 +1447,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description API tokens need the scope `read`; resource limits are honoured. */
         get: operations["get_api_tasks_id"];
         put?: never;
         post?: never;
@@ -1219,7 +1466,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The owner, or an operator, withdraws a task that waits for approval. */
+        /**
+         * The owner, or an operator, withdraws a task that waits for approval.
+         * @description API tokens need the scope `tasks:submit`; resource limits are honoured.
+         */
         post: operations["post_api_tasks_id_cancel"];
         delete?: never;
         options?: never;
@@ -1236,7 +1486,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A scheduler reports progress along the allowed transitions only. */
+        /**
+         * A scheduler reports progress along the allowed transitions only.
+         * @description API tokens need the scope `tasks:approve`; resource limits are honoured.
+         */
         post: operations["post_api_tasks_id_status"];
         delete?: never;
         options?: never;
@@ -1251,6 +1504,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description API tokens need the scope `read`. */
         get: operations["get_api_vps"];
         put?: never;
         post?: never;
@@ -1267,7 +1521,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** What the caller owns, is assigned to, or is assigned to through a group. */
+        /**
+         * What the caller owns, is assigned to, or is assigned to through a group.
+         * @description API tokens need the scope `read`.
+         */
         get: operations["get_api_vps_my"];
         put?: never;
         post?: never;
@@ -1288,6 +1545,7 @@ export interface paths {
          * The live VPS (pending, assigning, running, paused), newest first, in the
          *     shape of `GET /api/vps`: what the original dashboard's home page polls.
          *     One array, no paging (the dashboard reads no cursor).
+         * @description API tokens need the scope `read`.
          */
         get: operations["get_api_vps_status"];
         put?: never;
@@ -1310,6 +1568,7 @@ export interface paths {
         /**
          * Every id is checked before anything is written (404 naming the first
          *     unknown one); duplicates and existing assignments are ignored.
+         * @description API tokens need the scope `vps:manage`; resource limits are honoured.
          */
         post: operations["post_api_vps_id_assign"];
         delete?: never;
@@ -1328,6 +1587,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** @description API tokens need the scope `vps:manage`; resource limits are honoured. */
         delete: operations["delete_api_vps_id_assign_group_group_id"];
         options?: never;
         head?: never;
@@ -1344,6 +1604,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** @description API tokens need the scope `vps:manage`; resource limits are honoured. */
         delete: operations["delete_api_vps_id_assign_user_id"];
         options?: never;
         head?: never;
@@ -1357,6 +1618,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description API tokens need the scope `read`; resource limits are honoured. */
         get: operations["get_api_vps_id_assignments"];
         put?: never;
         post?: never;
@@ -1386,6 +1648,31 @@ export interface components {
             logins: number;
             /** Format: int64 */
             failed_logins: number;
+        };
+        /** @description A token in the admin's list of every token. */
+        AdminTokenView: components["schemas"]["TokenView"] & {
+            /** Format: int64 */
+            user_id: number;
+            /** @description Empty if the owner is gone. */
+            username: string;
+            /** @description `human` or `service`. */
+            owner_kind: string;
+            /**
+             * @description Whether it lives longer than `TOKEN_MAX_LIFETIME_DAYS` allows a new
+             *     token to (made before the cap, or never expiring while a cap is set).
+             */
+            past_cap: boolean;
+        };
+        /** @description A page of tokens. */
+        AllTokens: {
+            tokens: components["schemas"]["AdminTokenView"][];
+            /** @description Where the next page starts; null on the last. */
+            next_cursor?: string | null;
+            /**
+             * Format: int32
+             * @description `TOKEN_MAX_LIFETIME_DAYS`, if set.
+             */
+            max_lifetime_days?: number | null;
         };
         /** @description `POST /api/authorize` when allowed. */
         Allowed: {
@@ -1528,6 +1815,8 @@ export interface components {
             prefix: string;
             created_at: components["schemas"]["Timestamp"];
             expires_at?: null | components["schemas"]["Timestamp"];
+            scopes: string[];
+            resources: string[];
         };
         /** @description Approval and cancellation. */
         Decided: {
@@ -1814,14 +2103,38 @@ export interface components {
              */
             expires_hours?: number | null;
         };
+        NewServiceAccount: {
+            /** @description The account's username (the same namespace as people's). */
+            name: string;
+            role: components["schemas"]["ServiceRole"];
+            /**
+             * Format: int64
+             * @description A group to own it; the account becomes a member.
+             */
+            group_id?: number | null;
+            /** @description At most 100 characters; no control, invisible or text-direction characters; blank means the username */
+            display_name?: string | null;
+        };
+        /** @description A token to create. */
         NewToken: {
             /** @description 1 to 100 characters once trimmed; no control, invisible or text-direction characters; unique (a token's among its owner's tokens) */
             name: string;
             /**
              * Format: int32
-             * @description Days until it expires, 1 to 3650; omitted, it never does.
+             * @description Days until it expires, 1 to 3650 (at most `TOKEN_MAX_LIFETIME_DAYS`
+             *     where set); omitted, it never does, or lives the longest allowed.
              */
             expires_in_days?: number | null;
+            /**
+             * @description What it may do (docs/tokens.md); omitted: `["inherit"]`, all the
+             *     owner's rights.
+             */
+            scopes?: string[] | null;
+            /**
+             * @description The only objects it may act on, `vps:<id>` or `task:<id>`; omitted or
+             *     empty: no limit.
+             */
+            resources?: string[] | null;
         };
         /** @enum {string} */
         Outcome: "success" | "failure" | "denied" | "throttled";
@@ -1969,6 +2282,10 @@ export interface components {
             equals?: string | null;
             role: string;
         };
+        /** @description The new secret, shown once, and until when the old one still works. */
+        RotatedToken: components["schemas"]["CreatedToken"] & {
+            previous_valid_until: components["schemas"]["Timestamp"];
+        };
         SecondFactorFinishBody: {
             mfa_token: string;
             ceremony_id: string;
@@ -1979,6 +2296,40 @@ export interface components {
             /** @description From the `mfa_required` answer of `POST /api/auth/login`. */
             mfa_token: string;
         };
+        /** @description `DELETE /api/auth/service-accounts/{id}`. */
+        ServiceAccountDeleted: {
+            message: string;
+            /** Format: int64 */
+            tokens_revoked: number;
+        };
+        /** @description A service account as the API shows it. */
+        ServiceAccountView: {
+            /** Format: int64 */
+            id: number;
+            username: string;
+            display_name: string;
+            role: components["schemas"]["Role"];
+            /** @description Always `service`. */
+            kind: components["schemas"]["UserKind"];
+            is_active: boolean;
+            created_at: components["schemas"]["Timestamp"];
+            /**
+             * Format: int64
+             * @description The group that owns it (it is a member of it), if any.
+             */
+            group_id?: number | null;
+            /**
+             * Format: int64
+             * @description The admin who created it (`null` when made with the admin secret).
+             */
+            created_by?: number | null;
+        };
+        /**
+         * @description The roles a service account may hold: admin rights stay with people,
+         *     who have second factors.
+         * @enum {string}
+         */
+        ServiceRole: "viewer" | "user" | "operator";
         /**
          * @description A login or registration: the user, and for a new session its expiry (an
          *     admin creating someone starts no session, so there is none then).
@@ -2145,6 +2496,10 @@ export interface components {
             last_used_at?: null | components["schemas"]["Timestamp"];
             last_used?: null | components["schemas"]["Timestamp"];
             expires_at?: null | components["schemas"]["Timestamp"];
+            /** @description What it may do (docs/tokens.md); `["inherit"]`: all the owner's rights. */
+            scopes: string[];
+            /** @description The only objects it may act on; empty: no limit. */
+            resources: string[];
         };
         /**
          * @description `POST /api/auth/mfa/totp`: what the authenticator app needs, shown once.
@@ -2199,7 +2554,18 @@ export interface components {
             /** @description Which second factors the user has (never their secrets). */
             mfa: components["schemas"]["MfaSummary"];
         };
-        /** @description The user object of the API (the original's fields plus `last_login_at`). */
+        /**
+         * @description Who an account is for: a person, or an automation (a service account,
+         *     docs/tokens.md) that holds only the API tokens admins mint for it and
+         *     can never log in, enrol a second factor or use single sign-on. Records
+         *     from before service accounts carry no kind and are people.
+         * @enum {string}
+         */
+        UserKind: "human" | "service";
+        /**
+         * @description The user object of the API (the original's fields plus `last_login_at`
+         *     and `kind`).
+         */
         UserView: {
             /** Format: int64 */
             id: number;
@@ -2209,6 +2575,7 @@ export interface components {
             is_active: boolean;
             created_at?: null | components["schemas"]["Timestamp"];
             last_login_at?: null | components["schemas"]["Timestamp"];
+            kind: components["schemas"]["UserKind"];
         };
         /**
          * @description A VPS as listed: the task with every field the tasks API shows (redacted
@@ -5346,7 +5713,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not a browser session (linking finishes in the browser that holds the session) */
+            /** @description Not a browser session (linking finishes in the browser that holds the session); `service_account` for a service account */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5481,7 +5848,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong current password, or the system admin (no password) */
+            /** @description Wrong current password, or the system admin or a service account (no password) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5623,6 +5990,366 @@ export interface operations {
                 };
             };
             /** @description A field of the body is missing, of the wrong type or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_auth_service_accounts: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 500 (default 100). */
+                limit?: number;
+                /** @description The `X-Next-Cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Service accounts; `X-Next-Cursor` names the next page */
+            200: {
+                headers: {
+                    /** @description The `cursor` of the next page; absent on the last page */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceAccountView"][];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A query parameter is of the wrong type or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_service_accounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewServiceAccount"];
+            };
+        };
+        responses: {
+            /** @description Created (no password; mint it a token next) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceAccountView"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `group_id` names no group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The name is taken (by a person or another service account) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A malformed name or display name, or a role other than viewer, user or operator */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_api_auth_service_accounts_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The service account's user id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; its tokens revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceAccountDeleted"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such service account (a person's id is one too) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A concurrent change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_service_accounts_id_tokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The service account's user id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewToken"];
+            };
+        };
+        responses: {
+            /** @description The token, shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedToken"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin, or an admin's API token that lacks what it would give */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such service account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token of that name exists, or the account holds the most tokens allowed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Bad name, expiry (over `TOKEN_MAX_LIFETIME_DAYS`), scope or resource, or a scope above the account's role */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5913,7 +6640,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The built-in system admin cannot own tokens */
+            /** @description The built-in system admin cannot own tokens (`no_tokens`); a service account's tokens are minted by admins (`service_account`); a token may only mint what it holds (`insufficient_scope`, `token_resource_limited`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5949,7 +6676,73 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A field of the body is missing, of the wrong type or invalid */
+            /** @description A scope above the caller's role, an unknown scope or resource, or an expiry past `TOKEN_MAX_LIFETIME_DAYS` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_auth_tokens_all: {
+        parameters: {
+            query?: {
+                /** @description Only this user's tokens. */
+                owner?: number;
+                /** @description Only tokens that hold this scope (`inherit` holds every one). */
+                scope?: string;
+                /** @description Only tokens that expire within this many days (1-3650). */
+                expiring_within_days?: number;
+                /** @description Only tokens that live longer than `TOKEN_MAX_LIFETIME_DAYS` allows. */
+                past_cap?: boolean;
+                /** @description Page size, 1 to 200 (default 100). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every user's tokens (never the secrets), in no particular order */
+            200: {
+                headers: {
+                    /** @description The `cursor` of the next page; absent on the last page */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AllTokens"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A query parameter is of the wrong type or invalid */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6049,7 +6842,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A field of the body is missing, of the wrong type or invalid */
+            /** @description A scope above the caller's role, an unknown scope or resource, or an expiry past `TOKEN_MAX_LIFETIME_DAYS` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6114,6 +6907,78 @@ export interface operations {
             };
             /** @description Nothing has that id (a malformed id names nothing either) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_auth_tokens_id_rotate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Token id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Rotated: `token` is the new secret, shown only now; the old one works until `previous_valid_until` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotatedToken"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Refused: a cross-site request carrying the session cookie (CSRF) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such token of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Revoked or rotated by another request meanwhile (`token_changed`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6563,7 +7428,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The user kept changing; try again */
+            /** @description The user kept changing; try again; or `service_account`: a service account has no second factors */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6641,6 +7506,15 @@ export interface operations {
             };
             /** @description Nothing has that id (a malformed id names nothing either) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_account`: a service account has no password */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

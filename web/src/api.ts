@@ -20,32 +20,16 @@ export type Me = Schemas['Me']
 /** A row of `GET /api/auth/users`. */
 export type User = Schemas['UserEntry']
 export type Session = Schemas['SessionView']
-export type ApiToken = Schemas['TokenView'] & Scoped
-// TEMPORARY (#23): written against the wire contract until docs/openapi.json
-// carries the new shapes; replaced by the generated schemas after `npm run types`.
-type Scoped = { scopes: string[]; resources: string[] }
-export type CreatedToken = Schemas['CreatedToken'] & Scoped
+export type ApiToken = Schemas['TokenView']
+/** A token as its creation answers it: the secret, shown only then. */
+export type CreatedToken = Schemas['CreatedToken']
 /** A rotated token: its new secret, and until when the old one still works. */
-export type RotatedToken = CreatedToken & { previous_valid_until: string }
+export type RotatedToken = Schemas['RotatedToken']
 /** A row of the admins' list of every token (`GET /api/auth/tokens/all`). */
-export type AdminToken = ApiToken & { user_id: number; username: string; owner_kind: 'human' | 'service'; past_cap: boolean }
-export interface AdminTokenPage {
-  tokens: AdminToken[]
-  next_cursor: string | null
-  max_lifetime_days: number | null
-}
+export type AdminToken = Schemas['AdminTokenView']
+export type AdminTokenPage = Schemas['AllTokens']
 /** A non-human account that holds only tokens admins mint for it. */
-export interface ServiceAccount {
-  id: number
-  username: string
-  display_name: string | null
-  role: Role
-  kind: 'service'
-  is_active: boolean
-  created_at: string
-  group_id: number | null
-  created_by: number | null
-}
+export type ServiceAccount = Schemas['ServiceAccountView']
 export type Group = Schemas['Group']
 export type Member = Schemas['Member']
 export type Invitation = Schemas['InvitationView']

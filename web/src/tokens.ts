@@ -1,6 +1,6 @@
 // API tokens' scopes and resource limits (issue #23, docs/tokens.md): the
 // fixed vocabulary the forms offer, and how a form's fields become a request.
-import type { Role } from './api'
+import type { Role, Schemas } from './api'
 
 /** Every scope, in the order the forms offer them. `inherit` is the default and stands alone. */
 export const SCOPES = ['inherit', 'read', 'tasks:submit', 'tasks:approve', 'vps:connect', 'vps:manage', 'users:admin', 'tokens:manage'] as const
@@ -34,12 +34,7 @@ export const SCOPE_MIN_ROLE: Record<Scope, Role> = {
 }
 
 /** The body of a token creation (`POST /api/auth/tokens`, `…/service-accounts/{id}/tokens`). */
-export interface TokenRequest {
-  name: string
-  expires_in_days?: number
-  scopes?: string[]
-  resources?: string[]
-}
+export type TokenRequest = Schemas['NewToken']
 
 /**
  * The resources field: `vps:<id>` and `task:<id>` separated by commas (or

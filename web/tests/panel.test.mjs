@@ -81,7 +81,7 @@ step('the admin creates an API token shown once', async () => {
   const token = (await shown.locator('code').textContent()).trim()
   // 43 random base64url characters, then 6 base62 characters of checksum (docs/tokens.md).
   assert.match(token, /^krv_[0-9]+_[A-Za-z0-9_-]{43}[A-Za-z0-9]{6}$/)
-  await admin.getByRole('cell', { name: 'laptop' }).waitFor()
+  await admin.getByRole('cell', { name: 'laptop', exact: true }).waitFor()
   await shoot(admin, 'account')
   noConsoleErrors()
 })

@@ -178,7 +178,7 @@ step('rotating shows the new secret once and until when the old one works; both 
   noConsoleErrors()
 })
 
-step('the admin creates a service account in a group and mints a limited token for it', async () => {
+step('the admin creates a service account in a group and mints a read-only token for it, limited to one task', async () => {
   await nav(admin).getByRole('link', { name: 'Service accounts' }).click()
   await admin.waitForURL('**/service-accounts')
   await admin.getByTestId('no-service-accounts').waitFor()
@@ -204,11 +204,11 @@ step('the admin creates a service account in a group and mints a limited token f
   // A user-role account is not offered operator or admin scopes.
   for (const s of ['tasks:approve', 'vps:manage', 'users:admin']) assert.equal(await scope(mint, s).isDisabled(), true, s)
   await mint.getByLabel('Token name').fill('deploy')
-  await scope(mint, 'tasks:submit').check()
+  await scope(mint, 'read').check()
   await mint.getByLabel('Limit to resources (optional)').fill('task:345')
   await mint.getByRole('button', { name: 'Create token' }).click()
   secrets.deploy = await secretOf(mint, 'new-token')
-  await mint.getByTestId('new-token').filter({ hasText: 'with tasks:submit on task:345' }).waitFor()
+  await mint.getByTestId('new-token').filter({ hasText: 'with read on task:345' }).waitFor()
   const me = await withToken(secrets.deploy, 'GET', '/auth/me')
   assert.equal(me.status, 200, JSON.stringify(me.json))
   assert.equal(me.json.username, 'ci-bot')
@@ -237,12 +237,13 @@ step('the API tokens page lists every token, marks service owners and filters by
   await tokenRow(admin, 'forever').waitFor()
   assert.deepEqual(await names(), ['ci-read', 'deploy', 'forever'])
 
-  await admin.getByLabel('Scope').selectOption('read')
+  // `inherit` holds every scope: the default token is listed too, the service's read-only one is not.
+  await admin.getByLabel('Holds scope').selectOption('tasks:submit')
   await apply()
-  await admin.waitForFunction(() => document.querySelectorAll('[data-testid="tokens-table"] tbody tr').length === 1)
-  assert.deepEqual(await names(), ['ci-read'])
+  await admin.waitForFunction(() => document.querySelectorAll('[data-testid="tokens-table"] tbody tr').length === 2)
+  assert.deepEqual(await names(), ['ci-read', 'forever'])
 
-  await admin.getByLabel('Scope').selectOption('')
+  await admin.getByLabel('Holds scope').selectOption('')
   await admin.getByLabel('Expiring within days').fill('10')
   await apply()
   await admin.waitForFunction(() => document.querySelectorAll('[data-testid="tokens-table"] tbody tr').length === 1)
@@ -279,9 +280,9 @@ step('an admin revokes any token from the list; it stops working at once', async
   await tokenRow(admin, 'deploy').getByRole('button', { name: 'Revoke deploy of ci-bot' }).click()
   await admin.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click()
   await admin.getByRole('status').filter({ hasText: 'Token “deploy” of ci-bot revoked' }).waitFor()
-  assert.equal(await tokenRow(admin, 'deploy').count(), 0)
   // The reload keeps the rows shown, less the revoked one.
   await admin.getByTestId('loaded-count').filter({ hasText: `${BULK + 2} tokens loaded (all)` }).waitFor()
+  assert.equal(await tokenRow(admin, 'deploy').count(), 0)
   assert.equal((await withToken(secrets.deploy, 'GET', '/auth/me')).status, 401)
   noConsoleErrors()
 })
@@ -291,7 +292,7 @@ step('deleting a service account revokes its tokens', async () => {
   await admin.getByTestId('service-accounts-table').getByRole('button', { name: 'Delete bulk-bot' }).click()
   await admin.getByRole('dialog').getByText('every token it holds is revoked').waitFor()
   await admin.getByRole('dialog').getByRole('button', { name: 'Delete' }).click()
-  await admin.getByRole('status').filter({ hasText: 'Service account bulk-bot deleted; its tokens are revoked' }).waitFor()
+  await admin.getByRole('status').filter({ hasText: `Service account bulk-bot deleted; ${BULK} token(s) revoked` }).waitFor()
   assert.equal(await admin.getByTestId('service-accounts-table').locator('tbody tr').count(), 1)
   assert.equal((await withToken(secrets.bulk, 'GET', '/auth/me')).status, 401)
   await nav(admin).getByRole('link', { name: 'API tokens' }).click()
