@@ -417,6 +417,7 @@ fn event(action: &'static str, target: String) -> AuditEvent {
         actor: shared::audit::SYSTEM_USERNAME.to_owned(),
         actor_id: None,
         actor_must_hold: None,
+        actor_manages: None,
         action,
         target: Some(target),
         outcome: Outcome::Success,

@@ -18,6 +18,7 @@ pub mod invitations;
 pub mod masked;
 pub mod mfa;
 pub mod oidc;
+pub mod quotas;
 pub mod read_model;
 pub mod sessions;
 pub mod tasks;

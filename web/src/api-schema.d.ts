@@ -149,6 +149,30 @@ export interface paths {
         patch: operations["patch_api_auth_groups_id"];
         trace?: never;
     };
+    "/api/auth/groups/{id}/managers/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Idempotent; a user who is not a member becomes one (in the same write).
+         * @description API tokens need the scope `users:admin`.
+         */
+        put: operations["put_api_auth_groups_id_managers_user_id"];
+        post?: never;
+        /**
+         * The user stays a member; their manager rights end at once, in-flight writes included.
+         * @description API tokens need the scope `users:admin`.
+         */
+        delete: operations["delete_api_auth_groups_id_managers_user_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/groups/{id}/members": {
         parameters: {
             query?: never;
@@ -179,6 +203,46 @@ export interface paths {
         post?: never;
         /** @description API tokens need the scope `users:admin`. */
         delete: operations["delete_api_auth_groups_id_members_user_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/groups/{id}/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replaces the group's limits: each field absent or null is unlimited.
+         * @description API tokens need the scope `users:admin`.
+         */
+        put: operations["put_api_auth_groups_id_quota"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/groups/{id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The group's limits and usage: for its members, operators and admins.
+         * @description API tokens need the scope `read`.
+         */
+        get: operations["get_api_auth_groups_id_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1128,6 +1192,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/users/{id}/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The user's own limits and usage.
+         * @description API tokens need the scope `read`.
+         */
+        get: operations["get_api_auth_users_id_quota"];
+        /**
+         * Replaces the user's limits: each field set overrides the group's; absent
+         *     or null leaves the group's limit in force.
+         * @description API tokens need the scope `users:admin`.
+         */
+        put: operations["put_api_auth_users_id_quota"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/users/{id}/role": {
         parameters: {
             query?: never;
@@ -1379,8 +1468,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Newest first. Everyone viewer+ sees every task; what only owners and
-         *     operators may read is redacted for the others.
+         * Newest first. Everyone viewer+ sees every task; what only owners,
+         *     operators and the owner's group managers may read is redacted for the others.
          * @description API tokens need the scope `read`.
          */
         get: operations["get_api_tasks"];
@@ -1388,7 +1477,11 @@ export interface paths {
         /**
          * A `user`'s tasks wait for approval; an operator's or admin's are approved by
          *     themselves and go to the scheduler at once (the system admin's too, with no
-         *     approver recorded, as the original). 202 `{message, task_ids}`.
+         *     approver recorded, as the original). Quotas (see docs/tasks.md): a task
+         *     over a hard limit of its group or owner is refused (422 naming the limit);
+         *     one that does not fit the remaining quota waits for approval, whoever
+         *     submits it; a member's task that fits, in a group with `auto_approve`, is
+         *     approved by the policy. 202 `{message, task_ids, status}`.
          * @description API tokens need the scope `tasks:submit`.
          */
         post: operations["post_api_tasks"];
@@ -1407,6 +1500,9 @@ export interface paths {
         };
         /**
          * Oldest first, in full (approvers must see `privileged` and `additional_mounts`).
+         *     Operators see every pending task, or with `?group=` those of that group's
+         *     members; a group's manager sees those of the groups they manage (or of
+         *     one), but for their own.
          * @description API tokens need the scope `read`.
          */
         get: operations["get_api_tasks_pending_approval"];
@@ -1876,11 +1972,29 @@ export interface components {
             /** Format: int64 */
             members_removed: number;
         };
+        /** @description `GET /api/auth/groups/{id}`: the group and who manages it. */
+        GroupDetail: components["schemas"]["Group"] & {
+            /** @description The user ids of the group's managers. */
+            manager_ids: number[];
+        };
+        /** @description A group's limits (absent = unlimited) and what its active tasks use. */
+        GroupQuota: {
+            /** Format: int64 */
+            group_id: number;
+            group_name: string;
+            limits: components["schemas"]["Limits"];
+            usage: components["schemas"]["Usage"];
+        };
         /** @description A group named on a user (`/me`, the users list, the user cache). */
         GroupRef: {
             /** Format: int64 */
             id: number;
             name: string;
+            /**
+             * @description On a user's own groups (`/me`, the cached user): whether they manage
+             *     this group (see `groups::manage`). Absent when false.
+             */
+            manager?: boolean;
         };
         /** @description `claim` contains `contains` → membership of the group named `group`. */
         GroupRule: {
@@ -1919,6 +2033,42 @@ export interface components {
              *     shown once, when the invitation is created); at creation, the code.
              */
             token: string;
+        };
+        /**
+         * @description A quota's limits: each absent one is unlimited. `PUT .../quota` replaces
+         *     them all.
+         */
+        Limits: {
+            /**
+             * Format: int64
+             * @description Tasks approved and not yet ended (assigning, pending, running, paused).
+             */
+            max_active_tasks?: number | null;
+            /**
+             * Format: int64
+             * @description The sum of `required_cores` of the active tasks.
+             */
+            max_cores?: number | null;
+            /**
+             * Format: int64
+             * @description The number of GPUs (indexes in `required_gpus`) of the active tasks.
+             */
+            max_gpus?: number | null;
+            /**
+             * Format: int64
+             * @description The sum of `required_memory_bytes` of the active tasks.
+             */
+            max_memory_bytes?: number | null;
+            /**
+             * Format: int64
+             * @description Active VPS tasks.
+             */
+            max_vps?: number | null;
+            /**
+             * @description Whether a member's task that fits the remaining quota is approved by
+             *     the policy at submission (absent = false).
+             */
+            auto_approve?: boolean | null;
         };
         /** @description A link of an external identity to a user. */
         Link: {
@@ -1960,6 +2110,12 @@ export interface components {
              *     with TOTP (without it such a user gets 401 `mfa_required`).
              */
             otp?: string | null;
+        };
+        /** @description `PUT /api/auth/groups/{id}/managers/{user_id}`. */
+        ManagerMade: {
+            message: string;
+            /** @description True when the user was not a member and has been made one too. */
+            joined: boolean;
         };
         /** @description The effective configuration; secrets show as `********` when set, null when not. */
         MaskedConfig: {
@@ -2013,6 +2169,8 @@ export interface components {
             display_name: string;
             role: components["schemas"]["Role"];
             is_active: boolean;
+            /** @description Whether they manage the group. */
+            manager: boolean;
         };
         /** @description `PUT /api/auth/groups/{id}/members/{user_id}`. */
         MemberAdded: {
@@ -2410,6 +2568,12 @@ export interface components {
             additional_mounts?: string[] | null;
             ip_reservation_token?: string | null;
             name?: string | null;
+            /**
+             * Format: int64
+             * @description The group the task counts against (see `shared::quotas`): optional
+             *     when the submitter is in one group only, or no quota applies.
+             */
+            group_id?: number | null;
         };
         /** @enum {string} */
         TaskType: "command" | "vps";
@@ -2431,6 +2595,17 @@ export interface components {
             owner_id?: number | null;
             owner_username: string;
             owner_deleted: boolean;
+            /**
+             * Format: int64
+             * @description The group the task counts against (quotas), if any.
+             */
+            group_id?: number | null;
+            /**
+             * @description For a task waiting for approval, the limit it would exceed if approved
+             *     now (e.g. `max_cores of group 3 (limit 8, in use 6, asked 4)`); set
+             *     by the lists that compute it (`shared::quotas::exceeded_for`).
+             */
+            quota_exceeded?: string | null;
             /** Format: int32 */
             required_cores: number;
             required_gpus: number[];
@@ -2513,6 +2688,19 @@ export interface components {
             /** @description The URI as an SVG QR code. */
             qr_svg: string;
         };
+        /** @description Usage (or what a task asks for): the same five quantities. */
+        Usage: {
+            /** Format: int64 */
+            active_tasks: number;
+            /** Format: int64 */
+            cores: number;
+            /** Format: int64 */
+            gpus: number;
+            /** Format: int64 */
+            memory_bytes: number;
+            /** Format: int64 */
+            vps: number;
+        };
         /** @description A user's assignment. */
         UserAssignment: {
             /** Format: int64 */
@@ -2562,6 +2750,13 @@ export interface components {
          * @enum {string}
          */
         UserKind: "human" | "service";
+        /** @description A user's own limits (absent = the group's applies) and their usage. */
+        UserQuota: {
+            /** Format: int64 */
+            user_id: number;
+            limits: components["schemas"]["Limits"];
+            usage: components["schemas"]["Usage"];
+        };
         /**
          * @description The user object of the API (the original's fields plus `last_login_at`
          *     and `kind`).
@@ -2864,7 +3059,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Below operator, or an operator's own task */
+            /** @description Below operator and no manager of the owner's group, or an operator's own task */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2882,7 +3077,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The task is not pending approval */
+            /** @description The task is not pending approval, or approving it would exceed a quota (`quota_exceeded`, naming the limit) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3083,13 +3278,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The group */
+            /** @description The group and its managers */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Group"];
+                    "application/json": components["schemas"]["GroupDetail"];
                 };
             };
             /** @description Missing, invalid or expired credentials, or a wrong admin secret */
@@ -3103,7 +3298,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Below operator */
+            /** @description Below operator and no manager of the group */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3318,6 +3513,145 @@ export interface operations {
             };
         };
     };
+    put_api_auth_groups_id_managers_user_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Group id */
+                id: number;
+                /** @description User id */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A manager of the group (and a member) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagerMade"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such group or user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A concurrent change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_api_auth_groups_id_managers_user_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Group id */
+                id: number;
+                /** @description User id */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No longer a manager (still a member) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a manager of this group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_api_auth_groups_id_members: {
         parameters: {
             query?: never;
@@ -3330,7 +3664,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The members */
+            /** @description The members, with who manages */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3350,7 +3684,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Below operator */
+            /** @description Below operator and no manager of the group */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3415,7 +3749,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not an admin */
+            /** @description Neither an admin nor the group's manager; a manager adding an operator or admin */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3489,7 +3823,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not an admin */
+            /** @description Neither an admin nor the group's manager; a manager removing an operator, admin or manager */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3509,6 +3843,172 @@ export interface operations {
             };
             /** @description A concurrent change */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_api_auth_groups_id_quota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Group id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Limits"];
+            };
+        };
+        responses: {
+            /** @description The limits now, with the usage */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupQuota"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field of the body is missing, of the wrong type or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_auth_groups_id_usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Group id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Limits (absent = unlimited) and usage */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupQuota"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a member of the group, nor an operator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such group */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3752,7 +4252,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Below operator; an operator inviting above viewer or into groups */
+            /** @description Below operator and no manager of the group; an operator inviting above viewer or into groups; a manager inviting above user or into other groups */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3852,7 +4352,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Below operator; an operator inviting above viewer or into groups */
+            /** @description Below operator and no manager of the group; an operator inviting above viewer or into groups; a manager inviting above user or into other groups */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6304,7 +6804,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not an admin, or an admin's API token that lacks what it would give */
+            /** @description Neither an admin nor a manager of the group owning the account (for an account at or below `user`), or an API token that lacks what it would give */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6736,6 +7236,15 @@ export interface operations {
                 headers: {
                     /** @description `Bearer realm="kohakuriver"` */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Below admin */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -7562,6 +8071,172 @@ export interface operations {
             };
         };
     };
+    get_api_auth_users_id_quota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's limits (absent = the group's applies) and usage */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserQuota"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_api_auth_users_id_quota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Limits"];
+            };
+        };
+        responses: {
+            /** @description The limits now, with the user's usage */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserQuota"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials, or a wrong admin secret */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="kohakuriver"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not declared as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field of the body is missing, of the wrong type or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A backing store is unreachable, or authentication is disabled; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     put_api_auth_users_id_role: {
         parameters: {
             query?: never;
@@ -8211,7 +8886,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Below operator */
+            /** @description Below operator and no manager of the owner's group */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8497,7 +9172,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Stored: pending approval for a user, assigning for an operator */
+            /** @description Stored: pending approval, or assigning (an operator's, or approved by the group's policy) */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -8553,7 +9228,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A field of the body is missing, of the wrong type or invalid */
+            /** @description Invalid, over a hard quota limit (named), or the group is not the caller's or must be named */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8578,6 +9253,11 @@ export interface operations {
     get_api_tasks_pending_approval: {
         parameters: {
             query?: {
+                /**
+                 * @description Only the tasks of this group's members (operators: any group; a
+                 *     manager: a group they manage).
+                 */
+                group?: number;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: number;
                 /** @description The `X-Next-Cursor` of the previous page. */
@@ -8611,7 +9291,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Below operator */
+            /** @description Below operator and no manager (of that group) */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -92,6 +92,12 @@ pub async fn group_id(ctx: &Context, group: &str) -> Result<u64> {
     if let Ok(id) = group.parse::<u64>() {
         return Ok(id);
     }
+    // The caller's own groups first: a group's manager may not list all groups.
+    if let Ok(me) = ctx.client.get("/api/auth/me").await
+        && let Some(id) = me["groups"].as_array().and_then(|own| find_id(own, "name", group))
+    {
+        return Ok(id);
+    }
     let groups = ctx.client.list("/api/auth/groups", &[], None).await?;
     find_id(&groups, "name", group).ok_or_else(|| CliError::new(NOT_FOUND, format!("no group named {group:?}")).into())
 }

@@ -34,8 +34,13 @@ pub enum TasksCommand {
         /// The task id
         id: String,
     },
-    /// List the tasks waiting for approval, oldest first (operators)
-    Pending,
+    /// List the tasks waiting for approval, oldest first (operators; a
+    /// group's manager sees their groups' members' tasks)
+    Pending {
+        /// Only the tasks of this group's members (name or numeric id)
+        #[arg(long)]
+        group: Option<String>,
+    },
     /// Approve a task waiting for approval (operators)
     Approve {
         /// The task id
@@ -71,8 +76,12 @@ pub async fn run(ctx: &Context, cmd: TasksCommand) -> Result<()> {
             let task = ctx.client.get(&format!("/api/tasks/{}", segment(&id))).await?;
             show(ctx, &task)
         }
-        TasksCommand::Pending => {
-            let tasks = ctx.client.list("/api/tasks/pending-approval", &[], None).await?;
+        TasksCommand::Pending { group } => {
+            let query = match group {
+                Some(group) => vec![("group", super::group_id(ctx, &group).await?.to_string())],
+                None => Vec::new(),
+            };
+            let tasks = ctx.client.list("/api/tasks/pending-approval", &query, None).await?;
             print_list(ctx, tasks, &HEADERS, &KEYS)
         }
         TasksCommand::Approve { id } => {

@@ -76,14 +76,27 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(group)).into_response())
 }
 
+/// `GET /api/auth/groups/{id}`: the group and who manages it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct GroupDetail {
+    #[serde(flatten)]
+    group: Group,
+    /// The user ids of the group's managers.
+    manager_ids: Vec<u64>,
+}
+
 #[utoipa::path(get, path = "/api/auth/groups/{id}", tag = "groups", params(("id" = u64, Path, description = "Group id")),
-    responses((status = 200, description = "The group", body = shared::groups::Group), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "The group and its managers", body = GroupDetail), (status = 403, description = "Below operator and no manager of the group", body = shared::http::openapi::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    _caller: Require<min::Operator>,
+    Require(caller, ..): Require<min::User>,
     Path(id): Path<u64>,
-) -> ApiResult<Json<Group>> {
-    groups::get(&state.stores, id).await?.map(Json).ok_or_else(|| ApiError::not_found("Group not found"))
+) -> ApiResult<Json<GroupDetail>> {
+    crate::members::may_read(&caller, id)?;
+    let group = groups::get(&state.stores, id).await?.ok_or_else(|| ApiError::not_found("Group not found"))?;
+    let memberships = groups::memberships(&state.stores, id).await?;
+    let manager_ids = memberships.iter().filter(|m| m.manager).map(|m| m.user_id).collect();
+    Ok(Json(GroupDetail { group, manager_ids }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

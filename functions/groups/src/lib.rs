@@ -1,8 +1,11 @@
 //! The `groups` endpoint group (`/api/auth/groups`): groups and their members.
-//! Admins write; operators read.
+//! Admins write; operators read; a group's managers read it and change its
+//! members (managers.rs).
 
 mod crud;
+mod managers;
 mod members;
+mod quota;
 
 use shared::Routes;
 use shared::http::routes;
@@ -19,4 +22,8 @@ pub fn routes() -> Routes {
         .route(routes!(members::list), Scope::Read)
         .route(routes!(members::add), Scope::UsersAdmin)
         .route(routes!(members::remove), Scope::UsersAdmin)
+        .route(routes!(managers::add), Scope::UsersAdmin)
+        .route(routes!(managers::remove), Scope::UsersAdmin)
+        .route(routes!(quota::set), Scope::UsersAdmin)
+        .route(routes!(quota::usage), Scope::Read)
 }

@@ -18,7 +18,8 @@ use shared::{ApiError, ApiResult, AppState};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = NewInvitation)]
 pub struct CreateBody {
-    /// Default `user`; operators may invite only `viewer`s.
+    /// Default `user`; operators may invite only `viewer`s (into no group);
+    /// a group's manager invites `user`s or `viewer`s into that one group.
     #[schema(value_type = Option<shared::http::openapi::AssignableRole>)]
     role: Option<String>,
     #[schema(max_items = 20)]
@@ -104,11 +105,11 @@ fn valid_host(host: &str) -> bool {
 #[utoipa::path(post, path = "/api/auth/invitations", tag = "invitations", request_body = CreateBody,
     responses((status = 201, description = "Created; `code` is shown only now", body = CreatedInvitation),
         (status = 400, description = "The body is not valid JSON; or `PUBLIC_URL` is unset and the `Host` header is not a valid `host[:port]` to build the link from (`invalid_host`)", body = shared::http::openapi::ErrorBody),
-        (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::http::openapi::ErrorBody),
+        (status = 403, description = "Below operator and no manager of the group; an operator inviting above viewer or into groups; a manager inviting above user or into other groups", body = shared::http::openapi::ErrorBody),
         (status = 404, description = "A group of `group_ids` does not exist", body = shared::http::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    Require(caller, ..): Require<min::Operator>,
+    Require(caller, ..): Require<min::User>,
     client: ClientInfo,
     headers: HeaderMap,
     shared::http::extract::Json(body): shared::http::extract::Json<CreateBody>,
@@ -119,7 +120,27 @@ pub async fn create(
     group_ids.extend(body.group_id);
     group_ids.sort_unstable();
     group_ids.dedup();
-    if !caller.role().at_least(Role::Admin) {
+    // A manager of the one group named invites users and viewers into it;
+    // the write (and every use) re-checks that they still manage it.
+    let manager_group = match group_ids.as_slice() {
+        [only] if !caller.role().at_least(Role::Admin) && caller.user().is_some_and(|u| u.manages(*only)) => {
+            if role.at_least(Role::Operator) {
+                return Err(ApiError::forbidden(
+                    "role_too_high",
+                    "A group's managers invite only users and viewers into it",
+                ));
+            }
+            Some(*only)
+        }
+        _ => None,
+    };
+    if manager_group.is_none() && !caller.role().at_least(Role::Admin) {
+        if !caller.role().at_least(Role::Operator) {
+            return Err(ApiError::forbidden(
+                "not_manager",
+                "Only admins, operators (viewers) and a group's managers (into that group) can invite",
+            ));
+        }
         if role != Role::Viewer {
             return Err(ApiError::forbidden("role_too_high", "Operators can only create viewer invitations"));
         }
@@ -152,11 +173,17 @@ pub async fn create(
         expires_at: Timestamp::now().plus_secs(i64::from(hours) * 3600),
         created_by: actor.name,
         created_by_id: actor.id,
+        manager_group,
     };
     let audit = |inv: &Invitation| {
-        client
+        let event = client
             .event(caller.actor(), "invitation.create", Outcome::Success)
-            .requiring(Invitation::creator_must_hold(inv.role, &inv.group_ids))
+            .requiring(Invitation::creator_must_hold(inv.role, &inv.group_ids, inv.manager_group));
+        let event = match inv.manager_group {
+            Some(group_id) => event.managing(group_id),
+            None => event,
+        };
+        event
             .target(format!("invitation:{}", inv.id))
             .detail(format!("role {}, {} uses, groups {:?}", inv.role, inv.max_uses, inv.group_ids))
     };
@@ -174,11 +201,11 @@ pub async fn create(
 #[utoipa::path(post, path = "/api/auth/invitations/create", tag = "invitations", request_body = CreateBody,
     responses((status = 201, description = "Created; `code` is shown only now", body = CreatedInvitation),
         (status = 400, description = "The body is not valid JSON; or `PUBLIC_URL` is unset and the `Host` header is not a valid `host[:port]` to build the link from (`invalid_host`)", body = shared::http::openapi::ErrorBody),
-        (status = 403, description = "Below operator; an operator inviting above viewer or into groups", body = shared::http::openapi::ErrorBody),
+        (status = 403, description = "Below operator and no manager of the group; an operator inviting above viewer or into groups; a manager inviting above user or into other groups", body = shared::http::openapi::ErrorBody),
         (status = 404, description = "A group of `group_ids` does not exist", body = shared::http::openapi::ErrorBody)))]
 pub async fn create_compat(
     state: State<AppState>,
-    caller: Require<min::Operator>,
+    caller: Require<min::User>,
     client: ClientInfo,
     headers: HeaderMap,
     body: shared::http::extract::Json<CreateBody>,

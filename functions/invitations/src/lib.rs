@@ -1,5 +1,6 @@
 //! The `invitations` endpoint group (`/api/auth/invitations`): invitation codes.
-//! Admins invite any role up to their own; operators invite viewers only.
+//! Admins invite any role up to their own; operators invite viewers only; a
+//! group's managers invite users and viewers into that group.
 
 mod create;
 mod list;

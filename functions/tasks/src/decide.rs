@@ -1,7 +1,8 @@
-//! Changing a task's status: approve and reject (operator+), cancel (owner or
-//! operator+, while it waits for approval) and progress reports (operator+,
-//! e.g. a scheduler's token). Each is a conditional transition: of racing
-//! requests exactly one wins; the others get 409 with the current status.
+//! Changing a task's status: approve and reject (operator+, or a manager of a
+//! group the task's owner is in), cancel (owner or operator+, while it waits
+//! for approval) and progress reports (operator+, e.g. a scheduler's token).
+//! Each is a conditional transition: of racing requests exactly one wins; the
+//! others get 409 with the current status.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,6 +16,7 @@ use shared::auth::ClientInfo;
 use shared::auth::Require;
 use shared::auth::min;
 use shared::http::extract::{Path, Query};
+use shared::identity;
 use shared::tasks::TaskStatus;
 use shared::tasks::{self, Actor, Change, TaskRecord, TaskView, TransitionError};
 use shared::types::Role;
@@ -59,10 +61,36 @@ fn refusal(err: TransitionError, expected: &str) -> ApiError {
         TransitionError::WrongStatus(status) => {
             ApiError::conflict("wrong_status", format!("Task is not {expected} (status: {status})"))
         }
+        TransitionError::QuotaExceeded(over) => ApiError::conflict(
+            "quota_exceeded",
+            format!("Approving it would exceed {over}; it waits until usage frees"),
+        ),
         TransitionError::Store(e) => e.into(),
     }
 }
 
+/// Whether `caller` may approve or reject `task`: operators may (the handler
+/// adds its own rules), and so may a `user`-role manager of a group the
+/// task's owner is in, for that task only — `Some(group)`: they act as its
+/// manager, which the write re-checks. Anyone else: 403.
+async fn decider(state: &AppState, caller: &Caller, task: &TaskRecord) -> ApiResult<Option<u64>> {
+    if caller.role().at_least(Role::Operator) {
+        return Ok(None);
+    }
+    let group = match (caller.user(), task.owner.id) {
+        (Some(user), Some(owner)) if owner != user.id => identity::managed_group_of(&state.stores, user, owner).await?,
+        _ => None,
+    };
+    match group {
+        Some(group) => Ok(Some(group)),
+        None => Err(ApiError::forbidden(
+            "insufficient_role",
+            "Insufficient permissions. Required role: operator (or a manager of the owner's group)",
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn change(
     state: &AppState,
     caller: &Caller,
@@ -71,24 +99,27 @@ async fn change(
     from: TaskStatus,
     change: Change,
     action: &'static str,
+    managing: Option<u64>,
 ) -> Result<TaskRecord, TransitionError> {
     let own_task = task.owner.id.is_some() && task.owner.id == caller.user_id();
-    // Deciding on another's task is an operator's right, re-checked at the write.
-    let must_hold = if own_task { Role::Viewer } else { Role::Operator };
-    let event = client
-        .event(caller.actor(), action, Outcome::Success)
-        .requiring(must_hold)
-        .target(format!("task:{}", task.id))
-        .detail(format!(
-            "{} → {}",
-            task.status,
-            match &change {
-                Change::Approve(_) => TaskStatus::Assigning,
-                Change::Reject(..) => TaskStatus::Rejected,
-                Change::Cancel(_) => TaskStatus::Cancelled,
-                Change::Progress(s) => *s,
-            }
-        ));
+    // Deciding on another's task is an operator's right, or their group
+    // manager's; either is re-checked at the write.
+    let must_hold = if own_task || managing.is_some() { Role::Viewer } else { Role::Operator };
+    let event = client.event(caller.actor(), action, Outcome::Success).requiring(must_hold);
+    let event = match managing {
+        Some(group) => event.managing(group),
+        None => event,
+    };
+    let event = event.target(format!("task:{}", task.id)).detail(format!(
+        "{} → {}",
+        task.status,
+        match &change {
+            Change::Approve(_) => TaskStatus::Assigning,
+            Change::Reject(..) => TaskStatus::Rejected,
+            Change::Cancel(_) => TaskStatus::Cancelled,
+            Change::Progress(s) => *s,
+        }
+    ));
     let changed = tasks::transition(&state.stores, task.id, from, change, &event).await?;
     // The change has committed: what follows cannot undo it, so it cannot fail the request.
     vps::release_if_ended(&state.stores, &changed).await;
@@ -106,15 +137,16 @@ async fn announce(state: &AppState, task: &TaskRecord) -> ApiResult<()> {
 /// An operator may not approve their own task; an admin may.
 #[utoipa::path(post, path = "/api/approve/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)")),
     responses((status = 200, description = "Approved and dispatched", body = Decided),
-        (status = 403, description = "Below operator, or an operator's own task", body = shared::http::openapi::ErrorBody),
-        (status = 409, description = "The task is not pending approval", body = shared::http::openapi::ErrorBody)))]
+        (status = 403, description = "Below operator and no manager of the owner's group, or an operator's own task", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "The task is not pending approval, or approving it would exceed a quota (`quota_exceeded`, naming the limit)", body = shared::http::openapi::ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
-    Require(caller, ..): Require<min::Operator>,
+    Require(caller, ..): Require<min::User>,
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Decided>> {
     let task = load(&state, &caller, &id).await?;
+    let managing = decider(&state, &caller, &task).await?;
     if !caller.role().at_least(Role::Admin) && task.owner.id.is_some() && task.owner.id == caller.user_id() {
         return Err(ApiError::forbidden(
             "own_task",
@@ -129,6 +161,7 @@ pub async fn approve(
         TaskStatus::PendingApproval,
         Change::Approve(actor(&caller)),
         "task.approve",
+        managing,
     )
     .await
     .map_err(|e| refusal(e, "pending approval"))?;
@@ -171,11 +204,11 @@ fn reason_from_body(body: &[u8]) -> ApiResult<Option<String>> {
 /// `{reason}` in the body, or the original dashboard's `?reason=`.
 #[utoipa::path(post, path = "/api/reject/{id}", tag = "tasks", params(("id" = String, Path, description = "Task id (a 64-bit number, as a string)"), ReasonQuery),
     request_body(content = ReasonBody, description = "Optional; `?reason=` works too"),
-    responses((status = 200, description = "Rejected", body = Rejected), (status = 403, description = "Below operator", body = shared::http::openapi::ErrorBody),
+    responses((status = 200, description = "Rejected", body = Rejected), (status = 403, description = "Below operator and no manager of the owner's group", body = shared::http::openapi::ErrorBody),
         (status = 409, description = "The task is not pending approval", body = shared::http::openapi::ErrorBody)))]
 pub async fn reject(
     State(state): State<AppState>,
-    Require(caller, ..): Require<min::Operator>,
+    Require(caller, ..): Require<min::User>,
     client: ClientInfo,
     Path(id): Path<String>,
     Query(query): Query<ReasonQuery>,
@@ -187,6 +220,7 @@ pub async fn reject(
         return Err(ApiError::invalid("reason", "must be at most 1000 characters long"));
     }
     let task = load(&state, &caller, &id).await?;
+    let managing = decider(&state, &caller, &task).await?;
     let rejected = change(
         &state,
         &caller,
@@ -195,6 +229,7 @@ pub async fn reject(
         TaskStatus::PendingApproval,
         Change::Reject(actor(&caller), reason.clone()),
         "task.reject",
+        managing,
     )
     .await
     .map_err(|e| refusal(e, "pending approval"))?;
@@ -233,6 +268,7 @@ pub async fn cancel(
         TaskStatus::PendingApproval,
         Change::Cancel(actor(&caller)),
         "task.cancel",
+        None,
     )
     .await
     .map_err(|e| refusal(e, "pending approval"))?;
@@ -263,7 +299,7 @@ pub async fn report_status(
     if !task.status.next_by_scheduler().contains(&to) {
         return Err(ApiError::conflict("invalid_transition", format!("A task cannot go from {} to {to}", task.status)));
     }
-    let updated = change(&state, &caller, &client, &task, task.status, Change::Progress(to), "task.status")
+    let updated = change(&state, &caller, &client, &task, task.status, Change::Progress(to), "task.status", None)
         .await
         .map_err(|e| refusal(e, &format!("{} any more", task.status)))?;
     Ok(Json(Progressed { message: format!("Task is now {to}"), task: TaskView::full(&updated) }))

@@ -43,7 +43,8 @@ pub struct AllTokens {
 }
 
 #[utoipa::path(get, path = "/api/auth/tokens/all", tag = "tokens", params(Filter),
-    responses((status = 200, description = "Every user's tokens (never the secrets), in no particular order", body = AllTokens)))]
+    responses((status = 200, description = "Every user's tokens (never the secrets), in no particular order", body = AllTokens),
+        (status = 403, description = "Below admin", body = shared::http::openapi::ErrorBody)))]
 pub async fn list_all(
     State(state): State<AppState>,
     _admin: Require<min::Admin>,

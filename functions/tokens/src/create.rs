@@ -6,7 +6,7 @@ use shared::auth::Authenticated;
 use shared::auth::ClientInfo;
 use shared::auth::ensure_enabled;
 use shared::http::extract::Json;
-use shared::tokens::issue::{self, Created, TokenRequest};
+use shared::tokens::issue::{self, Authority, Created, TokenRequest};
 use shared::{ApiError, ApiResult, AppState};
 
 #[utoipa::path(post, path = "/api/auth/tokens", tag = "tokens", request_body = TokenRequest,
@@ -53,6 +53,7 @@ async fn issue_own(
         ));
     }
     let (token, record) =
-        issue::issue(&state.stores, &state.config, client, &caller, (owner.id, owner.role), &body).await?;
+        issue::issue(&state.stores, &state.config, client, (&caller, Authority::Own), (owner.id, owner.role), &body)
+            .await?;
     Ok((status, axum::Json(Created::new(token, record))))
 }

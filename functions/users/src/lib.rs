@@ -8,6 +8,7 @@ mod identities;
 mod list;
 mod mfa;
 mod password;
+mod quota;
 mod service_accounts;
 mod sessions;
 mod tokens;
@@ -36,4 +37,6 @@ pub fn routes() -> Routes {
         .route(routes!(service_accounts::list), Scope::Read)
         .route(routes!(service_accounts::delete), Scope::UsersAdmin)
         .route(routes!(service_accounts::mint_token), Scope::TokensManage)
+        .route(routes!(quota::get), Scope::Read)
+        .route(routes!(quota::set), Scope::UsersAdmin)
 }

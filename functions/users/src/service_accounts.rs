@@ -17,7 +17,7 @@ use shared::groups;
 use shared::http::extract::{Path, Query};
 use shared::http::page;
 use shared::identity;
-use shared::tokens::issue::{self, Created, TokenRequest};
+use shared::tokens::issue::{self, Authority, Created, TokenRequest};
 use shared::types::{Role, Timestamp};
 use shared::users::{
     self, CreateError, NewUser, Planned, ServiceOrigin, UpdateError, UserKind, UserRecord, Username, parse_display_name,
@@ -249,20 +249,37 @@ pub async fn delete(
     params(("id" = u64, Path, description = "The service account's user id")), request_body = TokenRequest,
     responses(
         (status = 201, description = "The token, shown once", body = Created),
-        (status = 403, description = "Not an admin, or an admin's API token that lacks what it would give", body = shared::http::openapi::ErrorBody),
+        (status = 403, description = "Neither an admin nor a manager of the group owning the account (for an account at or below `user`), or an API token that lacks what it would give", body = shared::http::openapi::ErrorBody),
         (status = 404, description = "No such service account", body = shared::http::openapi::ErrorBody),
         (status = 409, description = "A token of that name exists, or the account holds the most tokens allowed", body = shared::http::openapi::ErrorBody),
         (status = 422, description = "Bad name, expiry (over `TOKEN_MAX_LIFETIME_DAYS`), scope or resource, or a scope above the account's role", body = shared::http::openapi::ErrorBody),
     ))]
 pub async fn mint_token(
     State(state): State<AppState>,
-    Require(caller, ..): Require<min::Admin>,
+    Require(caller, ..): Require<min::User>,
     client: ClientInfo,
     Path(id): Path<u64>,
     shared::http::extract::Json(body): shared::http::extract::Json<TokenRequest>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     let account = users::get(&state.stores, id).await?.filter(|u| u.kind.is_service()).ok_or_else(not_found)?;
+    let authority = if caller.role().at_least(Role::Admin) {
+        Authority::Admin
+    } else {
+        // A manager of the owning group, for an account at or below `user`
+        // (the rights a manager may hand out, as for members).
+        let managed = account.owner_group_id.filter(|g| caller.user().is_some_and(|u| u.manages(*g)));
+        match managed {
+            Some(group) if !account.role.at_least(Role::Operator) => Authority::Manager(group),
+            _ => {
+                return Err(ApiError::forbidden(
+                    "insufficient_role",
+                    "Only admins, and the managers of the group owning a service account of role user or viewer, mint its tokens",
+                ));
+            }
+        }
+    };
     let (token, record) =
-        issue::issue(&state.stores, &state.config, &client, &caller, (account.id, account.role), &body).await?;
+        issue::issue(&state.stores, &state.config, &client, (&caller, authority), (account.id, account.role), &body)
+            .await?;
     Ok((StatusCode::CREATED, Json(Created::new(token, record))))
 }

@@ -9,6 +9,12 @@
 //! ([`Actor::must_hold`], stored with the event); [`transact`] finds it in the
 //! transaction's audit put and turns it into the condition. Callers
 //! without a user record (the admin secret, disabled auth) are exempt.
+//!
+//! An actor who acts as the manager of a group (`AuditEvent::managing`) holds
+//! that right through their membership item's `manager` flag, so the
+//! transaction also requires that item to exist and carry the flag: an admin's
+//! removal of the flag, of the membership or of the user stops every write of
+//! theirs that commits after it.
 
 use crate::db::StoreError;
 use crate::db::Stores;
@@ -16,7 +22,7 @@ use crate::db::dynamo::{Failure, built, classify};
 use crate::db::item::{Item, b, key, s};
 use crate::db::keys::user_pk;
 use crate::types::Role;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 
 /// Who acts, for audit events and the write's condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +55,24 @@ struct Condition {
     values: Vec<(String, AttributeValue)>,
 }
 
+/// The key of a membership item, as `groups::store` lays it out (named here,
+/// not imported: the groups store records its events through this module).
+fn membership_key(group_id: u64, user_id: u64) -> Item {
+    key(format!("GROUP#{group_id}"), format!("MEMBER#{user_id:020}"))
+}
+
+const MANAGER_NAME: &str = "#krv_actor_manager";
+const MANAGER_TRUE: &str = ":krv_actor_manager_true";
+
+/// The condition that a membership item carries the manager flag.
+fn manager_condition() -> Condition {
+    Condition {
+        expression: format!("attribute_exists(pk) AND {MANAGER_NAME} = {MANAGER_TRUE}"),
+        names: vec![(MANAGER_NAME.to_owned(), "manager".to_owned())],
+        values: vec![(MANAGER_TRUE.to_owned(), b(true))],
+    }
+}
+
 /// The condition that a user record holds `must_hold`, active.
 fn condition(must_hold: Role) -> Condition {
     let roles: Vec<Role> = Role::ALL.into_iter().filter(|r| r.at_least(must_hold) && *r != Role::Anony).collect();
@@ -62,12 +86,14 @@ fn condition(must_hold: Role) -> Condition {
 
 /// The requirement of the audit event a transaction records, read back from
 /// its put (see `AuditEvent::transact_put`).
-fn requirement_in(items: &[TransactWriteItem], audit_table: &str) -> Option<(Item, Role)> {
+fn requirement_in(items: &[TransactWriteItem], audit_table: &str) -> Option<(Item, Role, Option<Item>)> {
     items.iter().filter_map(TransactWriteItem::put).filter(|p| p.table_name() == audit_table).find_map(|p| {
         let event = p.item();
         let id: u64 = event.get("actor_id")?.as_n().ok()?.parse().ok()?;
         let role: Role = event.get("actor_must_hold")?.as_s().ok()?.parse().ok()?;
-        Some((key(user_pk(id), "USER"), role))
+        let manages = event.get("actor_manages").and_then(|g| g.as_n().ok()?.parse::<u64>().ok());
+        let membership = manages.map(|g| membership_key(g, id));
+        Some((key(user_pk(id), "USER"), role, membership))
     })
 }
 
@@ -95,8 +121,8 @@ fn action_key(item: &TransactWriteItem, table: &str) -> Option<Item> {
 
 /// Adds the actor's condition to an update of the actor's own record (a
 /// transaction may not act on one item twice).
-fn merge_into(update: &Update, must_hold: Role) -> Result<Update, StoreError> {
-    let Condition { expression, names, values } = condition(must_hold);
+fn merge_into(update: &Update, condition: Condition) -> Result<Update, StoreError> {
+    let Condition { expression, names, values } = condition;
     let combined = match update.condition_expression() {
         Some(existing) => format!("({existing}) AND {expression}"),
         None => expression,
@@ -121,8 +147,8 @@ fn merge_into(update: &Update, must_hold: Role) -> Result<Update, StoreError> {
 /// The same for a condition check of the actor's own record (an unlink that
 /// checks another way to log in remains): DynamoDB allows one action per item
 /// in a transaction, so the actor's condition must join it.
-fn merge_into_check(check: &ConditionCheck, must_hold: Role) -> Result<ConditionCheck, StoreError> {
-    let Condition { expression, names, values } = condition(must_hold);
+fn merge_into_check(check: &ConditionCheck, condition: Condition) -> Result<ConditionCheck, StoreError> {
+    let Condition { expression, names, values } = condition;
     let mut all_names = check.expression_attribute_names().cloned().unwrap_or_default();
     all_names.extend(names);
     let mut all_values = check.expression_attribute_values().cloned().unwrap_or_default();
@@ -138,12 +164,34 @@ fn merge_into_check(check: &ConditionCheck, must_hold: Role) -> Result<Condition
     )
 }
 
-fn check_item(table: &str, user_key: Item, must_hold: Role) -> Result<TransactWriteItem, StoreError> {
-    let Condition { expression, names, values } = condition(must_hold);
+/// The same for a delete of the item (a manager removing their own membership).
+fn merge_into_delete(delete: &Delete, condition: Condition) -> Result<Delete, StoreError> {
+    let Condition { expression, names, values } = condition;
+    let combined = match delete.condition_expression() {
+        Some(existing) => format!("({existing}) AND {expression}"),
+        None => expression,
+    };
+    let mut all_names = delete.expression_attribute_names().cloned().unwrap_or_default();
+    all_names.extend(names);
+    let mut all_values = delete.expression_attribute_values().cloned().unwrap_or_default();
+    all_values.extend(values);
+    built(
+        Delete::builder()
+            .table_name(delete.table_name())
+            .set_key(Some(delete.key().clone()))
+            .condition_expression(combined)
+            .set_expression_attribute_names(Some(all_names))
+            .set_expression_attribute_values(Some(all_values))
+            .build(),
+    )
+}
+
+fn check_item(table: &str, item_key: Item, condition: Condition) -> Result<TransactWriteItem, StoreError> {
+    let Condition { expression, names, values } = condition;
     let check = built(
         ConditionCheck::builder()
             .table_name(table)
-            .set_key(Some(user_key))
+            .set_key(Some(item_key))
             .condition_expression(expression)
             .set_expression_attribute_names(Some(names.into_iter().collect()))
             .set_expression_attribute_values(Some(values.into_iter().collect()))
@@ -155,7 +203,44 @@ fn check_item(table: &str, user_key: Item, must_hold: Role) -> Result<TransactWr
 /// A transaction action that fails unless user `user_id` exists, is active
 /// and holds at least `must_hold` (an invitation's creator, at its use).
 pub fn check(stores: &Stores, user_id: u64, must_hold: Role) -> Result<TransactWriteItem, StoreError> {
-    check_item(&stores.tables.identity, key(user_pk(user_id), "USER"), must_hold)
+    check_item(&stores.tables.identity, key(user_pk(user_id), "USER"), condition(must_hold))
+}
+
+/// A transaction action that fails unless user `user_id` is a manager of
+/// `group_id` (an invitation made by a manager, at its use).
+pub fn manager_check(stores: &Stores, group_id: u64, user_id: u64) -> Result<TransactWriteItem, StoreError> {
+    check_item(&stores.tables.identity, membership_key(group_id, user_id), manager_condition())
+}
+
+/// Joins `condition` to the action of `items` on `target` (to a delete only
+/// when `into_delete`), or appends a condition check of it; returns the index
+/// of an appended check.
+fn require_of(
+    items: &mut Vec<TransactWriteItem>,
+    table: &str,
+    target: Item,
+    condition: Condition,
+    into_delete: bool,
+) -> Result<Option<usize>, StoreError> {
+    match items.iter().position(|i| action_key(i, table).is_some_and(|k| k == target)) {
+        Some(i) => {
+            if let Some(update) = items[i].update() {
+                let merged = merge_into(update, condition)?;
+                items[i] = TransactWriteItem::builder().update(merged).build();
+            } else if let Some(check) = items[i].condition_check() {
+                let merged = merge_into_check(check, condition)?;
+                items[i] = TransactWriteItem::builder().condition_check(merged).build();
+            } else if let Some(delete) = items[i].delete().filter(|_| into_delete) {
+                let merged = merge_into_delete(delete, condition)?;
+                items[i] = TransactWriteItem::builder().delete(merged).build();
+            }
+            Ok(None)
+        }
+        None => {
+            items.push(check_item(table, target, condition)?);
+            Ok(Some(items.len() - 1))
+        }
+    }
 }
 
 /// Sends a transaction, with the condition that the actor of the audit event
@@ -167,35 +252,36 @@ pub fn check(stores: &Stores, user_id: u64, must_hold: Role) -> Result<TransactW
 /// that write one (deleting a user, which never deletes its actor) say why.
 pub async fn transact(stores: &Stores, mut items: Vec<TransactWriteItem>) -> Result<(), Failure> {
     let table = &stores.tables.identity;
-    let mut check_index = None;
-    if let Some((actor_key, must_hold)) = requirement_in(&items, &stores.tables.audit) {
-        let own = items.iter().position(|i| action_key(i, table).is_some_and(|k| k == actor_key));
-        match own {
-            Some(i) => {
-                if let Some(update) = items[i].update() {
-                    let merged = merge_into(update, must_hold).map_err(Failure::Store)?;
-                    items[i] = TransactWriteItem::builder().update(merged).build();
-                } else if let Some(check) = items[i].condition_check() {
-                    let merged = merge_into_check(check, must_hold).map_err(Failure::Store)?;
-                    items[i] = TransactWriteItem::builder().condition_check(merged).build();
-                }
-            }
-            None => {
-                let check = check_item(table, actor_key, must_hold).map_err(Failure::Store)?;
-                check_index = Some(items.len());
-                items.push(check);
-            }
+    let mut check_indices = Vec::new();
+    if let Some((actor_key, must_hold, membership)) = requirement_in(&items, &stores.tables.audit) {
+        check_indices
+            .extend(require_of(&mut items, table, actor_key, condition(must_hold), false).map_err(Failure::Store)?);
+        if let Some(membership) = membership {
+            let appended =
+                require_of(&mut items, table, membership, manager_condition(), true).map_err(Failure::Store)?;
+            check_indices.extend(appended);
         }
     }
     match stores.dynamo.transact_write_items().set_transact_items(Some(items)).send().await {
         Ok(_) => Ok(()),
         Err(err) => match classify(err) {
             Failure::TransactionCanceled(reasons)
-                if check_index.is_some_and(|i| reasons.get(i).is_some_and(|r| r == "ConditionalCheckFailed")) =>
+                if check_indices.iter().any(|i| reasons.get(*i).is_some_and(|r| r == "ConditionalCheckFailed")) =>
             {
                 Err(Failure::Store(StoreError::ActorRevoked))
             }
             other => Err(other),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_keys_match_the_groups_store() {
+        let expected = key(crate::groups::group_pk(7), crate::groups::member_sk(42));
+        assert_eq!(membership_key(7, 42), expected);
     }
 }

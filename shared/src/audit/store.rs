@@ -59,6 +59,11 @@ pub struct AuditEvent {
     /// this event commits (see `store::actor`); never stored.
     #[serde(skip)]
     pub actor_must_hold: Option<crate::types::Role>,
+    /// The group whose manager the actor acts as (see `groups::manage`): the
+    /// transaction then also requires the actor's membership of it to still
+    /// carry the manager flag. Recorded with the event.
+    #[serde(skip)]
+    pub actor_manages: Option<u64>,
     pub action: &'static str,
     pub target: Option<String>,
     pub outcome: Outcome,
@@ -101,6 +106,9 @@ impl AuditEvent {
         // the actor's record by the transaction that writes this event.
         if let Some(role) = self.actor_must_hold {
             item.insert("actor_must_hold".into(), s(role.as_str()));
+        }
+        if let Some(group_id) = self.actor_manages {
+            item.insert("actor_manages".into(), n(group_id));
         }
         for (name, value) in [
             ("target", self.target.as_deref()),
@@ -339,6 +347,7 @@ mod tests {
             actor: actor.into(),
             actor_id,
             actor_must_hold: None,
+            actor_manages: None,
             action: "auth.login",
             target: None,
             outcome: Outcome::Success,

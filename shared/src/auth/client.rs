@@ -56,6 +56,7 @@ impl ClientInfo {
             actor: actor.name,
             actor_id: actor.id,
             actor_must_hold: actor.must_hold,
+            actor_manages: None,
             action,
             target: None,
             outcome,
@@ -80,6 +81,15 @@ impl AuditEvent {
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// Marks the actor as acting as a manager of `group_id`: the write then
+    /// commits only while their membership of it carries the manager flag.
+    pub fn managing(mut self, group_id: u64) -> Self {
+        if self.actor_id.is_some() {
+            self.actor_manages = Some(group_id);
+        }
         self
     }
 

@@ -7,6 +7,8 @@
 //! plus the group id in the user item's `group_ids` set (so a user's groups come
 //! with the user, and the user cache that authorization reads carries them).
 //! Every membership change bumps the user's version, so the cache takes it.
+//! A membership item's `manager` flag makes the member a manager of the group
+//! (see `manage.rs`).
 
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
@@ -34,6 +36,10 @@ pub struct Group {
 pub struct GroupRef {
     pub id: u64,
     pub name: String,
+    /// On a user's own groups (`/me`, the cached user): whether they manage
+    /// this group (see `groups::manage`). Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manager: bool,
 }
 
 impl Group {
@@ -56,7 +62,7 @@ pub(super) fn name_pk(name: &str) -> String {
     format!("GROUPNAME#{}", crate::users::name_key(name))
 }
 
-pub(super) fn member_sk(user_id: u64) -> String {
+pub fn member_sk(user_id: u64) -> String {
     format!("MEMBER#{user_id:020}")
 }
 
@@ -158,7 +164,7 @@ pub async fn refs(stores: &Stores, ids: &[u64]) -> Result<Vec<GroupRef>, StoreEr
     let items = dynamo::batch_get(&stores.dynamo, &stores.tables.identity, keys).await?;
     let mut found = items
         .iter()
-        .map(|item| Ok(GroupRef { id: get_n(item, "id")?, name: get_s(item, "name")? }))
+        .map(|item| Ok(GroupRef { id: get_n(item, "id")?, name: get_s(item, "name")?, manager: false }))
         .collect::<Result<Vec<_>, StoreError>>()?;
     found.sort_by_key(|g| g.id);
     Ok(found)

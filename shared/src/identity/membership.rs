@@ -55,3 +55,60 @@ pub async fn delete_group(stores: &Stores, id: u64, event: &AuditEvent) -> Resul
     }
     Ok(removed.len())
 }
+
+/// Makes `user_id` a manager of the group (a member too, if they were not);
+/// their cached groups say so at once.
+pub async fn make_manager(
+    stores: &Stores,
+    group_id: u64,
+    user_id: u64,
+    event: &AuditEvent,
+) -> Result<groups::Made, GroupError> {
+    let made = groups::make_manager(stores, group_id, user_id, event).await?;
+    user_cache::refresh(stores, user_id).await?;
+    Ok(made)
+}
+
+/// Ends `user_id`'s management of the group; `false` if they were no manager.
+pub async fn unmake_manager(
+    stores: &Stores,
+    group_id: u64,
+    user_id: u64,
+    event: &AuditEvent,
+) -> Result<bool, GroupError> {
+    let ended = groups::unmake_manager(stores, group_id, user_id, event).await?;
+    if ended {
+        user_cache::refresh(stores, user_id).await?;
+    }
+    Ok(ended)
+}
+
+/// The group (the lowest id) that `manager` manages and user `member_id` is
+/// a member of, if any: what lets a manager act on that user's tasks. Reads
+/// the member's record (the manager's groups come with their cached entry).
+pub async fn managed_group_of(
+    stores: &Stores,
+    manager: &user_cache::CachedUser,
+    member_id: u64,
+) -> Result<Option<u64>, crate::db::StoreError> {
+    let managed = manager.managed_groups();
+    if managed.is_empty() {
+        return Ok(None);
+    }
+    let Some(member) = crate::users::get(stores, member_id).await? else {
+        return Ok(None);
+    };
+    Ok(managed.into_iter().filter(|g| member.group_ids.contains(g)).min())
+}
+
+/// The members of the groups `group_ids` (one query per group).
+pub async fn members_of(
+    stores: &Stores,
+    group_ids: &[u64],
+) -> Result<std::collections::HashSet<u64>, crate::db::StoreError> {
+    let mut members = std::collections::HashSet::new();
+    for id in group_ids {
+        members.extend(groups::member_ids(stores, *id).await?);
+    }
+    Ok(members)
+}

@@ -12,5 +12,7 @@ pub mod user_cache;
 
 pub use change::{current, set_password, signed_in, update};
 pub use factors::factors_changed;
-pub use membership::{change_group, delete_group, join_group, leave_group};
+pub use membership::{
+    change_group, delete_group, join_group, leave_group, make_manager, managed_group_of, members_of, unmake_manager,
+};
 pub use remove::{Removed, delete_user};

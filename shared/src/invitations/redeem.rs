@@ -48,11 +48,12 @@ pub async fn redeem(
     let group_ids: Vec<u64> = groups::refs(stores, &invitation.group_ids).await?.into_iter().map(|g| g.id).collect();
     new.role = invitation.role;
     new.group_ids.clone_from(&group_ids);
-    let checks_creator = invitation.created_by_id.is_some();
+    let creator_checks = creator_check(stores, invitation)?;
+    let creator_range = 1..=creator_checks.len();
     let extra = |user: &UserRecord| {
         let mut actions = vec![use_action(stores, invitation, now)?];
-        // At index 1 when present (invitations made with the admin secret have none).
-        actions.extend(creator_check(stores, invitation)?);
+        // From index 1 when present (invitations made with the admin secret have none).
+        actions.extend(creator_checks);
         for gid in &group_ids {
             actions.extend(groups::join_actions(stores, *gid, user.id, false)?);
         }
@@ -62,7 +63,7 @@ pub async fn redeem(
     match users::create(stores, new, CreateGuard::None, registered, extra).await {
         Ok(user) => Ok(user),
         Err(CreateError::Extra(0)) => Err(RedeemError::Unusable),
-        Err(CreateError::Extra(1)) if checks_creator => Err(RedeemError::CreatorRevoked),
+        Err(CreateError::Extra(i)) if creator_range.contains(&i) => Err(RedeemError::CreatorRevoked),
         Err(CreateError::Extra(_)) => Err(RedeemError::GroupChanged),
         Err(other) => Err(other.into()),
     }

@@ -38,6 +38,9 @@ pub struct Invitation {
     pub created_at: Timestamp,
     /// The first characters of the code, to recognise it in a list.
     pub code_prefix: String,
+    /// Made by a manager of this group (its only group), on the strength of
+    /// that: the creator must still manage it when the invitation is used.
+    pub manager_group: Option<u64>,
     #[serde(skip)]
     pub hash: String,
 }
@@ -56,6 +59,7 @@ impl Invitation {
             created_by_id: opt_n(item, "created_by_id"),
             created_at: Timestamp::from_millis(get_n(item, "created_at_ms")?),
             code_prefix: opt_s(item, "code_prefix").unwrap_or_default(),
+            manager_group: opt_n(item, "manager_group"),
             hash: get_s(item, "hash")?,
         })
     }
@@ -69,10 +73,18 @@ impl Invitation {
     }
 
     /// The least role that may create this invitation: operators invite
-    /// viewers into no group; anything more is an admin's to give. The
-    /// creator must still hold it when the invitation is used.
-    pub fn creator_must_hold(role: Role, group_ids: &[u64]) -> Role {
-        if role == Role::Viewer && group_ids.is_empty() { Role::Operator } else { Role::Admin }
+    /// viewers into no group; a group's manager (`manager_group`) invites
+    /// users and viewers into it with the `user` role (and the flag, see
+    /// [`creator_check`]); anything more is an admin's to give. The creator
+    /// must still hold it when the invitation is used.
+    pub fn creator_must_hold(role: Role, group_ids: &[u64], manager_group: Option<u64>) -> Role {
+        if manager_group.is_some() && !role.at_least(Role::Operator) {
+            Role::User
+        } else if role == Role::Viewer && group_ids.is_empty() {
+            Role::Operator
+        } else {
+            Role::Admin
+        }
     }
 }
 
@@ -93,6 +105,8 @@ pub struct NewInvitation {
     pub expires_at: Timestamp,
     pub created_by: String,
     pub created_by_id: Option<u64>,
+    /// See [`Invitation::manager_group`].
+    pub manager_group: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +138,7 @@ pub async fn create(
         created_by_id: new.created_by_id,
         created_at: Timestamp::now(),
         code_prefix: code.chars().take(PREFIX.len() + 4).collect(),
+        manager_group: new.manager_group,
         hash: sha256_hex(&code),
     };
     let mut item = key(inv_pk(&invitation.hash), "INV");
@@ -144,6 +159,9 @@ pub async fn create(
     ]);
     if let Some(by) = invitation.created_by_id {
         item.insert("created_by_id".into(), n(by));
+    }
+    if let Some(group_id) = invitation.manager_group {
+        item.insert("manager_group".into(), n(group_id));
     }
     if !invitation.group_ids.is_empty() {
         item.insert("group_ids".into(), AttributeValue::Ns(invitation.group_ids.iter().map(u64::to_string).collect()));
@@ -244,18 +262,19 @@ pub async fn revoke(stores: &Stores, invitation: &Invitation, audit: &AuditEvent
 /// secret, which has no user record). Checked at every use, in the
 /// registration's transaction: an invitation grants no more than its creator
 /// could grant now, so demoting, deactivating or deleting a user disarms
-/// every invitation they made, at once and under any race.
-pub fn creator_check(stores: &Stores, invitation: &Invitation) -> Result<Option<TransactWriteItem>, StoreError> {
-    invitation
-        .created_by_id
-        .map(|id| {
-            crate::audit::actor::check(
-                stores,
-                id,
-                Invitation::creator_must_hold(invitation.role, &invitation.group_ids),
-            )
-        })
-        .transpose()
+/// every invitation they made, at once and under any race. A manager's
+/// invitation also needs the creator to still manage its group (a second
+/// action, right after the first).
+pub fn creator_check(stores: &Stores, invitation: &Invitation) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let Some(id) = invitation.created_by_id else {
+        return Ok(Vec::new());
+    };
+    let must_hold = Invitation::creator_must_hold(invitation.role, &invitation.group_ids, invitation.manager_group);
+    let mut checks = vec![crate::audit::actor::check(stores, id, must_hold)?];
+    if let Some(group_id) = invitation.manager_group.filter(|_| must_hold == Role::User) {
+        checks.push(crate::audit::actor::manager_check(stores, group_id, id)?);
+    }
+    Ok(checks)
 }
 
 /// The action that counts one use, for the registration's transaction: it

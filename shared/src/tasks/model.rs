@@ -154,6 +154,10 @@ pub struct TaskSubmission {
     pub additional_mounts: Vec<String>,
     pub ip_reservation_token: Option<String>,
     pub name: Option<String>,
+    /// The group the task counts against (see `shared::quotas`): optional
+    /// when the submitter is in one group only, or no quota applies.
+    #[serde(default)]
+    pub group_id: Option<u64>,
 }
 
 /// A field the original accepts as null (`X | None = None`): null means

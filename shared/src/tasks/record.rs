@@ -46,6 +46,11 @@ pub struct TaskRecord {
     /// `delivered`, `pending` (to retry) or `failed`, once the task was announced.
     pub dispatch_state: Option<String>,
     pub dispatch_attempts: u32,
+    /// The group the task counts against (see `shared::quotas`).
+    pub group_id: Option<u64>,
+    /// Whether the task's share was added to the usage counters (it was
+    /// approved since counters exist); only then does its end return it.
+    pub charged: bool,
 }
 
 pub fn task_pk(id: u64) -> String {
@@ -93,6 +98,8 @@ impl TaskRecord {
             updated_at: Timestamp::from_millis(get_n(item, "updated_at_ms")?),
             dispatch_state: opt_s(item, "dispatch_state"),
             dispatch_attempts: opt_n(item, "dispatch_attempts").unwrap_or(0),
+            group_id: opt_n(item, "group_id"),
+            charged: item.get("charged").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
         })
     }
 
@@ -117,6 +124,12 @@ impl TaskRecord {
         ]);
         if let Some(id) = self.owner.id {
             item.insert("owner_id".into(), n(id));
+        }
+        if let Some(id) = self.group_id {
+            item.insert("group_id".into(), n(id));
+        }
+        if self.charged {
+            item.insert("charged".into(), aws_sdk_dynamodb::types::AttributeValue::Bool(true));
         }
         if let Some(a) = &self.approved {
             item.insert("approved_by".into(), s(&a.username));

@@ -12,6 +12,7 @@ use crate::db::StoreError;
 use crate::db::Stores;
 use crate::db::dynamo::{self, Failure, built, store_error};
 use crate::db::item::{key, n, opt_n, s};
+use crate::quotas;
 use crate::read_model::{Model, Read};
 use crate::tasks::record::{ASSIGNMENT_SUMMARY_SK, sort_key};
 use crate::tasks::{Actor, Filter, Owner, TaskRecord, TaskSpec, TaskStatus, TaskType, task_pk};
@@ -30,18 +31,51 @@ fn counter_add(stores: &Stores, delta: i64) -> Result<TransactWriteItem, StoreEr
     dynamo::counter_action(&stores.tables.tasks, "pending_approval", delta)
 }
 
-/// Stores the tasks of one submission, with the badge counter and the audit event.
+/// A submission to store.
+#[derive(Debug, Clone)]
+pub struct NewTasks {
+    pub specs: Vec<TaskSpec>,
+    pub owner: Owner,
+    /// The group the tasks count against (see `shared::quotas`).
+    pub group_id: Option<u64>,
+    /// `pending_approval`, or `assigning` when approved at submission.
+    pub status: TaskStatus,
+    pub approved: Option<Actor>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The quotas changed since `quota` was read (limits, or usage taken by a
+    /// concurrent submission): read them again and decide again.
+    #[error("the quota changed meanwhile")]
+    QuotaChanged,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Whether a cancelled transaction failed on one of `range`'s actions, or on
+/// a conflict with a concurrent transaction (worth another try either way).
+fn quota_race(reasons: &[String], range: std::ops::Range<usize>) -> bool {
+    reasons
+        .iter()
+        .enumerate()
+        .any(|(i, r)| (range.contains(&i) && r == "ConditionalCheckFailed") || r == "TransactionConflict")
+}
+
+/// Stores the tasks of one submission, with the badge counter, the audit
+/// events and, for tasks approved at submission, their share of the quotas
+/// (charged by the conditions `quota`, as read, allows: see `shared::quotas`).
 pub async fn create(
     stores: &Stores,
-    specs: Vec<TaskSpec>,
-    owner: Owner,
-    status: TaskStatus,
-    approved: Option<Actor>,
-    audit: impl FnOnce(&[TaskRecord]) -> AuditEvent,
-) -> Result<Vec<TaskRecord>, StoreError> {
+    new: NewTasks,
+    quota: &quotas::Snapshot,
+    audit: impl FnOnce(&[TaskRecord]) -> Vec<AuditEvent>,
+) -> Result<Vec<TaskRecord>, CreateError> {
+    let NewTasks { specs, owner, group_id, status, approved } = new;
     let now = Timestamp::now();
     let ids: Vec<u64> = specs.iter().map(|_| new_id()).collect();
     let batch_id = ids.first().copied().unwrap_or(0);
+    let charged = quotas::counts(status);
     let tasks: Vec<TaskRecord> = specs
         .into_iter()
         .zip(&ids)
@@ -60,6 +94,8 @@ pub async fn create(
             updated_at: now,
             dispatch_state: None,
             dispatch_attempts: 0,
+            group_id,
+            charged,
         })
         .collect();
     let new_item = |item| -> Result<TransactWriteItem, StoreError> {
@@ -83,15 +119,28 @@ pub async fn create(
     if status == TaskStatus::PendingApproval {
         items.push(counter_add(stores, i64::try_from(tasks.len()).unwrap_or(0))?);
     }
-    items.push(audit(&tasks).transact_put(stores)?);
+    let quota_start = items.len();
+    if charged {
+        let ask = tasks.iter().fold(quotas::Usage::default(), |sum, t| sum.plus(quotas::ask_of(&t.spec)));
+        items.extend(quota.charge(stores, &ask)?);
+    }
+    let quota_range = quota_start..items.len();
+    for event in audit(&tasks) {
+        items.push(event.transact_put(stores)?);
+    }
     let write = actor::transact(stores, items);
     let written = if status == TaskStatus::PendingApproval {
         pending_model(stores).around(&stores.redis, write).await
     } else {
         write.await
     };
-    written.map_err(Failure::into_store_error)?;
-    Ok(tasks)
+    match written {
+        Ok(()) => Ok(tasks),
+        Err(Failure::TransactionCanceled(reasons)) if charged && quota_race(&reasons, quota_range) => {
+            Err(CreateError::QuotaChanged)
+        }
+        Err(failure) => Err(failure.into_store_error().into()),
+    }
 }
 
 pub async fn get(stores: &Stores, id: u64) -> Result<Option<TaskRecord>, StoreError> {
@@ -170,6 +219,9 @@ pub enum TransitionError {
     /// The task was not in the expected status (it holds this one).
     #[error("task is {0}")]
     WrongStatus(TaskStatus),
+    /// Approving it now would exceed this limit (it waits until usage frees).
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(quotas::Exceeded),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -235,37 +287,82 @@ pub async fn transition(
         Change::Cancel(actor) => record("cancelled", actor, update),
         Change::Progress(_) => update,
     };
+    // Approval starts the task's share of the quotas; the end of a task that
+    // holds one returns it (see `shared::quotas`).
+    let charging = quotas::counts(to) && !quotas::counts(from);
+    let releasing = quotas::counts(from) && !quotas::counts(to) && before.charged;
+    if charging {
+        sets.push("charged = :charged");
+        update = update.expression_attribute_values(":charged", AttributeValue::Bool(true));
+    }
     let update = built(update.update_expression(format!("SET {}", sets.join(", "))).build())?;
-    let mut items = vec![TransactWriteItem::builder().update(update).build()];
-    if from == TaskStatus::PendingApproval && to != TaskStatus::PendingApproval {
-        items.push(counter_add(stores, -1)?);
-    }
-    items.push(audit.transact_put(stores)?);
-    // The read models this change moves are fenced around it: a VPS's grants
-    // depend on its status, the badge on the tasks waiting for approval.
-    let write = actor::transact(stores, items);
-    let write = async {
-        if before.spec.task_type == TaskType::Vps {
-            crate::vps::access::model(&stores.redis, id).around(&stores.redis, write).await
-        } else {
-            write.await
+    let ask = quotas::ask_of(&before.spec);
+    let leaves_pending = from == TaskStatus::PendingApproval && to != TaskStatus::PendingApproval;
+    for attempt in 0..TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(backoff_ms(attempt))).await;
         }
-    };
-    let written = if from == TaskStatus::PendingApproval && to != TaskStatus::PendingApproval {
-        pending_model(stores).around(&stores.redis, write).await
-    } else {
-        write.await
-    };
-    match written {
-        Ok(()) => get(stores, id).await?.ok_or(TransitionError::NotFound),
-        Err(failure) => match failure {
-            Failure::TransactionCanceled(_) | Failure::ConditionFailed => match get(stores, id).await? {
-                Some(current) => Err(TransitionError::WrongStatus(current.status)),
-                None => Err(TransitionError::NotFound),
-            },
-            Failure::Store(e) => Err(e.into()),
-        },
+        let mut items = vec![TransactWriteItem::builder().update(update.clone()).build()];
+        if leaves_pending {
+            items.push(counter_add(stores, -1)?);
+        }
+        let quota_start = items.len();
+        if charging {
+            let snapshot = quotas::Snapshot::read(stores, before.group_id, before.owner.id).await?;
+            if let Some(exceeded) = snapshot.over_remaining(&ask) {
+                return Err(TransitionError::QuotaExceeded(exceeded));
+            }
+            items.extend(snapshot.charge(stores, &ask)?);
+        } else if releasing {
+            items.extend(quotas::release(stores, before.group_id, before.owner.id, &ask)?);
+        }
+        let quota_range = quota_start..items.len();
+        items.push(audit.transact_put(stores)?);
+        // The read models this change moves are fenced around it: a VPS's grants
+        // depend on its status, the badge on the tasks waiting for approval.
+        let write = actor::transact(stores, items);
+        let write = async {
+            if before.spec.task_type == TaskType::Vps {
+                crate::vps::access::model(&stores.redis, id).around(&stores.redis, write).await
+            } else {
+                write.await
+            }
+        };
+        let written =
+            if leaves_pending { pending_model(stores).around(&stores.redis, write).await } else { write.await };
+        match written {
+            Ok(()) => return get(stores, id).await?.ok_or(TransitionError::NotFound),
+            // The task is as expected but the quota was not (or a concurrent
+            // transaction touched the same counters): read again, try again.
+            Err(Failure::TransactionCanceled(reasons))
+                if reasons.first().is_none_or(|r| r != "ConditionalCheckFailed")
+                    && quota_race(&reasons, if charging { quota_range } else { 0..0 }) =>
+            {
+                continue;
+            }
+            Err(Failure::TransactionCanceled(_) | Failure::ConditionFailed) => {
+                return match get(stores, id).await? {
+                    Some(current) => Err(TransitionError::WrongStatus(current.status)),
+                    None => Err(TransitionError::NotFound),
+                };
+            }
+            Err(Failure::Store(e)) => return Err(e.into()),
+        }
     }
+    Err(StoreError::unavailable(
+        crate::db::Store::DynamoDb,
+        anyhow::anyhow!("task {id}: the quota counters stayed contended"),
+    )
+    .into())
+}
+
+/// How many times a transition retries a quota race or a transaction conflict.
+const TRIES: u32 = 12;
+
+/// A growing pause with jitter, so racing writers spread out.
+fn backoff_ms(attempt: u32) -> u64 {
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 16);
+    u64::from(attempt.min(6)) * 10 + jitter
 }
 
 /// Marks a deleted user's tasks, which stay, as owned by a deleted user.

@@ -31,6 +31,13 @@ pub struct TaskView {
     owner_id: Option<u64>,
     owner_username: String,
     owner_deleted: bool,
+    /// The group the task counts against (quotas), if any.
+    group_id: Option<u64>,
+    /// For a task waiting for approval, the limit it would exceed if approved
+    /// now (e.g. `max_cores of group 3 (limit 8, in use 6, asked 4)`); set
+    /// by the lists that compute it (`shared::quotas::exceeded_for`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quota_exceeded: Option<String>,
     required_cores: u32,
     required_gpus: Vec<u32>,
     required_memory_bytes: Option<u64>,
@@ -70,6 +77,13 @@ impl TaskView {
         Self::new(task, sees_all(role, user_id, task))
     }
 
+    /// The view with the limit the task would exceed (see `quota_exceeded`).
+    #[must_use]
+    pub fn with_quota_exceeded(mut self, exceeded: Option<String>) -> Self {
+        self.quota_exceeded = exceeded;
+        self
+    }
+
     /// The task; without `full`, what only its owner and operators may read is
     /// null and `redacted` is true. Ids are strings (64-bit).
     pub fn new(task: &TaskRecord, full: bool) -> Self {
@@ -98,6 +112,8 @@ impl TaskView {
             owner_id: task.owner.id,
             owner_username,
             owner_deleted: task.owner_deleted,
+            group_id: task.group_id,
+            quota_exceeded: None,
             required_cores: spec.required_cores,
             required_gpus: spec.required_gpus.clone(),
             required_memory_bytes: spec.required_memory_bytes,

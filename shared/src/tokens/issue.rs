@@ -90,6 +90,18 @@ pub fn expiry(config: &Config, days: Option<u32>, now: Timestamp) -> Result<Opti
     Ok(days.map(|days| now.plus_secs(i64::from(days) * 86_400)))
 }
 
+/// On whose authority a token is minted for another user: what the write
+/// re-checks of the minter when it commits.
+#[derive(Debug, Clone, Copy)]
+pub enum Authority {
+    /// The caller's own token.
+    Own,
+    /// An admin's (for a service account).
+    Admin,
+    /// A manager of this group (for a service account the group owns).
+    Manager(u64),
+}
+
 /// Creates the token `request` asks for, owned by user `owner` (holding
 /// `owner_role`), on behalf of `minter`. A minter using a token may give
 /// only what that token holds.
@@ -97,7 +109,7 @@ pub async fn issue(
     stores: &Stores,
     config: &Config,
     client: &ClientInfo,
-    minter: &Caller,
+    (minter, authority): (&Caller, Authority),
     (owner, owner_role): (u64, Role),
     request: &TokenRequest,
 ) -> Result<(String, TokenRecord), ApiError> {
@@ -126,10 +138,15 @@ pub async fn issue(
         if !resources.is_empty() {
             detail.push_str(&format!("; resources: {resources}"));
         }
-        client
+        let event = client
             .event(minter.actor(), "token.create", Outcome::Success)
             .target(format!("token:{} {} of user:{}", t.id, t.name, t.user_id))
-            .detail(detail)
+            .detail(detail);
+        match authority {
+            Authority::Own => event,
+            Authority::Admin => event.requiring(Role::Admin),
+            Authority::Manager(group) => event.managing(group),
+        }
     };
     match store::create(stores, owner, &name, expires_at, grant, audit).await {
         Ok(issued) => Ok((issued.token, issued.record)),

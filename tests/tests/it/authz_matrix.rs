@@ -32,10 +32,13 @@ enum Expect {
     Table(BTreeMap<String, u16>),
 }
 
-const CALLERS: [&str; 10] = [
+/// `manager`: a `user` who manages a group the victim is in, for the
+/// requests that name the victim's group or tasks (see [`managed_group`]).
+const CALLERS: [&str; 11] = [
     "anonymous",
     "viewer",
     "user",
+    "manager",
     "operator",
     "admin",
     "admin_secret",
@@ -85,7 +88,7 @@ struct Fixture {
 async fn fixture(app: &TestApp) -> Fixture {
     let admin = app.first_admin("m-admin").await;
     let mut ids = BTreeMap::new();
-    for (caller, role) in [("viewer", "viewer"), ("user", "user"), ("operator", "operator")] {
+    for (caller, role) in [("viewer", "viewer"), ("user", "user"), ("manager", "user"), ("operator", "operator")] {
         ids.insert(caller, app.create_user(&admin, &format!("m-{caller}"), role).await);
     }
     let me = app.call(Method::GET, "/api/auth/me", Auth::Bearer(&admin), None).await.json();
@@ -116,6 +119,32 @@ async fn fixture(app: &TestApp) -> Fixture {
         ids.insert(caller, ids["admin"]);
     }
     Fixture { ids, expired, deactivated, revoked, tokens }
+}
+
+/// For the `manager` caller, on a request naming the victim's group or tasks:
+/// makes the manager a manager of a group the victim is in (the victim's
+/// group when there is one), so that a manager's rights show; returns it.
+async fn managed_group(
+    app: &TestApp,
+    fx: &Fixture,
+    request: &str,
+    victim: u64,
+    victim_group: &str,
+    counter: usize,
+) -> Option<u64> {
+    let secret = Auth::AdminSecret(ADMIN_SECRET);
+    let group = if let Ok(gid) = victim_group.parse::<u64>() {
+        gid
+    } else if ["{victim_task}", "{victim_assigning_task}"].iter().any(|p| request.contains(p)) {
+        let gid = app.create_group(secret, &format!("mgrgroup{counter}")).await;
+        app.add_member(secret, gid, victim).await;
+        gid
+    } else {
+        return None;
+    };
+    let path = format!("/api/auth/groups/{group}/managers/{}", fx.ids["manager"]);
+    app.call(Method::PUT, &path, secret, None).await.assert_status(StatusCode::OK);
+    Some(group)
 }
 
 fn substitute(text: &str, vars: &[(&str, String)]) -> String {
@@ -169,6 +198,19 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
                 gid.to_string()
             } else {
                 String::new()
+            };
+            let victim_managed_group = if request.contains("{victim_managed_group}") {
+                let gid = app.create_group(secret, &format!("managedgroup{counter}")).await;
+                let path = format!("/api/auth/groups/{gid}/managers/{victim}");
+                app.call(Method::PUT, &path, secret, None).await.assert_status(StatusCode::OK);
+                gid.to_string()
+            } else {
+                String::new()
+            };
+            let managed = if caller == "manager" {
+                managed_group(&app, &fx, request, victim, &victim_group, counter).await
+            } else {
+                None
             };
             let victim_service = if request.contains("{victim_service}") {
                 let body = json!({"name": format!("svc{counter}"), "role": "user"});
@@ -236,6 +278,7 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
                 ("{victim_vps}", victim_vps),
                 ("{victim_assigning_task}", victim_task.clone()),
                 ("{victim_task}", victim_task),
+                ("{victim_managed_group}", victim_managed_group),
                 ("{victim_group}", victim_group),
                 ("{victim_service}", victim_service),
                 ("{victim_invitation}", victim_invitation),
@@ -251,7 +294,7 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
                 route.body.as_deref().map(|b| serde_json::from_str(&substitute(b, &vars)).expect("body is JSON"));
             // Fresh sessions per call, so a logout or password change cannot disturb later calls.
             let session = match caller {
-                "viewer" | "user" | "operator" => Some(app.login(&format!("m-{caller}")).await),
+                "viewer" | "user" | "manager" | "operator" => Some(app.login(&format!("m-{caller}")).await),
                 "admin" => Some(app.login("m-admin").await),
                 _ => None,
             };
@@ -267,6 +310,11 @@ async fn every_route_answers_every_kind_of_caller_as_the_matrix_says() {
             };
             let method: Method = route.method.parse().expect("method");
             let response = app.call(method, &path, auth, body.as_ref()).await;
+            if let Some(group) = managed {
+                // Leaves the group, so the manager's own groups stay few.
+                let path = format!("/api/auth/groups/{group}/members/{}", fx.ids["manager"]);
+                app.call(Method::DELETE, &path, Auth::AdminSecret(ADMIN_SECRET), None).await;
+            }
             if response.status.as_u16() != expected {
                 failures.push(format!(
                     "{} {path} as {caller}: expected {expected}, got {} {}",

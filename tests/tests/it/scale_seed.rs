@@ -161,6 +161,7 @@ fn audit_event(id: u64) -> shared::audit::AuditEvent {
         actor: shared::audit::SYSTEM_USERNAME.to_owned(),
         actor_id: None,
         actor_must_hold: None,
+        actor_manages: None,
         action: "token.create",
         target: Some(format!("token:{id}")),
         outcome: shared::audit::Outcome::Success,

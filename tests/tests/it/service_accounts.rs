@@ -510,3 +510,37 @@ async fn single_sign_on_never_provisions_over_or_links_to_a_service_account() {
         .collect();
     assert_eq!(failures.len(), 1, "{failures:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_managers_of_the_owning_group_mint_its_tokens_while_they_manage_it() {
+    let app = TestApp::start().await;
+    let group = app.create_group(SYSTEM, "ci-team").await;
+    let lead = app.with_user_in_group("lead", "user", group).await;
+    let other = app.with_user_in_group("other", "user", group).await;
+    let managers = format!("/api/auth/groups/{group}/managers/{}", lead.id);
+    app.call(Method::PUT, &managers, SYSTEM, None).await.assert_status(StatusCode::OK);
+    let owned =
+        id_of(&post_account(&app, SYSTEM, &json!({"name": "ci-bot", "role": "user", "group_id": group})).await.json());
+    let strong = post_account(&app, SYSTEM, &json!({"name": "ci-op", "role": "operator", "group_id": group})).await;
+    let strong = id_of(&strong.json());
+    let unowned = id_of(&create_account(&app, SYSTEM, "lone-bot", "user").await);
+
+    // The manager mints for the group's account of role user; the token acts as it.
+    let minted = mint(&app, lead.auth(), owned, &json!({"name": "deploy", "scopes": ["read"]})).await;
+    minted.assert_status(StatusCode::CREATED);
+    let secret = minted.json()["token"].as_str().expect("secret").to_owned();
+    let me = app.call(Method::GET, "/api/auth/me", Auth::Bearer(&secret), None).await.json();
+    assert_eq!(me["username"], "ci-bot");
+    // Not for an operator account (more than a manager may hand out), not
+    // for another group's or no group's account, not for a mere member.
+    for (who, id) in [(&lead, strong), (&lead, unowned), (&other, owned)] {
+        mint(&app, who.auth(), id, &json!({"name": "x"}))
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "insufficient_role");
+    }
+    // Unmade, the manager mints no more.
+    app.call(Method::DELETE, &managers, SYSTEM, None).await.assert_status(StatusCode::OK);
+    mint(&app, lead.auth(), owned, &json!({"name": "again"}))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "insufficient_role");
+}

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod behaviour;
+mod managers;
 mod mfa;
 mod resources;
 mod sso;

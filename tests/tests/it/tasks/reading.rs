@@ -156,8 +156,9 @@ async fn a_sparse_filter_reads_a_bounded_slice_per_request_and_cursors_reach_the
             serde_json::from_value(json!({"command": "filler", "targets": targets[..n]})).expect("submission");
         let specs = submission.into_specs().expect("specs");
         let owner = Owner { id: None, username: "_system".to_owned() };
-        tasks::create(&app.state.stores, specs, owner, TaskStatus::PendingApproval, None, |_| {
-            client.event(("_system".to_owned(), None), "task.submit", Outcome::Success)
+        let new = tasks::NewTasks { specs, owner, group_id: None, status: TaskStatus::PendingApproval, approved: None };
+        tasks::create(&app.state.stores, new, &shared::quotas::Snapshot::default(), |_| {
+            vec![client.event(("_system".to_owned(), None), "task.submit", Outcome::Success)]
         })
         .await
         .expect("filler");
