@@ -1,6 +1,6 @@
 import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router'
 import type { Role } from './api'
-import { can, loadMe, mustEnrol, session, settleSso } from './session'
+import { approves, can, loadMe, mustEnrol, seesGroups, session, settleSso } from './session'
 
 /** Second factors; the one page a session that must enrol one may use. */
 export const SECURITY = '/account/security'
@@ -11,6 +11,8 @@ declare module 'vue-router' {
     public?: boolean
     /** The lowest role that sees the page. */
     min?: Role
+    /** Who else sees the page, beyond `min` (e.g. a group's manager). */
+    allow?: () => boolean
     title?: string
   }
 }
@@ -27,8 +29,8 @@ export const router = createRouter({
     { path: '/users', component: () => import('./views/UsersView.vue'), meta: { min: 'operator', title: 'Users' } },
     { path: '/users/:id(\\d+)/sessions', component: () => import('./views/UserSessionsView.vue'), meta: { min: 'admin', title: 'Sessions of a user' } },
     { path: '/invitations', component: () => import('./views/InvitationsView.vue'), meta: { min: 'operator', title: 'Invitations' } },
-    { path: '/groups', component: () => import('./views/GroupsView.vue'), meta: { min: 'operator', title: 'Groups' } },
-    { path: '/approvals', component: () => import('./views/ApprovalsView.vue'), meta: { min: 'operator', title: 'Approvals' } },
+    { path: '/groups', component: () => import('./views/GroupsView.vue'), meta: { allow: seesGroups, title: 'Groups' } },
+    { path: '/approvals', component: () => import('./views/ApprovalsView.vue'), meta: { allow: approves, title: 'Approvals' } },
     { path: '/sso', component: () => import('./views/SsoView.vue'), meta: { min: 'admin', title: 'Single sign-on' } },
     { path: '/tokens', component: () => import('./views/TokensAdminView.vue'), meta: { min: 'admin', title: 'API tokens' } },
     { path: '/service-accounts', component: () => import('./views/ServiceAccountsView.vue'), meta: { min: 'admin', title: 'Service accounts' } },
@@ -58,6 +60,7 @@ router.beforeEach(async (to: RouteLocationNormalized) => {
   // The service refuses such a session everything else (403 mfa_enrollment_required).
   if (mustEnrol() && to.path !== SECURITY) return { path: SECURITY }
   if (to.meta.min && !can(to.meta.min)) return { path: '/account' }
+  if (to.meta.allow && !to.meta.allow()) return { path: '/account' }
   return true
 })
 

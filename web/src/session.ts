@@ -1,6 +1,6 @@
 // Who is logged in, and the approval badge. One reactive object the whole app reads.
 import { reactive } from 'vue'
-import { ApiError, atLeast, get, post, type Me, type MfaMethod, type Schemas } from './api'
+import { ApiError, atLeast, get, post, type GroupRef, type Me, type MfaMethod, type Schemas } from './api'
 import { getPasskey } from './webauthn'
 
 export const session = reactive({
@@ -158,16 +158,43 @@ export function mustEnrol(): boolean {
   return session.user?.mfa_enrollment_required === true
 }
 
-/** The pending-approval count in the navigation; operators and admins only. */
+/**
+ * The groups the caller manages. The flag needs the `user` role: a viewer's
+ * is dormant (the service lets them decide nothing), so it is not offered.
+ */
+export function managedGroups(): GroupRef[] {
+  if (!can('user')) return []
+  return (session.user?.groups ?? []).filter((g) => g.manager)
+}
+
+/** Whether the caller decides pending tasks: an operator, or a group's manager. */
+export function approves(): boolean {
+  return can('operator') || managedGroups().length > 0
+}
+
+/** Whether the groups page has something for the caller: every group (operators) or their own. */
+export function seesGroups(): boolean {
+  return can('operator') || (session.user?.groups?.length ?? 0) > 0
+}
+
+/**
+ * The pending-approval count in the navigation: operators and admins ask the
+ * count; a group's manager (the count is operators' only) counts their own
+ * queue, which holds only their groups' members' tasks.
+ */
 export async function refreshBadge(): Promise<void> {
   // A session that must enrol first is refused the count (403): do not ask.
-  if (!can('operator') || mustEnrol()) {
+  if (!approves() || mustEnrol()) {
     session.pending = null
     return
   }
   try {
-    const { count } = await get<Schemas['Count']>('/tasks/pending-approval/count')
-    session.pending = count
+    if (can('operator')) {
+      const { count } = await get<Schemas['Count']>('/tasks/pending-approval/count')
+      session.pending = count
+    } else {
+      session.pending = (await get<unknown[]>('/tasks/pending-approval?limit=500')).length
+    }
   } catch {
     // A failed refresh keeps the last count; the next tick tries again.
   }

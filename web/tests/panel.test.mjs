@@ -129,9 +129,9 @@ step('a new user registers through the invitation link with its role and group',
   const body = await me.json()
   assert.equal(body.role, 'user')
   assert.deepEqual(body.groups.map((g) => g.name), ['ml-team'])
-  // A user sees no admin pages.
+  // A user sees no admin pages; as a member, the Groups page (their group's usage), but no approval queue.
   const nav = alice.getByRole('navigation', { name: 'Main' })
-  assert.deepEqual((await nav.getByRole('link').allTextContents()).map((t) => t.trim()), ['My account', 'Security', 'Tasks', 'VPS', 'My VPS'])
+  assert.deepEqual((await nav.getByRole('link').allTextContents()).map((t) => t.trim()), ['My account', 'Security', 'Groups', 'Tasks', 'VPS', 'My VPS'])
   assert.equal(await badge(alice).count(), 0)
   await alice.goto('/users')
   await alice.waitForURL('**/account')
