@@ -418,6 +418,7 @@ fn event(action: &'static str, target: String) -> AuditEvent {
         actor_id: None,
         actor_must_hold: None,
         actor_manages: None,
+        actor_manages_member: None,
         action,
         target: Some(target),
         outcome: Outcome::Success,

@@ -106,9 +106,10 @@ async fn change(
     // manager's; either is re-checked at the write.
     let must_hold = if own_task || managing.is_some() { Role::Viewer } else { Role::Operator };
     let event = client.event(caller.actor(), action, Outcome::Success).requiring(must_hold);
-    let event = match managing {
-        Some(group) => event.managing(group),
-        None => event,
+    let event = match (managing, task.owner.id) {
+        (Some(group), Some(owner)) => event.managing_member(group, owner),
+        (Some(group), None) => event.managing(group),
+        (None, _) => event,
     };
     let event = event.target(format!("task:{}", task.id)).detail(format!(
         "{} → {}",

@@ -14,7 +14,9 @@
 //! that right through their membership item's `manager` flag, so the
 //! transaction also requires that item to exist and carry the flag: an admin's
 //! removal of the flag, of the membership or of the user stops every write of
-//! theirs that commits after it.
+//! theirs that commits after it. An action about one member (a decision on
+//! their task) also requires that member's membership, so a member removed
+//! meanwhile is no longer decided for by the group's manager.
 
 use crate::db::StoreError;
 use crate::db::Stores;
@@ -86,15 +88,41 @@ fn condition(must_hold: Role) -> Condition {
 
 /// The requirement of the audit event a transaction records, read back from
 /// its put (see `AuditEvent::transact_put`).
-fn requirement_in(items: &[TransactWriteItem], audit_table: &str) -> Option<(Item, Role, Option<Item>)> {
+fn requirement_in(items: &[TransactWriteItem], audit_table: &str) -> Option<Requirement> {
     items.iter().filter_map(TransactWriteItem::put).filter(|p| p.table_name() == audit_table).find_map(|p| {
         let event = p.item();
         let id: u64 = event.get("actor_id")?.as_n().ok()?.parse().ok()?;
         let role: Role = event.get("actor_must_hold")?.as_s().ok()?.parse().ok()?;
         let manages = event.get("actor_manages").and_then(|g| g.as_n().ok()?.parse::<u64>().ok());
-        let membership = manages.map(|g| membership_key(g, id));
-        Some((key(user_pk(id), "USER"), role, membership))
+        let member = event.get("actor_manages_member").and_then(|m| m.as_n().ok()?.parse::<u64>().ok());
+        Some(Requirement {
+            actor: key(user_pk(id), "USER"),
+            must_hold: role,
+            membership: manages.map(|g| membership_key(g, id)),
+            member: manages.zip(member).map(|(g, m)| (g, membership_key(g, m))),
+        })
     })
+}
+
+/// What a transaction requires of its actor: their record's role, and when
+/// they act as a group's manager, their membership's flag and the membership
+/// of the member the action is about.
+struct Requirement {
+    actor: Item,
+    must_hold: Role,
+    membership: Option<Item>,
+    member: Option<(u64, Item)>,
+}
+
+/// The condition that the membership item of `group_id` exists (its key is
+/// restated, since a condition check needs a name and a value to send).
+fn member_condition(group_id: u64) -> Condition {
+    let (name, value) = ("#krv_member_pk", ":krv_member_pk");
+    Condition {
+        expression: format!("attribute_exists({name}) AND {name} = {value}"),
+        names: vec![(name.to_owned(), "pk".to_owned())],
+        values: vec![(value.to_owned(), s(format!("GROUP#{group_id}")))],
+    }
 }
 
 /// The key of a transaction action, when it names an item of the identity table.
@@ -253,12 +281,17 @@ fn require_of(
 pub async fn transact(stores: &Stores, mut items: Vec<TransactWriteItem>) -> Result<(), Failure> {
     let table = &stores.tables.identity;
     let mut check_indices = Vec::new();
-    if let Some((actor_key, must_hold, membership)) = requirement_in(&items, &stores.tables.audit) {
-        check_indices
-            .extend(require_of(&mut items, table, actor_key, condition(must_hold), false).map_err(Failure::Store)?);
-        if let Some(membership) = membership {
+    if let Some(required) = requirement_in(&items, &stores.tables.audit) {
+        let actor = require_of(&mut items, table, required.actor, condition(required.must_hold), false);
+        check_indices.extend(actor.map_err(Failure::Store)?);
+        if let Some(membership) = required.membership {
             let appended =
                 require_of(&mut items, table, membership, manager_condition(), true).map_err(Failure::Store)?;
+            check_indices.extend(appended);
+        }
+        if let Some((group_id, member)) = required.member {
+            let appended =
+                require_of(&mut items, table, member, member_condition(group_id), false).map_err(Failure::Store)?;
             check_indices.extend(appended);
         }
     }

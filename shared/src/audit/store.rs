@@ -64,6 +64,11 @@ pub struct AuditEvent {
     /// carry the manager flag. Recorded with the event.
     #[serde(skip)]
     pub actor_manages: Option<u64>,
+    /// The member of that group the action is about (a task's owner, whose
+    /// task a manager decides): the transaction then also requires that
+    /// membership to still exist. Recorded with the event.
+    #[serde(skip)]
+    pub actor_manages_member: Option<u64>,
     pub action: &'static str,
     pub target: Option<String>,
     pub outcome: Outcome,
@@ -109,6 +114,9 @@ impl AuditEvent {
         }
         if let Some(group_id) = self.actor_manages {
             item.insert("actor_manages".into(), n(group_id));
+        }
+        if let Some(member) = self.actor_manages_member {
+            item.insert("actor_manages_member".into(), n(member));
         }
         for (name, value) in [
             ("target", self.target.as_deref()),
@@ -348,6 +356,7 @@ mod tests {
             actor_id,
             actor_must_hold: None,
             actor_manages: None,
+            actor_manages_member: None,
             action: "auth.login",
             target: None,
             outcome: Outcome::Success,

@@ -57,6 +57,7 @@ impl ClientInfo {
             actor_id: actor.id,
             actor_must_hold: actor.must_hold,
             actor_manages: None,
+            actor_manages_member: None,
             action,
             target: None,
             outcome,
@@ -89,6 +90,16 @@ impl AuditEvent {
     pub fn managing(mut self, group_id: u64) -> Self {
         if self.actor_id.is_some() {
             self.actor_manages = Some(group_id);
+        }
+        self
+    }
+
+    /// [`AuditEvent::managing`], about `member` of the group (a task's
+    /// owner): the write also requires them to still be a member.
+    pub fn managing_member(mut self, group_id: u64, member: u64) -> Self {
+        if self.actor_id.is_some() {
+            self.actor_manages = Some(group_id);
+            self.actor_manages_member = Some(member);
         }
         self
     }

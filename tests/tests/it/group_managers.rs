@@ -37,6 +37,7 @@ fn manager_event(id: u64, name: &str, group: u64, action: &'static str) -> Audit
         actor_id: Some(id),
         actor_must_hold: Some(Role::Viewer),
         actor_manages: Some(group),
+        actor_manages_member: None,
         action,
         target: None,
         outcome: Outcome::Success,
@@ -352,6 +353,37 @@ async fn writes_decided_before_the_managers_removal_are_refused_when_they_commit
     assert_eq!(task_now.status, TaskStatus::PendingApproval, "no refused approval landed");
     let members = shared::groups::member_ids(stores, gid).await.expect("members");
     assert!(members.contains(&bob), "no refused removal landed");
+}
+
+/// A decision on a member's task, authorized while the owner was a member,
+/// commits only if they still are: the owner's removal from the group
+/// between the decision and its write ends the manager's right over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_on_a_member_removed_meanwhile_is_refused_when_it_commits() {
+    let app = TestApp::start().await;
+    let admin = app.first_admin("admin").await;
+    let manager = app.create_user(&admin, "mgr", "user").await;
+    let alice = app.create_user(&admin, "alice", "user").await;
+    let gid = app.create_group(Auth::Bearer(&admin), "team").await;
+    make_manager(&app, gid, manager).await;
+    app.add_member(Auth::Bearer(&admin), gid, alice).await;
+    let alice_s = app.login("alice").await;
+    let first: u64 = app.submit_task(Auth::Bearer(&alice_s), &json!({"command": "x"})).await.parse().expect("id");
+    let second: u64 = app.submit_task(Auth::Bearer(&alice_s), &json!({"command": "y"})).await.parse().expect("id");
+    let stores = &app.state.stores;
+    let decide = |task: u64| async move {
+        let actor = tasks::Actor { id: Some(manager), username: "mgr".into(), at: Timestamp::now() };
+        let mut event = manager_event(manager, "mgr", gid, "task.approve");
+        event.actor_manages_member = Some(alice);
+        tasks::transition(stores, task, TaskStatus::PendingApproval, Change::Approve(actor), &event).await
+    };
+    // While alice is a member, the decision commits.
+    assert!(decide(first).await.is_ok());
+    app.call(Method::DELETE, &member_path(gid, alice), SYSTEM, None).await.assert_status(StatusCode::OK);
+    let refused = decide(second).await;
+    assert!(matches!(refused, Err(TransitionError::Store(StoreError::ActorRevoked))), "got {refused:?}");
+    let task_now = tasks::get(stores, second).await.expect("read").expect("task");
+    assert_eq!(task_now.status, TaskStatus::PendingApproval, "the refused approval did not land");
 }
 
 /// Many approvals by a manager race an admin's removal of the manager from

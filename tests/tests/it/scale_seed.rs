@@ -162,6 +162,7 @@ fn audit_event(id: u64) -> shared::audit::AuditEvent {
         actor_id: None,
         actor_must_hold: None,
         actor_manages: None,
+        actor_manages_member: None,
         action: "token.create",
         target: Some(format!("token:{id}")),
         outcome: shared::audit::Outcome::Success,

@@ -179,6 +179,7 @@ fn self_event(id: u64, must_hold: Role) -> shared::audit::AuditEvent {
         actor_id: Some(id),
         actor_must_hold: Some(must_hold),
         actor_manages: None,
+        actor_manages_member: None,
         action: "identity.unlink",
         target: None,
         outcome: shared::audit::Outcome::Success,
