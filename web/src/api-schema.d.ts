@@ -7414,8 +7414,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Nothing has that id (a malformed id names nothing either) */
+            /** @description No such token of the caller's */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rotated at every try meanwhile (`token_changed`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

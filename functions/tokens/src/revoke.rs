@@ -14,7 +14,9 @@ use shared::{ApiError, ApiResult, AppState};
 /// token ids are not to be probed.
 #[utoipa::path(delete, path = "/api/auth/tokens/{id}", tag = "tokens",
     params(("id" = u64, Path, description = "Token id")),
-    responses((status = 200, description = "Revoked", body = Message)))]
+    responses((status = 200, description = "Revoked", body = Message),
+        (status = 404, description = "No such token of the caller's", body = shared::http::openapi::ErrorBody),
+        (status = 409, description = "Rotated at every try meanwhile (`token_changed`)", body = shared::http::openapi::ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -22,17 +24,22 @@ pub async fn revoke(
     Path(id): Path<u64>,
 ) -> ApiResult<Json<Message>> {
     ensure_enabled(&state.config)?;
-    let token = own_or_admins(&state, &caller, id).await?;
-    let mut event = client
-        .event(caller.actor(), "token.revoke", Outcome::Success)
-        .target(format!("token:{} {} of user:{}", token.id, token.name, token.user_id));
-    if caller.user_id() != Some(token.user_id) {
-        event = event.requiring(Role::Admin);
+    // A rotation committed between the read and the revocation moves the
+    // token to a new secret: read it again and revoke that.
+    for _ in 0..10 {
+        let token = own_or_admins(&state, &caller, id).await?;
+        let mut event = client
+            .event(caller.actor(), "token.revoke", Outcome::Success)
+            .target(format!("token:{} {} of user:{}", token.id, token.name, token.user_id));
+        if caller.user_id() != Some(token.user_id) {
+            event = event.requiring(Role::Admin);
+        }
+        if tokens::revoke(&state.stores, &token, Some(&event)).await? {
+            return Ok(Json(Message { message: format!("Token '{}' revoked", token.name) }));
+        }
     }
-    if !tokens::revoke(&state.stores, &token, Some(&event)).await? {
-        return Err(ApiError::not_found("Token not found"));
-    }
-    Ok(Json(Message { message: format!("Token '{}' revoked", token.name) }))
+    // Still there, and moved by a rotation at every try.
+    Err(ApiError::conflict("token_changed", "The token kept being rotated meanwhile; try again"))
 }
 
 /// The token `id` if it is the caller's or the caller is an admin; 404

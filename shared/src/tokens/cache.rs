@@ -214,9 +214,30 @@ pub(crate) async fn tombstone(redis: &Redis, id: u64, owner: u64, hash: &str) ->
     replace(redis, owner, hash, &CachedToken::missing(id)).await
 }
 
+/// Sets the entry of `hash` to a rotated-out secret's shortened life, for
+/// [`CACHE_TTL_SECS`], unless it is a tombstone: a revocation or a later
+/// rotation that ended the secret meanwhile must not be undone by this late
+/// write. One script, so nothing comes between the look and the write.
+pub(crate) async fn shorten(redis: &Redis, owner: u64, hash: &str, entry: &CachedToken) -> Result<(), StoreError> {
+    // KEYS: the entry; ARGV: the new entry, its life (s).
+    static SHORTEN: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+        redis::Script::new(
+            r#"#!lua
+local now = redis.call('GET', KEYS[1])
+if now and string.find(now, '"missing":true', 1, true) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"#,
+        )
+    });
+    let json = serde_json::to_string(entry).map_err(|e| StoreError::Internal(e.into()))?;
+    let mut invocation = SHORTEN.prepare_invoke();
+    invocation.key(cache_key(redis, owner, hash)).arg(json).arg(CACHE_TTL_SECS);
+    redis.invoke::<i64>(&invocation).await.map(|_| ())
+}
+
 /// Sets the entry of `hash` (whatever was there) for [`CACHE_TTL_SECS`]: a
-/// change that must reach every instance at once (a revocation, a rotated
-/// secret's shortened life).
+/// change that must reach every instance at once (a revocation).
 pub(crate) async fn replace(redis: &Redis, owner: u64, hash: &str, entry: &CachedToken) -> Result<(), StoreError> {
     let json = serde_json::to_string(entry).map_err(|e| StoreError::Internal(e.into()))?;
     let mut set = redis::cmd("SET");

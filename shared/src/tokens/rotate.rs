@@ -7,7 +7,8 @@
 //! rotations one wins), shortens the old record's expiry to the end of the
 //! overlap and unlists it, and forgets the secret an earlier rotation left
 //! (one overlap at a time). The old secret's cache entry is replaced after
-//! the write with its shortened expiry. Should the process die in between,
+//! the write with its shortened expiry, unless a revocation or a later
+//! rotation has tombstoned it meanwhile (`cache::shorten`). Should the process die in between,
 //! the old entry lapses on its own within `cache.rs`'s 10 minutes (the
 //! default overlap is as long, so then nothing outlives it).
 
@@ -98,6 +99,6 @@ pub async fn rotate(
         Err(Failure::Store(e)) => return Err(e.into()),
     }
     let retired = TokenRecord { expires_at: Some(until), rotated: true, previous_hash: None, ..current.clone() };
-    cache::replace(&stores.redis, current.user_id, &current.hash, &retired.cache_entry()).await?;
+    cache::shorten(&stores.redis, current.user_id, &current.hash, &retired.cache_entry()).await?;
     Ok(Rotated { token, record, previous_valid_until: until })
 }

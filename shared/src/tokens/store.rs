@@ -258,12 +258,23 @@ pub async fn create(
 }
 
 /// The token with `id`, if any.
+///
+/// The id lookup and the token are two reads: a rotation committed between
+/// them may have moved the lookup on (the token read is then a rotated-out
+/// secret, or gone after a second rotation), so a lookup whose token is not
+/// current is read again rather than taken for "no such token".
 pub async fn get_by_id(stores: &Stores, id: u64) -> Result<Option<TokenRecord>, StoreError> {
-    let item = dynamo::get_item(&stores.dynamo, &stores.tables.tokens, id_pk(id), "TOKENID").await?;
-    match item.as_ref().map(|i| get_s(i, "hash")).transpose()? {
-        Some(hash) => get_by_hash(stores, &hash).await,
-        None => Ok(None),
+    for _ in 0..5 {
+        let item = dynamo::get_item(&stores.dynamo, &stores.tables.tokens, id_pk(id), "TOKENID").await?;
+        let Some(hash) = item.as_ref().map(|i| get_s(i, "hash")).transpose()? else {
+            return Ok(None);
+        };
+        match get_by_hash(stores, &hash).await? {
+            Some(token) if !token.rotated => return Ok(Some(token)),
+            _ => continue,
+        }
     }
+    Err(StoreError::Internal(anyhow::anyhow!("token {id} kept moving while it was read")))
 }
 
 async fn get_by_hash(stores: &Stores, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -297,7 +308,9 @@ pub async fn revoke(stores: &Stores, token: &TokenRecord, audit: Option<&AuditEv
         Delete::builder()
             .table_name(table)
             .set_key(Some(key(token_pk(&token.hash), "TOKEN")))
-            .condition_expression("attribute_exists(pk)")
+            // A secret rotated out meanwhile is not the token any more: its
+            // lookups point at the new one, which a retry revokes.
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(rotated_at_ms)")
             .build(),
     )?;
     let mut items = vec![

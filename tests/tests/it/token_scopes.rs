@@ -380,3 +380,33 @@ async fn concurrent_rotations_chain_like_serial_ones_and_revocation_ends_every_s
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_racing_rotations_revokes_the_token_whatever_its_secret_by_then() {
+    let app = TestApp::start().await;
+    let others = [app.another_instance().await, app.another_instance().await];
+    let user = app.with_user("revoker", "user").await;
+    for round in 0..5 {
+        let (old, id) = token(&app, &user.token, json!({"name": format!("race-{round}")})).await;
+        let rotate = format!("/api/auth/tokens/{id}/rotate");
+        let revoke = format!("/api/auth/tokens/{id}");
+        let rotations = join_all((0..4).map(|i| others[i % 2].call(Method::POST, &rotate, user.auth(), None)));
+        let (rotated, revoked) = tokio::join!(rotations, app.call(Method::DELETE, &revoke, user.auth(), None));
+        // In any serial order the revocation finds the token (rotations keep it).
+        revoked.assert_status(StatusCode::OK);
+        let mut secrets = vec![old];
+        for answer in &rotated {
+            if answer.status == StatusCode::OK {
+                secrets.push(answer.json()["token"].as_str().expect("secret").to_owned());
+            } else {
+                assert!(matches!(answer.status.as_u16(), 404 | 409), "{}", answer.status);
+            }
+        }
+        for secret in &secrets {
+            let me = others[0].call(Method::GET, "/api/auth/me", Auth::Bearer(secret), None).await;
+            me.assert_status(StatusCode::UNAUTHORIZED);
+        }
+        let listed = app.call(Method::GET, "/api/auth/tokens", user.auth(), None).await.json();
+        assert_eq!(listed.as_array().expect("list").len(), 0, "nothing of the token is left: {listed}");
+    }
+}
