@@ -263,10 +263,6 @@ impl Resources {
     pub fn names(&self) -> Vec<String> {
         self.0.iter().map(ToString::to_string).collect()
     }
-
-    pub fn iter(&self) -> impl Iterator<Item = Resource> + '_ {
-        self.0.iter().copied()
-    }
 }
 
 /// What a route asks of an API token, declared with the route (see
